@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 BYOK_KRYOPTIC_MODULE="$(scripts/build-kryoptic.sh | tail -n 1)"
 export BYOK_KRYOPTIC_MODULE
-cargo test --workspace --all-targets "$@"
+cargo test --workspace "$@"

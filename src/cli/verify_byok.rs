@@ -1,0 +1,122 @@
+//! `byok-ceremony verify-byok`: one clear line per problem, exit 0 only for a correct file.
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::byok::kek::Kek;
+use crate::byok::simulated_kek::load_private_key;
+use crate::byok::verify::{VerifyInputs, verify_byok};
+
+/// What the command was given.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    pub kek: PathBuf,
+    pub kek_json: Option<PathBuf>,
+    pub kid: Option<String>,
+    pub kek_private: Option<PathBuf>,
+    pub public_key: Option<PathBuf>,
+    pub allow_zero_padding: bool,
+}
+
+/// Runs the check and prints the verdict. Exit 0: correct; 1: problems found; 3: could not
+/// run (an input could not be read).
+pub fn run(file: &Path, inputs: &Inputs) -> ExitCode {
+    match check(file, inputs) {
+        Ok(lines) if lines.problems.is_empty() => {
+            for w in &lines.warnings {
+                println!("warning: {w}");
+            }
+            for i in &lines.info {
+                println!("{i}");
+            }
+            println!(
+                "OK: {} is a correct .byok file for this KEK",
+                file.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(lines) => {
+            for w in &lines.warnings {
+                println!("warning: {w}");
+            }
+            for p in &lines.problems {
+                println!("problem: {p}");
+            }
+            println!(
+                "FAILED: {} has {} problem(s); do not upload it",
+                file.display(),
+                lines.problems.len()
+            );
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+/// The printed verdict.
+#[derive(Debug, Default)]
+pub struct Lines {
+    pub problems: Vec<String>,
+    pub warnings: Vec<String>,
+    pub info: Vec<String>,
+}
+
+/// Reads the inputs and runs the verifier; `Err` only when an input cannot be read.
+pub fn check(file: &Path, inputs: &Inputs) -> Result<Lines, String> {
+    let bytes = std::fs::read(file).map_err(|e| {
+        format!(
+            "cannot read {}: {e}; check the path and the medium",
+            file.display()
+        )
+    })?;
+    let kek =
+        Kek::load(&inputs.kek, inputs.kek_json.as_deref(), None).map_err(|e| e.to_string())?;
+    let private = match &inputs.kek_private {
+        Some(p) => Some(load_private_key(p).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let expected = match &inputs.public_key {
+        Some(p) => Some(read_spki(p)?),
+        None => None,
+    };
+    let report = verify_byok(
+        &bytes,
+        &VerifyInputs {
+            kek: &kek,
+            kid: inputs.kid.as_deref(),
+            kek_private: private.as_ref(),
+            expected_public_spki_der: expected.as_deref(),
+            allow_zero_padding: inputs.allow_zero_padding,
+        },
+    );
+    let mut lines = Lines {
+        problems: report.problems.clone(),
+        warnings: kek.warnings().to_vec(),
+        info: Vec::new(),
+    };
+    lines.warnings.extend(report.warnings.iter().cloned());
+    if let Some(r) = &report.recovered {
+        lines.info.push(format!("unwrapped: {}", r.describe()));
+    }
+    Ok(lines)
+}
+
+fn read_spki(path: &Path) -> Result<Vec<u8>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the public key {}: {e}", path.display()))?;
+    let (label, der) = der::pem::decode_vec(text.trim().as_bytes()).map_err(|e| {
+        format!(
+            "{} is not a PEM public key ({e}); give the target's SubjectPublicKeyInfo PEM (\"BEGIN PUBLIC KEY\")",
+            path.display()
+        )
+    })?;
+    if label != "PUBLIC KEY" {
+        return Err(format!(
+            "{} holds a \"{label}\" PEM; give the target's SubjectPublicKeyInfo PEM (\"BEGIN PUBLIC KEY\")",
+            path.display()
+        ));
+    }
+    Ok(der)
+}

@@ -1,0 +1,186 @@
+//! byok-ceremony command line: parse, dispatch, exit codes. The work lives in the library.
+//!
+//! Exit codes: 0 success; 1 the operation ran and found a problem (a bad file, a failed
+//! check); 2 bad usage (clap); 3 the operation could not run (missing HSM, unreadable input).
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use byok_ceremony::byok::fingerprint::pgp_words_for;
+use byok_ceremony::hsm::target::TargetSpec;
+use byok_ceremony::rehearse::{KekSource, RehearseOptions, rehearse};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "byok-ceremony",
+    version,
+    about = "Air-gapped key ceremony for Azure Key Vault BYOK: a PKCS#11 HSM makes the key and wraps it for the Key Vault KEK",
+    long_about = None
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a whole rehearsal ceremony on a throwaway software token (SoftHSM2 or kryoptic)
+    Rehearse(RehearseArgs),
+    /// Check a .byok file against its KEK; with the KEK private key, unwrap and inspect it
+    VerifyByok(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+struct RehearseArgs {
+    /// Run without the terminal UI (the only mode until the TUI lands)
+    #[arg(long)]
+    headless: bool,
+    /// Directory for NAME.byok and NAME.manifest.json (never overwritten)
+    #[arg(long)]
+    out: PathBuf,
+    /// Output base name [default: rehearsal-<key type>]
+    #[arg(long)]
+    name: Option<String>,
+    /// KEK public key: SPKI PEM or DER, PKCS#1 PEM, or `az keyvault key show` JSON.
+    /// Without it a simulated Key Vault KEK is made and the output is unwrapped to check it
+    #[arg(long)]
+    kek: Option<PathBuf>,
+    /// The KEK's `az keyvault key show` JSON, cross-checked against --kek
+    #[arg(long, requires = "kek")]
+    kek_json: Option<PathBuf>,
+    /// The KEK's full versioned kid (https://VAULT/keys/NAME/VERSION)
+    #[arg(long, requires = "kek")]
+    kid: Option<String>,
+    /// A test KEK's private key (PEM), to unwrap and check the output
+    #[arg(long, requires = "kek")]
+    kek_private: Option<PathBuf>,
+    /// Size of the simulated KEK in bits
+    #[arg(long, default_value_t = 2048, conflicts_with = "kek")]
+    simulated_kek_bits: usize,
+    /// Target key type
+    #[arg(long, default_value = "RSA-HSM", value_parser = ["RSA-HSM", "EC-HSM", "oct-HSM"])]
+    key_type: String,
+    /// Key size in bits (RSA: 2048, 3072, 4096 [default 3072]; oct: 128, 192, 256 [default 256])
+    #[arg(long)]
+    key_size: Option<u32>,
+    /// Curve for EC-HSM keys
+    #[arg(long, value_parser = ["P-256", "P-384", "P-521", "P-256K"])]
+    curve: Option<String>,
+    /// PKCS#11 module of the software token to use [default: kryoptic if built, else SoftHSM2]
+    #[arg(long)]
+    module: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// The .byok file to check
+    file: PathBuf,
+    /// KEK public key (SPKI PEM/DER, PKCS#1 PEM) or `az keyvault key show` JSON
+    #[arg(long)]
+    kek: PathBuf,
+    /// The KEK's `az keyvault key show` JSON, cross-checked against --kek
+    #[arg(long)]
+    kek_json: Option<PathBuf>,
+    /// Expected kid (when the KEK file does not carry one, or to pin it)
+    #[arg(long)]
+    kid: Option<String>,
+    /// KEK private key (PEM) of a rehearsal or test KEK: unwrap and inspect the key
+    #[arg(long)]
+    kek_private: Option<PathBuf>,
+    /// Expected public key of the target (SPKI PEM), compared with the unwrapped key
+    #[arg(long, requires = "kek_private")]
+    public_key: Option<PathBuf>,
+    /// Accept trailing zero bytes after the PKCS#8 (output of a zero-padding token) with a warning
+    #[arg(long)]
+    allow_zero_padding: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Rehearse(args) => run_rehearse(args),
+        Command::VerifyByok(args) => byok_ceremony::cli::verify_byok::run(
+            &args.file,
+            &byok_ceremony::cli::verify_byok::Inputs {
+                kek: args.kek,
+                kek_json: args.kek_json,
+                kid: args.kid,
+                kek_private: args.kek_private,
+                public_key: args.public_key,
+                allow_zero_padding: args.allow_zero_padding,
+            },
+        ),
+    }
+}
+
+fn run_rehearse(args: RehearseArgs) -> ExitCode {
+    if !args.headless {
+        eprintln!(
+            "error: the guided terminal UI is not available yet; run `byok-ceremony rehearse --headless --out DIR`"
+        );
+        return ExitCode::from(2);
+    }
+    let spec = match TargetSpec::from_azure(&args.key_type, args.key_size, args.curve.as_deref()) {
+        Ok(spec) => spec,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let kek = match args.kek {
+        Some(public) => KekSource::Given {
+            public,
+            json: args.kek_json,
+            kid: args.kid,
+            private: args.kek_private,
+        },
+        None => KekSource::Simulated {
+            bits: args.simulated_kek_bits,
+        },
+    };
+    let opts = RehearseOptions {
+        out_dir: args.out,
+        name: args.name,
+        kek,
+        spec,
+        module: args.module,
+    };
+    match rehearse(&opts) {
+        Ok(outcome) => {
+            println!(
+                "Rehearsal complete on a throwaway {} token.",
+                outcome.token.name()
+            );
+            println!("  .byok:     {}", outcome.byok_path.display());
+            println!("  manifest:  {}", outcome.manifest_path.display());
+            println!("  .byok SHA-256: {}", hex::encode(outcome.byok_sha256));
+            println!(
+                "  .byok SHA-256 words: {}",
+                pgp_words_for(&outcome.byok_sha256).join(" ")
+            );
+            println!(
+                "  KEK fingerprint: {}",
+                outcome.kek_fingerprint.hex_groups()
+            );
+            println!(
+                "  KEK fingerprint words: {}",
+                outcome.kek_fingerprint.pgp_words().join(" ")
+            );
+            if let Some(check) = &outcome.manifest.software_check {
+                println!("  check: {check}");
+            }
+            for reason in &outcome.manifest.rehearsal_grade_reasons {
+                println!("  REHEARSAL-GRADE: {reason}");
+            }
+            for w in &outcome.warnings {
+                println!("  warning: {w}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Never overwrite an output; never leave a partial one.
+//!
+//! A file is written to a temporary name in the destination directory, flushed to the device,
+//! then moved into place with a no-clobber rename (renameat2 RENAME_NOREPLACE, or link + unlink
+//! where the filesystem lacks it), and finally the directory itself is flushed so the new name
+//! survives a power cut. The file is read back and its SHA-256 compared before success.
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// Why an output could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(
+        "{0} already exists; byok-ceremony never overwrites an output: move it away or choose another name"
+    )]
+    Exists(PathBuf),
+    #[error("the output directory {0} does not exist; create it or choose another --out")]
+    NoDirectory(PathBuf),
+    #[error(
+        "could not write {path}: {source}; check that the medium is mounted, writable and not full, then try again (nothing partial was left)"
+    )]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{0} read back differently from what was written; the medium is faulty: use another one (the bad copy was removed)"
+    )]
+    ReadBackMismatch(PathBuf),
+}
+
+/// Writes `bytes` as `dir/name`, atomically and without replacing anything; returns the
+/// SHA-256 of what was read back.
+pub fn write_new(dir: &Path, name: &str, bytes: &[u8]) -> Result<[u8; 32], WriteError> {
+    if !dir.is_dir() {
+        return Err(WriteError::NoDirectory(dir.to_owned()));
+    }
+    let target = dir.join(name);
+    let io = |source| WriteError::Io {
+        path: target.clone(),
+        source,
+    };
+    if target.exists() {
+        return Err(WriteError::Exists(target));
+    }
+    let mut temp = tempfile::Builder::new()
+        .prefix(".byok-partial-")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    // Outputs are public (ciphertext, hashes, public keys) and travel to other machines.
+    temp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))
+        .map_err(io)?;
+    temp.write_all(bytes).map_err(io)?;
+    temp.as_file().sync_all().map_err(io)?;
+    temp.persist_noclobber(&target).map_err(|e| {
+        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+            WriteError::Exists(target.clone())
+        } else {
+            io(e.error)
+        }
+    })?;
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+    let written = Sha256::digest(bytes);
+    let read_back = sha256_file(&target).map_err(io)?;
+    if read_back != written.as_slice() {
+        let _ = std::fs::remove_file(&target);
+        return Err(WriteError::ReadBackMismatch(target));
+    }
+    Ok(read_back)
+}
+
+/// Streams a file through SHA-256.
+pub fn sha256_file(path: &Path) -> std::io::Result<[u8; 32]> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_once_and_refuses_to_overwrite() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let hash = write_new(dir.path(), "a.byok", b"first").expect("first write");
+        assert_eq!(hash.as_slice(), Sha256::digest(b"first").as_slice());
+        let err = write_new(dir.path(), "a.byok", b"second").expect_err("must refuse");
+        assert!(matches!(err, WriteError::Exists(_)));
+        assert_eq!(
+            std::fs::read(dir.path().join("a.byok")).expect("read"),
+            b"first"
+        );
+        // No temporary file is left behind, on success or on refusal.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("a.byok")]);
+    }
+
+    #[test]
+    fn a_missing_directory_is_a_clear_error() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let err = write_new(&dir.path().join("nope"), "x", b"x").expect_err("no dir");
+        assert!(err.to_string().contains("does not exist"));
+    }
+}

@@ -1,0 +1,2 @@
+//! Writing ceremony outputs to disk and removable media.
+pub mod atomic;
