@@ -36,6 +36,18 @@ pub enum WriteError {
 /// Writes `bytes` as `dir/name`, atomically and without replacing anything; returns the
 /// SHA-256 of what was read back.
 pub fn write_new(dir: &Path, name: &str, bytes: &[u8]) -> Result<[u8; 32], WriteError> {
+    // Outputs are public (ciphertext, hashes, public keys) and travel to other machines.
+    write_new_with_mode(dir, name, bytes, 0o644)
+}
+
+/// As `write_new`, with the file's permission bits set before any byte is written (0o400 for
+/// a custodian's share: never readable by anyone else, not even for a moment).
+pub fn write_new_with_mode(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    mode: u32,
+) -> Result<[u8; 32], WriteError> {
     if !dir.is_dir() {
         return Err(WriteError::NoDirectory(dir.to_owned()));
     }
@@ -51,9 +63,8 @@ pub fn write_new(dir: &Path, name: &str, bytes: &[u8]) -> Result<[u8; 32], Write
         .prefix(".byok-partial-")
         .tempfile_in(dir)
         .map_err(io)?;
-    // Outputs are public (ciphertext, hashes, public keys) and travel to other machines.
     temp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o644))
+        .set_permissions(std::fs::Permissions::from_mode(mode))
         .map_err(io)?;
     temp.write_all(bytes).map_err(io)?;
     temp.as_file().sync_all().map_err(io)?;
@@ -72,6 +83,29 @@ pub fn write_new(dir: &Path, name: &str, bytes: &[u8]) -> Result<[u8; 32], Write
         return Err(WriteError::ReadBackMismatch(target));
     }
     Ok(read_back)
+}
+
+/// As `write_new`, but a file already there with exactly these bytes is accepted (a resumed
+/// ceremony exporting again); any other existing file is still never overwritten.
+pub fn write_new_or_identical(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+) -> Result<[u8; 32], WriteError> {
+    let target = dir.join(name);
+    if target.exists() {
+        let existing = sha256_file(&target).map_err(|source| WriteError::Io {
+            path: target.clone(),
+            source,
+        })?;
+        let wanted: [u8; 32] = Sha256::digest(bytes).into();
+        return if existing == wanted {
+            Ok(existing)
+        } else {
+            Err(WriteError::Exists(target))
+        };
+    }
+    write_new(dir, name, bytes)
 }
 
 /// Streams a file through SHA-256.

@@ -1,0 +1,133 @@
+//! What the quorum steps report for the audit log: who presented, which share index, whether
+//! the commitment was checked, and the outcome. Never a share, a PIN, or any part of them;
+//! commitments and split ids are public (they are in the provisioning record).
+use serde::{Deserialize, Serialize};
+
+use super::share::{PinGroup, SplitId};
+
+/// One quorum step, as an audit event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum QuorumEvent {
+    /// A token was initialised (C_InitToken) for provisioning.
+    TokenInitialised { label: String, serial: String },
+    /// An initialised token was adopted with its current PINs.
+    TokenAdopted { label: String, serial: String },
+    /// The ceremony audit key was generated inside the token.
+    AuditKeyGenerated {
+        label: String,
+        public_key_sha256: String,
+    },
+    /// A PIN was split.
+    SplitMade {
+        group: PinGroup,
+        split_id: SplitId,
+        threshold: u8,
+        shares: u8,
+    },
+    /// One share was handed to one custodian (written to their medium).
+    ShareIssued {
+        group: PinGroup,
+        split_id: SplitId,
+        custodian: String,
+        share_index: u8,
+        /// Hex commitment, as in the record.
+        commitment: String,
+        /// Where it went, e.g. the custodian's file name.
+        medium: String,
+    },
+    /// Every M-subset of the new shares was combined and rebuilt the PIN.
+    SplitVerified {
+        group: PinGroup,
+        split_id: SplitId,
+        subsets_checked: u64,
+    },
+    /// The token's PIN was set or changed to the split PIN.
+    PinSet {
+        group: PinGroup,
+        split_id: SplitId,
+        replaces: Option<SplitId>,
+    },
+    /// A custodian presented a share.
+    SharePresented {
+        group: PinGroup,
+        /// The split the ceremony expects (from the record).
+        expected_split_id: SplitId,
+        /// Known once the share's commitment matched a recorded custodian.
+        custodian: Option<String>,
+        /// The index the share claims, when it could be read.
+        share_index: Option<u8>,
+        /// Whether the share's commitment was compared with the record.
+        commitment_checked: bool,
+        outcome: PresentOutcome,
+    },
+    /// The token's PIN flags, read before a login attempt.
+    PinFlagsRead {
+        group: PinGroup,
+        count_low: bool,
+        final_try: bool,
+        locked: bool,
+    },
+    /// A login was not attempted, to protect the token (locked, or the final try left).
+    LoginWithheld { group: PinGroup, reason: String },
+    /// The PIN was rebuilt from these shares (indices only).
+    PinRebuilt {
+        group: PinGroup,
+        split_id: SplitId,
+        share_indices: Vec<u8>,
+    },
+    /// Combining failed (fewer than M, or the PIN check value did not match).
+    PinRebuildFailed {
+        group: PinGroup,
+        split_id: SplitId,
+        reason: String,
+    },
+    /// C_Login was called.
+    LoginAttempted {
+        group: PinGroup,
+        method: LoginMethod,
+        succeeded: bool,
+        /// The token's answer when it refused.
+        error: Option<String>,
+    },
+    /// The presented shares and the rebuilt PIN were wiped from memory.
+    SecretsWiped { group: PinGroup, shares: usize },
+}
+
+/// What happened to a presented share.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", content = "reason", rename_all = "snake_case")]
+pub enum PresentOutcome {
+    Accepted,
+    Rejected(RejectReason),
+}
+
+/// Why a presented share was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// Not readable as a share: checksum, characters, prefix, version.
+    Mistyped,
+    /// A share of the other PIN.
+    WrongPin,
+    /// A share of another split (older split, another token).
+    WrongSplit,
+    /// This share index was already presented.
+    Duplicate,
+    /// The share's index is not in the record, or its header disagrees with it.
+    NotInRecord,
+    /// The share is well-formed but is not the one committed to for that custodian.
+    CommitmentMismatch,
+    /// M shares are already present.
+    AlreadyComplete,
+}
+
+/// How the login was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoginMethod {
+    /// A PIN rebuilt from custodian shares.
+    QuorumPin,
+    /// The HSM's own path (PED, card set): no PIN passes through byok-ceremony.
+    ProtectedAuthenticationPath,
+}

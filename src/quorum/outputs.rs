@@ -1,0 +1,154 @@
+//! Writing a provisioning's outputs: one share file per custodian (their own medium; never
+//! all shares in one file) and the public record. Nothing is overwritten, every name is
+//! checked before the first byte is written, and each file is read back.
+use std::path::{Path, PathBuf};
+
+use super::events::QuorumEvent;
+use super::issue::IssuedSplit;
+use super::record::{ProvisioningRecord, RECORD_FILE, RecordError};
+use super::share::{PinGroup, Share};
+use super::share_file::{self, ShareFileError};
+use crate::hsm::TokenIdentity;
+use crate::media::atomic::{WriteError, write_new, write_new_with_mode};
+
+/// Why the outputs could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error(
+        "the output directory {0} does not exist; create it (on the right medium) or choose another --out"
+    )]
+    NoDirectory(PathBuf),
+    #[error(
+        "{0} already exists; byok-ceremony never overwrites an output: use an empty output directory"
+    )]
+    Exists(PathBuf),
+    #[error("{0}")]
+    Write(#[from] WriteError),
+    #[error("{0}")]
+    ShareFile(#[from] ShareFileError),
+    #[error("{0}")]
+    Record(#[from] RecordError),
+    #[error("could not restrict {path} to its owner: {source}; delete it and run again")]
+    Permissions {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("could not read back {path}: {source}; the medium is faulty, use another one")]
+    ReadBack {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} read back does not hold {custodian}'s {group} share; the medium is faulty, use another one"
+    )]
+    ReadBackMismatch {
+        path: PathBuf,
+        custodian: String,
+        group: PinGroup,
+    },
+}
+
+/// Each custodian with the shares they receive, in order of first appearance.
+pub fn handouts<'a>(splits: &[&'a IssuedSplit]) -> Vec<(String, Vec<&'a Share>)> {
+    let mut out: Vec<(String, Vec<&Share>)> = Vec::new();
+    for split in splits {
+        for (name, share) in split.custodians.iter().zip(&split.split.shares) {
+            match out.iter_mut().find(|(n, _)| n == name) {
+                Some((_, shares)) => shares.push(share),
+                None => out.push((name.clone(), vec![share])),
+            }
+        }
+    }
+    out
+}
+
+/// Refuses before anything happens if the directory is missing or any output exists.
+pub fn preflight<'a>(
+    dir: &Path,
+    custodians: impl IntoIterator<Item = &'a String>,
+) -> Result<(), OutputError> {
+    if !dir.is_dir() {
+        return Err(OutputError::NoDirectory(dir.to_owned()));
+    }
+    let names = custodians
+        .into_iter()
+        .map(|c| share_file::file_name(c))
+        .chain(std::iter::once(RECORD_FILE.to_owned()));
+    for name in names {
+        let path = dir.join(name);
+        if path.exists() {
+            return Err(OutputError::Exists(path));
+        }
+    }
+    Ok(())
+}
+
+/// Where everything went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub share_files: Vec<(String, PathBuf)>,
+    pub record: PathBuf,
+}
+
+/// Writes each custodian's file (owner-read-only), reads it back, then writes the record.
+pub fn write_all(
+    dir: &Path,
+    token: &TokenIdentity,
+    rehearsal: bool,
+    handouts: &[(String, Vec<&Share>)],
+    record: &ProvisioningRecord,
+    events: &mut Vec<QuorumEvent>,
+) -> Result<Written, OutputError> {
+    preflight(dir, handouts.iter().map(|(c, _)| c))?;
+    let mut share_files = Vec::with_capacity(handouts.len());
+    for (custodian, shares) in handouts {
+        let name = share_file::file_name(custodian);
+        let text = share_file::render(custodian, token, shares, rehearsal)?;
+        // A share is readable by its owner only, from the moment the file exists.
+        write_new_with_mode(dir, &name, text.as_bytes(), 0o400)?;
+        let path = dir.join(&name);
+        for share in shares {
+            let back = read_share(&path, share.group)?;
+            if back.value() != share.value() || back.index != share.index {
+                return Err(OutputError::ReadBackMismatch {
+                    path,
+                    custodian: custodian.clone(),
+                    group: share.group,
+                });
+            }
+            let commitment = record
+                .group(share.group)
+                .and_then(|g| g.custodian(share.index))
+                .map(|c| c.commitment.clone())
+                .unwrap_or_default();
+            events.push(QuorumEvent::ShareIssued {
+                group: share.group,
+                split_id: share.split_id,
+                custodian: custodian.clone(),
+                share_index: share.index,
+                commitment,
+                medium: name.clone(),
+            });
+        }
+        share_files.push((custodian.clone(), path));
+    }
+    write_new(dir, RECORD_FILE, record.to_json()?.as_bytes())?;
+    Ok(Written {
+        share_files,
+        record: dir.join(RECORD_FILE),
+    })
+}
+
+/// The share of `group` in the share file at `path`.
+pub fn read_share(path: &Path, group: PinGroup) -> Result<Share, OutputError> {
+    let bytes =
+        zeroize::Zeroizing::new(std::fs::read(path).map_err(|source| OutputError::ReadBack {
+            path: path.to_owned(),
+            source,
+        })?);
+    let text = std::str::from_utf8(&bytes).map_err(|_| OutputError::ReadBack {
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"),
+    })?;
+    Ok(share_file::share_in(text, group)?)
+}

@@ -1,0 +1,411 @@
+//! Provisioning: put a token under quorum control.
+//!
+//! 1. Check the outputs can be written (nothing exists yet) before touching the token.
+//! 2. Initialise the token with temporary PINs from the OS generator, or adopt an initialised
+//!    one with its current PINs.
+//! 3. Generate the ceremony audit key inside the token.
+//! 4. Make the new PINs (OS generator XOR the token's), split them, commit to every share,
+//!    and check every set of M shares rebuilds its PIN.
+//! 5. Write each custodian's share file and the public record.
+//! 6. Only then set the new PINs on the token (C_SetPIN), so that a failed write never leaves
+//!    a token whose PIN nobody holds.
+//! 7. Read M shares back from the custodians' files, rebuild each PIN and log in with it.
+use std::path::{Path, PathBuf};
+
+use cryptoki::session::UserType;
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+
+use super::audit_key::{self, AuditKeyError};
+use super::current_pins::{CurrentPins, CurrentPinsError};
+use super::events::QuorumEvent;
+use super::issue::{self, IssueError, IssuedSplit};
+use super::outputs::{self, OutputError, Written};
+use super::pin::{self, PinError, PinLimits, PinSecret};
+use super::record::{ProvisioningRecord, RECORD_FORMAT, RECORD_VERSION, RecordError};
+use super::script::{ProvisioningScript, TokenPlan};
+use super::share::{PinGroup, Share};
+use super::split::{self, SplitError};
+use crate::hsm::{Hsm, HsmError, HsmSession, TokenIdentity, TokenSelector};
+
+/// Why provisioning stopped. Messages say whether the token was changed and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error("{0}")]
+    Hsm(#[from] HsmError),
+    #[error("{0}")]
+    Pin(#[from] PinError),
+    #[error("{0}")]
+    Issue(#[from] IssueError),
+    #[error("{0}")]
+    Record(#[from] RecordError),
+    #[error("{0}")]
+    AuditKey(#[from] AuditKeyError),
+    #[error("{0}")]
+    CurrentPins(#[from] CurrentPinsError),
+    #[error(
+        "writing the outputs failed: {0}. The token's PINs were NOT changed; delete what was written in the output directory and run again"
+    )]
+    Outputs(#[source] OutputError),
+    #[error("{0}")]
+    Preflight(#[source] OutputError),
+    #[error(
+        "no slot holds an uninitialised token; add one (softhsm2-util --init-token needs --free) or name it with slot_id"
+    )]
+    NoFreeSlot,
+    #[error("slots {0:?} all hold uninitialised tokens; choose one with slot_id in the script")]
+    SeveralFreeSlots(Vec<u64>),
+    #[error("slot {0} has no uninitialised token; check slot_id against `pkcs11-tool -L`")]
+    SlotNotFree(u64),
+    #[error(
+        "a token labelled \"{0}\" already exists; choose another label so that ceremonies can never confuse the two"
+    )]
+    LabelTaken(String),
+    #[error(
+        "adopting a token needs its current PINs: give --current-pins FILE (see the custodian guide)"
+    )]
+    CurrentPinsNeeded,
+    #[error("--current-pins is only for mode = \"adopt\"; an initialised token gets fresh PINs")]
+    CurrentPinsUnexpected,
+    #[error(
+        "the script splits the SO PIN, so the current-PINs file needs an `so=` line with the token's current SO PIN"
+    )]
+    SoPinNeeded,
+    #[error(
+        "the token refused the current {group}: {source}; check the current-PINs file. Nothing was changed"
+    )]
+    CurrentPinRefused {
+        group: PinGroup,
+        source: cryptoki::error::Error,
+    },
+    #[error(
+        "the token refused to take the new {group} ({source}); the share files written are VOID for that PIN: destroy them. The token still has its previous {group}"
+    )]
+    SetPin {
+        group: PinGroup,
+        source: cryptoki::error::Error,
+    },
+    #[error(
+        "the {group} rebuilt from the written share files did not log in ({detail}); treat the share files as void and investigate before using this token"
+    )]
+    Verify { group: PinGroup, detail: String },
+}
+
+/// Where the outputs go and what the command line gave.
+#[derive(Debug, Clone)]
+pub struct ProvisionOptions {
+    pub out_dir: PathBuf,
+    pub current_pins: Option<PathBuf>,
+}
+
+/// What a provisioning (or re-split) did.
+#[derive(Debug)]
+pub struct ProvisionOutcome {
+    pub record: ProvisioningRecord,
+    pub written: Written,
+    pub events: Vec<QuorumEvent>,
+}
+
+fn p11(action: &'static str) -> impl FnOnce(cryptoki::error::Error) -> HsmError {
+    move |source| HsmError::Pkcs11 { action, source }
+}
+
+/// The token's PIN length limits.
+pub(crate) fn limits(hsm: &Hsm, slot: Slot) -> Result<PinLimits, HsmError> {
+    let info = hsm
+        .context()
+        .get_token_info(slot)
+        .map_err(p11("describe the token"))?;
+    Ok(PinLimits {
+        min: info.min_pin_length(),
+        max: info.max_pin_length(),
+    })
+}
+
+/// Runs the whole provisioning described by `script`.
+pub fn provision(
+    script: &ProvisioningScript,
+    opts: &ProvisionOptions,
+) -> Result<ProvisionOutcome, ProvisionError> {
+    let mut everyone: Vec<&String> = script.user_pin.custodians.iter().collect();
+    if let Some(so) = &script.so_pin {
+        everyone.extend(&so.custodians);
+    }
+    outputs::preflight(&opts.out_dir, everyone).map_err(ProvisionError::Preflight)?;
+    let current = match (&script.token, &opts.current_pins) {
+        (TokenPlan::Adopt { .. }, Some(path)) => Some(CurrentPins::load(path)?),
+        (TokenPlan::Adopt { .. }, None) => return Err(ProvisionError::CurrentPinsNeeded),
+        (TokenPlan::Initialise { .. }, Some(_)) => {
+            return Err(ProvisionError::CurrentPinsUnexpected);
+        }
+        (TokenPlan::Initialise { .. }, None) => None,
+    };
+    if script.so_pin.is_some() && current.as_ref().is_some_and(|c| c.so.is_none()) {
+        return Err(ProvisionError::SoPinNeeded);
+    }
+    let hsm = Hsm::load(&script.module)?;
+    let mut events = Vec::new();
+    // The PINs the token has now: temporary ones for a fresh token, or the adopted token's.
+    let (slot, old_user, old_so) = match (&script.token, current) {
+        (TokenPlan::Initialise { label, slot_id }, _) => {
+            let (slot, user, so) = initialise(&hsm, label, *slot_id)?;
+            let id = hsm.token_identity(slot)?;
+            events.push(QuorumEvent::TokenInitialised {
+                label: id.label,
+                serial: id.serial,
+            });
+            (slot, user, Some(so))
+        }
+        (TokenPlan::Adopt { selector }, Some(pins)) => {
+            let slot = hsm.find_token(selector)?;
+            let id = hsm.token_identity(slot)?;
+            events.push(QuorumEvent::TokenAdopted {
+                label: id.label,
+                serial: id.serial,
+            });
+            (slot, pins.user, pins.so)
+        }
+        (TokenPlan::Adopt { .. }, None) => return Err(ProvisionError::CurrentPinsNeeded),
+    };
+    let token = hsm.token_identity(slot)?;
+    let limits = limits(&hsm, slot)?;
+    let session = hsm.open_session(slot)?;
+    login_current(&session, UserType::User, &old_user)?;
+    let audit = audit_key::generate(&session)?;
+    events.push(QuorumEvent::AuditKeyGenerated {
+        label: audit.label.clone(),
+        public_key_sha256: audit.public_key_sha256.clone(),
+    });
+    let user_pin = pin::generate(&session, limits)?;
+    let user = issue::issue(
+        &user_pin,
+        PinGroup::UserPin,
+        &script.user_pin,
+        script.policy(),
+        &mut events,
+    )?;
+    let so = match &script.so_pin {
+        Some(group) => {
+            let so_pin = pin::generate(&session, limits)?;
+            let issued = issue::issue(
+                &so_pin,
+                PinGroup::SoPin,
+                group,
+                script.policy(),
+                &mut events,
+            )?;
+            Some((so_pin, issued))
+        }
+        None => None,
+    };
+    let record = ProvisioningRecord {
+        format: RECORD_FORMAT.to_owned(),
+        version: RECORD_VERSION,
+        tool: tool(),
+        rehearsal: script.rehearsal,
+        token: token.clone(),
+        user_pin: user.record.clone(),
+        so_pin: so.as_ref().map(|(_, i)| i.record.clone()),
+        audit_key: audit,
+        supersedes: None,
+    };
+    record.validate()?;
+    let mut splits: Vec<&IssuedSplit> = vec![&user];
+    splits.extend(so.as_ref().map(|(_, i)| i));
+    let written = outputs::write_all(
+        &opts.out_dir,
+        &token,
+        script.rehearsal,
+        &outputs::handouts(&splits),
+        &record,
+        &mut events,
+    )
+    .map_err(ProvisionError::Outputs)?;
+
+    // Only now: the new PINs go onto the token.
+    set_pin(
+        &session,
+        PinGroup::UserPin,
+        &old_user,
+        &user_pin,
+        &mut events,
+        user.split.split_id,
+        None,
+    )?;
+    logout(&session)?;
+    if let (Some((so_pin, issued)), Some(old)) = (&so, &old_so) {
+        login_current(&session, UserType::So, old)?;
+        set_pin(
+            &session,
+            PinGroup::SoPin,
+            old,
+            so_pin,
+            &mut events,
+            issued.split.split_id,
+            None,
+        )?;
+        logout(&session)?;
+    }
+    drop(user_pin);
+    verify_from_files(&session, &written, &user, PinGroup::UserPin)?;
+    if let Some((_, issued)) = &so {
+        verify_from_files(&session, &written, issued, PinGroup::SoPin)?;
+    }
+    Ok(ProvisionOutcome {
+        record,
+        written,
+        events,
+    })
+}
+
+pub(crate) fn tool() -> String {
+    format!("byok-ceremony {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// C_InitToken with a temporary SO PIN, then a temporary user PIN; both from the OS
+/// generator (the token cannot give random bytes before it is initialised) and replaced by
+/// mixed PINs before provisioning ends.
+fn initialise(
+    hsm: &Hsm,
+    label: &str,
+    slot_id: Option<u64>,
+) -> Result<(Slot, AuthPin, AuthPin), ProvisionError> {
+    match hsm.find_token(&TokenSelector::Label(label.to_owned())) {
+        Ok(_) | Err(HsmError::AmbiguousToken { .. }) => {
+            return Err(ProvisionError::LabelTaken(label.to_owned()));
+        }
+        Err(_) => {}
+    }
+    let slot = free_slot(hsm, slot_id)?;
+    let limits = limits(hsm, slot)?;
+    let len = pin::secret_len_for(limits)?;
+    let so = pin::generate_os_only(len)?.auth_pin();
+    let user = pin::generate_os_only(len)?.auth_pin();
+    hsm.context()
+        .init_token(slot, &so, label)
+        .map_err(p11("initialise the token"))?;
+    // SoftHSM2 moves a freshly initialised token to a new slot; find it by its label.
+    let slot = hsm.find_token(&TokenSelector::Label(label.to_owned()))?;
+    let session = hsm.open_session(slot)?;
+    let s = session.session();
+    s.login(UserType::So, Some(&so))
+        .map_err(p11("log in as security officer with the temporary SO PIN"))?;
+    s.init_pin(&user)
+        .map_err(p11("set the temporary user PIN"))?;
+    s.logout().map_err(p11("log the security officer out"))?;
+    Ok((slot, user, so))
+}
+
+fn free_slot(hsm: &Hsm, slot_id: Option<u64>) -> Result<Slot, ProvisionError> {
+    let mut free = Vec::new();
+    for slot in hsm
+        .context()
+        .get_slots_with_token()
+        .map_err(p11("list its slots"))?
+    {
+        let info = hsm
+            .context()
+            .get_token_info(slot)
+            .map_err(p11("describe a slot"))?;
+        if !info.token_initialized() {
+            free.push(slot);
+        }
+    }
+    match (slot_id, free.as_slice()) {
+        (Some(id), _) => free
+            .into_iter()
+            .find(|s| s.id() == id)
+            .ok_or(ProvisionError::SlotNotFree(id)),
+        (None, [one]) => Ok(*one),
+        (None, []) => Err(ProvisionError::NoFreeSlot),
+        (None, many) => Err(ProvisionError::SeveralFreeSlots(
+            many.iter().map(|s| s.id()).collect(),
+        )),
+    }
+}
+
+fn login_current(
+    session: &HsmSession<'_>,
+    who: UserType,
+    pin: &AuthPin,
+) -> Result<(), ProvisionError> {
+    session
+        .session()
+        .login(who, Some(pin))
+        .map_err(|source| ProvisionError::CurrentPinRefused {
+            group: match who {
+                UserType::So => PinGroup::SoPin,
+                _ => PinGroup::UserPin,
+            },
+            source,
+        })
+}
+
+pub(crate) fn logout(session: &HsmSession<'_>) -> Result<(), HsmError> {
+    session.session().logout().map_err(p11("log out"))
+}
+
+/// C_SetPIN in the session logged in as `group`'s owner.
+pub(crate) fn set_pin(
+    session: &HsmSession<'_>,
+    group: PinGroup,
+    old: &AuthPin,
+    new: &PinSecret,
+    events: &mut Vec<QuorumEvent>,
+    split_id: super::share::SplitId,
+    replaces: Option<super::share::SplitId>,
+) -> Result<(), ProvisionError> {
+    session
+        .session()
+        .set_pin(old, &new.auth_pin())
+        .map_err(|source| ProvisionError::SetPin { group, source })?;
+    events.push(QuorumEvent::PinSet {
+        group,
+        split_id,
+        replaces,
+    });
+    Ok(())
+}
+
+/// Reads M shares back from the custodians' files, rebuilds the PIN, and logs in with it.
+pub(crate) fn verify_from_files(
+    session: &HsmSession<'_>,
+    written: &Written,
+    issued: &IssuedSplit,
+    group: PinGroup,
+) -> Result<(), ProvisionError> {
+    let fail = |detail: String| ProvisionError::Verify { group, detail };
+    let mut shares: Vec<Share> = Vec::new();
+    for name in issued
+        .custodians
+        .iter()
+        .take(usize::from(issued.split.threshold))
+    {
+        let path = share_path(written, name).ok_or_else(|| fail(format!("no file for {name}")))?;
+        shares.push(outputs::read_share(path, group).map_err(|e| fail(e.to_string()))?);
+    }
+    let pin = split::combine_pin(&shares).map_err(|e: SplitError| fail(e.to_string()))?;
+    drop(shares);
+    let who = match group {
+        PinGroup::UserPin => UserType::User,
+        PinGroup::SoPin => UserType::So,
+    };
+    session
+        .session()
+        .login(who, Some(&pin.auth_pin()))
+        .map_err(|e| fail(e.to_string()))?;
+    logout(session).map_err(|e| fail(e.to_string()))
+}
+
+fn share_path<'w>(written: &'w Written, custodian: &str) -> Option<&'w Path> {
+    written
+        .share_files
+        .iter()
+        .find(|(c, _)| c == custodian)
+        .map(|(_, p)| p.as_path())
+}
+
+/// The token identity a record must match.
+pub(crate) fn same_token(a: &TokenIdentity, b: &TokenIdentity) -> bool {
+    a.serial == b.serial && a.manufacturer == b.manufacturer && a.model == b.model
+}
