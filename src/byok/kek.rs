@@ -195,7 +195,9 @@ pub enum KekError {
     JsonExpected(String),
 }
 
-/// A Key Vault key identifier, always versioned: `https://HOST/keys/NAME/VERSION`.
+/// A Key Vault key identifier, always versioned: `https://HOST/keys/NAME/VERSION`. `HOST` may
+/// carry a `:PORT` (kept in [`Kid::host`] and [`Kid::url`]) for a test double of Key Vault;
+/// Azure's own kids have none, and a host with a port is never a known Key Vault host.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Kid {
     url: String,
@@ -329,10 +331,16 @@ fn strip_scheme(text: &str) -> Result<&str, &'static str> {
         .ok_or("it does not start with https://")
 }
 
-fn check_host(host: &str) -> Result<(), String> {
-    if host.contains(':') {
-        return Err("its host names a port; Key Vault kids have none".to_owned());
-    }
+/// Checks `HOST` or `HOST:PORT`. Azure kids never carry a port, but a loopback test double of
+/// Key Vault needs one; such a host is not a known Key Vault host, so [`Kid::warnings`] flags it.
+fn check_host(host_and_port: &str) -> Result<(), String> {
+    let host = match host_and_port.split_once(':') {
+        Some((host, port)) => {
+            check_port(port)?;
+            host
+        }
+        None => host_and_port,
+    };
     let labels_ok = host.split('.').all(|label| {
         !label.is_empty()
             && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
@@ -343,6 +351,18 @@ fn check_host(host: &str) -> Result<(), String> {
         return Err(format!("its host {host:?} is not a DNS name"));
     }
     Ok(())
+}
+
+/// A decimal TCP port 1-65535, without sign or leading zeros.
+fn check_port(port: &str) -> Result<(), String> {
+    let valid = !port.starts_with('0')
+        && port.chars().all(|c| c.is_ascii_digit())
+        && port.parse::<u16>().is_ok_and(|p| p > 0);
+    if valid {
+        Ok(())
+    } else {
+        Err(format!("its port {port:?} is not a number from 1 to 65535"))
+    }
 }
 
 fn check_key_name(name: &str) -> Result<(), String> {
@@ -972,6 +992,30 @@ mod tests {
     }
 
     #[test]
+    fn a_port_is_kept_and_makes_the_host_unknown() {
+        for host in [
+            "127.0.0.1:8443",
+            "contoso.vault.azure.net:443",
+            "a.b:1",
+            "a.b:65535",
+        ] {
+            let text = kid(host);
+            let kid = Kid::parse(&text).expect("a kid with a port is valid");
+            assert_eq!(kid.host(), host);
+            assert_eq!(kid.url(), text);
+            assert_eq!(kid.name(), "kek");
+            assert_eq!(kid.version(), VERSION);
+            assert!(!kid.host_is_known(), "{host}");
+            assert!(!kid.is_managed_hsm(), "{host}");
+            assert!(
+                kid.warnings()[0].contains("not a known Key Vault"),
+                "{host}: {:?}",
+                kid.warnings()
+            );
+        }
+    }
+
+    #[test]
     fn uppercase_host_is_a_warning() {
         let kid = Kid::parse(&kid("Contoso.vault.azure.net")).expect("valid");
         assert!(kid.host_is_known());
@@ -1009,8 +1053,25 @@ mod tests {
             (format!("{base}/keys/kek/0123"), "32"),
             (format!("{base}/keys/k_ek/{VERSION}"), "key name"),
             (
-                format!("https://contoso.vault.azure.net:443/keys/kek/{VERSION}"),
+                format!("https://contoso.vault.azure.net:/keys/kek/{VERSION}"),
                 "port",
+            ),
+            (format!("https://127.0.0.1:0/keys/kek/{VERSION}"), "port"),
+            (
+                format!("https://127.0.0.1:08443/keys/kek/{VERSION}"),
+                "port",
+            ),
+            (
+                format!("https://127.0.0.1:65536/keys/kek/{VERSION}"),
+                "port",
+            ),
+            (format!("https://127.0.0.1:+443/keys/kek/{VERSION}"), "port"),
+            (format!("https://127.0.0.1:44a/keys/kek/{VERSION}"), "port"),
+            (format!("https://127.0.0.1:1:2/keys/kek/{VERSION}"), "port"),
+            (format!("https://:8443/keys/kek/{VERSION}"), "DNS name"),
+            (
+                format!("https://localhost:8443/keys/kek/{VERSION}"),
+                "DNS name",
             ),
             (format!("https://localhost/keys/kek/{VERSION}"), "DNS name"),
             (format!("https:///keys/kek/{VERSION}"), "DNS name"),
