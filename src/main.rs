@@ -29,6 +29,13 @@ enum Command {
     Rehearse(RehearseArgs),
     /// Check a .byok file against its KEK; with the KEK private key, unwrap and inspect it
     VerifyByok(VerifyArgs),
+    /// Run a scripted ceremony headless, from an answers file (the guided UI comes later)
+    Run(byok_ceremony::cli::run::RunArgs),
+    /// The auditor's tools: verify a ceremony's log
+    #[command(subcommand)]
+    Audit(byok_ceremony::cli::audit::AuditCommand),
+    /// Put a token under quorum control: new random PINs split among custodians (or --resplit)
+    Provision(byok_ceremony::cli::provision::ProvisionArgs),
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +107,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Rehearse(args) => run_rehearse(args),
+        Command::Run(args) => byok_ceremony::cli::run::run(args),
+        Command::Audit(command) => byok_ceremony::cli::audit::run(command),
+        Command::Provision(args) => byok_ceremony::cli::provision::run(args),
         Command::VerifyByok(args) => byok_ceremony::cli::verify_byok::run(
             &args.file,
             &byok_ceremony::cli::verify_byok::Inputs {

@@ -50,6 +50,13 @@ pub struct Manifest {
     /// What a software unwrap proved, when a KEK private key was at hand.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub software_check: Option<String>,
+    /// The ceremony that made the file.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ceremony_id: Option<String>,
+    /// Hash of the audit log entry that recorded the wrap (the log head at wrap time): ties
+    /// this manifest to one entry of the ceremony's log.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub audit_log_head_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

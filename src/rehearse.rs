@@ -201,6 +201,8 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<RehearsalOutcome, RehearseErro
         rehearsal: true,
         rehearsal_grade_reasons: reasons,
         software_check: software_check.map(|c| c.summary),
+        ceremony_id: None,
+        audit_log_head_sha256: None,
     };
     let manifest_json = manifest.to_json().map_err(|e| RehearseError::Encode {
         what: "manifest",

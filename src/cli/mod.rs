@@ -1,3 +1,6 @@
 //! Command implementations that read files and print results; `main.rs` only parses and
 //! dispatches.
+pub mod audit;
+pub mod provision;
+pub mod run;
 pub mod verify_byok;

@@ -9,6 +9,7 @@ pub mod kat;
 pub mod mechanisms;
 pub mod module;
 pub mod objects;
+pub mod signer;
 pub mod target;
 pub mod throwaway;
 pub mod uri;

@@ -64,7 +64,7 @@ impl TokenSelector {
 }
 
 /// Who the token says it is: recorded in the manifest and the `.byok` generator field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenIdentity {
     pub label: String,

@@ -264,6 +264,44 @@ pub fn destroy(session: &HsmSession<'_>, target: &GeneratedTarget) -> Result<(),
         .map_err(HsmError::p11("destroy the target key"))
 }
 
+/// Finds the key a ceremony made, by the random CKA_ID recorded in its log (after a crash the
+/// handle is gone; the ID is not). The private or secret half is returned.
+pub fn find_by_id(session: &HsmSession<'_>, id_hex: &str) -> Result<ObjectHandle, HsmError> {
+    let id = hex::decode(id_hex).map_err(|e| HsmError::Malformed {
+        what: "key id",
+        detail: e.to_string(),
+    })?;
+    let s = session.session();
+    for class in [ObjectClass::PRIVATE_KEY, ObjectClass::SECRET_KEY] {
+        let found = s
+            .find_objects(&[Attribute::Class(class), Attribute::Id(id.clone())])
+            .map_err(HsmError::p11("search for the ceremony's key"))?;
+        if let Some(h) = found.first() {
+            return Ok(*h);
+        }
+    }
+    Err(HsmError::Unsupported(format!(
+        "no key with CKA_ID {id_hex} is on the token"
+    )))
+}
+
+/// Destroys every object carrying the ceremony key's CKA_ID (both halves of a pair).
+pub fn destroy_by_id(session: &HsmSession<'_>, id_hex: &str) -> Result<usize, HsmError> {
+    let id = hex::decode(id_hex).map_err(|e| HsmError::Malformed {
+        what: "key id",
+        detail: e.to_string(),
+    })?;
+    let s = session.session();
+    let found = s
+        .find_objects(&[Attribute::Id(id)])
+        .map_err(HsmError::p11("search for the ceremony's key"))?;
+    for h in &found {
+        s.destroy_object(*h)
+            .map_err(HsmError::p11("destroy the ceremony's key"))?;
+    }
+    Ok(found.len())
+}
+
 /// Whether the token can make `spec` at all (P-256K is optional on many HSMs).
 pub fn supported(mechs: &[cryptoki_sys::CK_MECHANISM_TYPE], spec: TargetSpec) -> bool {
     let needed = match spec {

@@ -1,0 +1,297 @@
+//! The audit log file: JSON Lines of canonical JSON (RFC 8785), each entry chained to the one
+//! before by SHA-256, each appended and flushed to the device before the effect it announces
+//! runs.
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::time::rfc3339;
+use crate::ceremony::machine::{Event, Role};
+
+/// The `prev` of the first entry.
+pub const GENESIS_PREV: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One line of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    pub seq: u64,
+    /// Wall-clock time, UTC, RFC 3339.
+    pub utc: String,
+    /// Milliseconds since this process started: orders entries even if the wall clock jumps
+    /// (it restarts from 0 after a crash; the `resumed` entry marks that).
+    pub mono_ms: u64,
+    pub actor: Option<String>,
+    pub role: Option<Role>,
+    /// True when the input came from an answers file rather than a person at the keyboard.
+    pub scripted: bool,
+    pub event: Event,
+    /// Hex SHA-256 of the previous entry (`GENESIS_PREV` for the first).
+    pub prev: String,
+    /// Hex SHA-256 of this entry's canonical JSON without the `hash` member.
+    pub hash: String,
+}
+
+/// The hashed part of an entry: everything but `hash`.
+#[derive(Serialize)]
+struct Body<'a> {
+    seq: u64,
+    utc: &'a str,
+    mono_ms: u64,
+    actor: &'a Option<String>,
+    role: &'a Option<Role>,
+    scripted: bool,
+    event: &'a Event,
+    prev: &'a str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error(
+        "an audit log already exists at {0}; a ceremony never overwrites its log: resume or abort it, or choose another state directory"
+    )]
+    Exists(PathBuf),
+    #[error(
+        "could not write the audit log {path}: {source}; the ceremony stops here — check the disk, then restart to resume or abort"
+    )]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("could not read the audit log {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("audit log line {line}: {problem}")]
+    Corrupt { line: u64, problem: String },
+    #[error("could not encode an audit entry: {0}")]
+    Encode(String),
+}
+
+impl Entry {
+    /// Recomputes this entry's hash from its content.
+    pub fn compute_hash(&self) -> Result<String, LogError> {
+        let body = Body {
+            seq: self.seq,
+            utc: &self.utc,
+            mono_ms: self.mono_ms,
+            actor: &self.actor,
+            role: &self.role,
+            scripted: self.scripted,
+            event: &self.event,
+            prev: &self.prev,
+        };
+        let canonical = serde_jcs::to_vec(&body).map_err(|e| LogError::Encode(e.to_string()))?;
+        Ok(hex::encode(Sha256::digest(canonical)))
+    }
+
+    /// The line as written: canonical JSON of the whole entry.
+    pub fn to_line(&self) -> Result<Vec<u8>, LogError> {
+        let mut line = serde_jcs::to_vec(self).map_err(|e| LogError::Encode(e.to_string()))?;
+        line.push(b'\n');
+        Ok(line)
+    }
+}
+
+/// An open log being appended to.
+#[derive(Debug)]
+pub struct AuditLog {
+    file: File,
+    path: PathBuf,
+    next_seq: u64,
+    head: String,
+    started: Instant,
+}
+
+impl AuditLog {
+    /// Starts a new log; refuses to touch an existing one.
+    pub fn create(path: &Path) -> Result<AuditLog, LogError> {
+        let file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|source| {
+                if source.kind() == std::io::ErrorKind::AlreadyExists {
+                    LogError::Exists(path.to_owned())
+                } else {
+                    LogError::Write {
+                        path: path.to_owned(),
+                        source,
+                    }
+                }
+            })?;
+        // The directory entry must survive a power cut too.
+        if let Some(dir) = path.parent() {
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|source| LogError::Write {
+                    path: path.to_owned(),
+                    source,
+                })?;
+        }
+        Ok(AuditLog {
+            file,
+            path: path.to_owned(),
+            next_seq: 0,
+            head: GENESIS_PREV.to_owned(),
+            started: Instant::now(),
+        })
+    }
+
+    /// Reopens an existing log to continue it after a crash. The caller verifies it first;
+    /// this re-reads it to find the head. A torn last line (power cut mid-write) is cut off:
+    /// its event never took effect, because effects run only after a complete append.
+    pub fn reopen(path: &Path) -> Result<(AuditLog, Vec<Entry>), LogError> {
+        let (entries, valid_len) = read_all(path)?;
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|source| LogError::Write {
+                path: path.to_owned(),
+                source,
+            })?;
+        if file
+            .metadata()
+            .map_err(|source| LogError::Read {
+                path: path.to_owned(),
+                source,
+            })?
+            .len()
+            != valid_len
+        {
+            file.set_len(valid_len).map_err(|source| LogError::Write {
+                path: path.to_owned(),
+                source,
+            })?;
+        }
+        let (next_seq, head) = entries.last().map_or((0, GENESIS_PREV.to_owned()), |e| {
+            (e.seq + 1, e.hash.clone())
+        });
+        Ok((
+            AuditLog {
+                file,
+                path: path.to_owned(),
+                next_seq,
+                head,
+                started: Instant::now(),
+            },
+            entries,
+        ))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Hash of the last entry.
+    pub fn head(&self) -> &str {
+        &self.head
+    }
+
+    /// Number of entries written.
+    pub fn len(&self) -> u64 {
+        self.next_seq
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.next_seq == 0
+    }
+
+    /// Appends `event` and flushes it to the device before returning.
+    pub fn append(
+        &mut self,
+        event: &Event,
+        role: Option<Role>,
+        scripted: bool,
+    ) -> Result<Entry, LogError> {
+        let mut entry = Entry {
+            seq: self.next_seq,
+            utc: rfc3339(SystemTime::now()),
+            mono_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            actor: event.actor().map(str::to_owned),
+            role,
+            scripted,
+            event: event.clone(),
+            prev: self.head.clone(),
+            hash: String::new(),
+        };
+        entry.hash = entry.compute_hash()?;
+        let line = entry.to_line()?;
+        let write_err = |source| LogError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        self.file.write_all(&line).map_err(write_err)?;
+        self.file.sync_data().map_err(write_err)?;
+        self.next_seq += 1;
+        self.head = entry.hash.clone();
+        Ok(entry)
+    }
+}
+
+/// Reads a log line by line, calling `each` with every parsed entry; constant memory.
+/// Returns the number of bytes that form complete lines.
+pub fn stream(
+    path: &Path,
+    mut each: impl FnMut(u64, Entry) -> Result<(), LogError>,
+) -> Result<u64, LogError> {
+    let file = File::open(path).map_err(|source| LogError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut line = Vec::with_capacity(4096);
+    let mut offset = 0u64;
+    let mut number = 0u64;
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|source| LogError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+        number += 1;
+        if line.last() != Some(&b'\n') {
+            return Err(LogError::Corrupt {
+                line: number,
+                problem: "the last line is incomplete (the write was cut off)".into(),
+            });
+        }
+        let entry: Entry =
+            serde_json::from_slice(&line[..line.len() - 1]).map_err(|e| LogError::Corrupt {
+                line: number,
+                problem: format!("not a valid entry: {e}"),
+            })?;
+        each(number, entry)?;
+        offset += n as u64;
+    }
+    Ok(offset)
+}
+
+/// Reads every complete entry (for resuming; small logs). A torn final line is dropped and
+/// the length of the complete part returned.
+fn read_all(path: &Path) -> Result<(Vec<Entry>, u64), LogError> {
+    let mut entries = Vec::new();
+    let result = stream(path, |_, e| {
+        entries.push(e);
+        Ok(())
+    });
+    let len = match result {
+        Ok(len) => len,
+        Err(LogError::Corrupt { problem, .. }) if problem.contains("incomplete") => entries
+            .iter()
+            .map(|e| e.to_line().map(|l| l.len() as u64))
+            .sum::<Result<u64, _>>()?,
+        Err(e) => return Err(e),
+    };
+    Ok((entries, len))
+}

@@ -1,0 +1,6 @@
+//! The tamper-evident audit log: the ceremony machine's event stream, hash-chained, fsynced,
+//! with checkpoints signed inside the HSM.
+pub mod checkpoint;
+pub mod log;
+pub mod time;
+pub mod verify;

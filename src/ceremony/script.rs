@@ -1,0 +1,484 @@
+//! Ceremony scripts: one strict TOML file per ceremony (boulder's habit). Unknown fields, wrong
+//! types and impossible settings are refused with the line, before anything runs. The file's
+//! SHA-256 is pinned in the audit log's first entry.
+//!
+//! See docs/ceremony-scripts.md for every field and a full example.
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+use super::machine::{MachineConfig, QuorumMode};
+use crate::byok::kek::Kid;
+use crate::hsm::TokenSelector;
+use crate::hsm::target::TargetSpec;
+use crate::hsm::uri::Pkcs11Uri;
+
+pub const SCRIPT_FORMAT: &str = "byok-ceremony ceremony script";
+pub const SCRIPT_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptError {
+    #[error("could not read the ceremony script {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("ceremony script, line {line}, column {column}: {message}")]
+    Syntax {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("ceremony script, line {line}: {message}")]
+    Invalid { line: usize, message: String },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScript {
+    format: Spanned<String>,
+    version: Spanned<u32>,
+    ceremony_id: Spanned<String>,
+    purpose: String,
+    #[serde(default)]
+    rehearsal: bool,
+    roles: RawRoles,
+    quorum: RawQuorum,
+    hsm: RawHsm,
+    target: RawTarget,
+    kek: RawKek,
+    outputs: RawOutputs,
+    #[serde(default)]
+    steps: Vec<RawStep>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoles {
+    administrator: Spanned<String>,
+    witness: Spanned<String>,
+    auditor: Option<Spanned<String>>,
+    custodians: Spanned<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuorum {
+    mode: Spanned<String>,
+    threshold: Spanned<u8>,
+    /// hsm-native: the HSM's own N.
+    total: Option<Spanned<u8>>,
+    /// split-pin: the provisioning record (relative to the script's directory).
+    record: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHsm {
+    module: Spanned<String>,
+    label: Option<Spanned<String>>,
+    serial: Option<Spanned<String>>,
+    uri: Option<Spanned<String>>,
+    #[serde(default)]
+    allow_zero_padding: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    kty: Spanned<String>,
+    size: Option<u32>,
+    curve: Option<String>,
+    label: Spanned<String>,
+    #[serde(default = "yes")]
+    keep_in_hsm: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKek {
+    file: Spanned<String>,
+    json: Option<Spanned<String>>,
+    expected_kid: Option<Spanned<String>>,
+    expected_fingerprint: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutputs {
+    name: Spanned<String>,
+    #[serde(default)]
+    second_copy: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    phase: Spanned<String>,
+    instruction: String,
+}
+
+/// A validated ceremony script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CeremonyScript {
+    pub ceremony_id: String,
+    pub purpose: String,
+    pub rehearsal: bool,
+    pub administrator: String,
+    pub witness: String,
+    pub auditor: Option<String>,
+    pub custodians: Vec<String>,
+    pub quorum: QuorumMode,
+    /// split-pin: path of the provisioning record.
+    pub record: Option<PathBuf>,
+    pub module: PathBuf,
+    pub token: TokenSelector,
+    pub allow_zero_padding: bool,
+    pub target: TargetSpec,
+    pub target_label: String,
+    pub keep_in_hsm: bool,
+    pub kek_file: String,
+    pub kek_json: Option<String>,
+    pub expected_kid: Option<Kid>,
+    pub expected_fingerprint: Option<String>,
+    pub output_name: String,
+    pub second_copy: bool,
+    /// (phase name, instruction) for the people in the room.
+    pub steps: Vec<(String, String)>,
+    /// SHA-256 of the script file's bytes, hex.
+    pub sha256: String,
+}
+
+impl CeremonyScript {
+    pub fn load(path: &Path) -> Result<CeremonyScript, ScriptError> {
+        let bytes = std::fs::read(path).map_err(|source| ScriptError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let text = String::from_utf8(bytes.clone()).map_err(|_| ScriptError::Invalid {
+            line: 1,
+            message: "the script is not UTF-8 text".into(),
+        })?;
+        let mut script = CeremonyScript::parse(&text)?;
+        // A relative record path is relative to the script, wherever it is run from.
+        if let (Some(record), Some(dir)) = (&script.record, path.parent()) {
+            if record.is_relative() {
+                script.record = Some(dir.join(record));
+            }
+        }
+        script.sha256 = hex::encode(Sha256::digest(&bytes));
+        Ok(script)
+    }
+
+    /// Parses and validates; `sha256` is computed over `text`.
+    pub fn parse(text: &str) -> Result<CeremonyScript, ScriptError> {
+        let raw: RawScript = toml::from_str(text).map_err(|e| {
+            let (line, column) = line_col(text, e.span().map_or(0, |s| s.start));
+            ScriptError::Syntax {
+                line,
+                column,
+                message: e.message().trim().to_owned(),
+            }
+        })?;
+        let at = |span: std::ops::Range<usize>, message: String| ScriptError::Invalid {
+            line: line_col(text, span.start).0,
+            message,
+        };
+        if raw.format.get_ref() != SCRIPT_FORMAT {
+            return Err(at(
+                raw.format.span(),
+                format!("format must be \"{SCRIPT_FORMAT}\""),
+            ));
+        }
+        if *raw.version.get_ref() != SCRIPT_VERSION {
+            return Err(at(
+                raw.version.span(),
+                format!(
+                    "version {} is not one this build reads ({SCRIPT_VERSION})",
+                    raw.version.get_ref()
+                ),
+            ));
+        }
+        check_name(&raw.ceremony_id, "ceremony_id").map_err(|m| at(raw.ceremony_id.span(), m))?;
+
+        // Roles: every person has exactly one role.
+        let mut seen: Vec<(&str, std::ops::Range<usize>)> = Vec::new();
+        let mut people = vec![&raw.roles.administrator, &raw.roles.witness];
+        people.extend(raw.roles.auditor.iter());
+        people.extend(raw.roles.custodians.get_ref().iter());
+        for p in people {
+            if p.get_ref().trim().is_empty() {
+                return Err(at(p.span(), "a role needs a person's name".into()));
+            }
+            if seen.iter().any(|(n, _)| *n == p.get_ref()) {
+                return Err(at(
+                    p.span(),
+                    format!(
+                        "\"{}\" holds two roles; roles must be distinct people",
+                        p.get_ref()
+                    ),
+                ));
+            }
+            seen.push((p.get_ref(), p.span()));
+        }
+        let custodians: Vec<String> = raw
+            .roles
+            .custodians
+            .get_ref()
+            .iter()
+            .map(|c| c.get_ref().clone())
+            .collect();
+        if custodians.is_empty() {
+            return Err(at(
+                raw.roles.custodians.span(),
+                "a ceremony needs custodians".into(),
+            ));
+        }
+
+        let threshold = *raw.quorum.threshold.get_ref();
+        let min = if raw.rehearsal { 1 } else { 2 };
+        if usize::from(threshold) < min || usize::from(threshold) > custodians.len() {
+            return Err(at(
+                raw.quorum.threshold.span(),
+                format!(
+                    "quorum threshold {threshold} must be between {min} and the number of custodians ({}): M <= N{}",
+                    custodians.len(),
+                    if raw.rehearsal {
+                        ""
+                    } else {
+                        ", and production needs M >= 2"
+                    }
+                ),
+            ));
+        }
+        let (quorum, record) = match raw.quorum.mode.get_ref().as_str() {
+            "split-pin" => {
+                let record = raw.quorum.record.as_ref().ok_or_else(|| {
+                    at(
+                        raw.quorum.mode.span(),
+                        "split-pin needs `record`, the provisioning record of the token".into(),
+                    )
+                })?;
+                if raw.quorum.total.is_some() {
+                    return Err(at(
+                        raw.quorum.mode.span(),
+                        "`total` is for hsm-native quorum only".into(),
+                    ));
+                }
+                (
+                    QuorumMode::SplitPin { threshold },
+                    Some(PathBuf::from(record.get_ref())),
+                )
+            }
+            "hsm-native" => {
+                let total = raw.quorum.total.as_ref().ok_or_else(|| {
+                    at(
+                        raw.quorum.mode.span(),
+                        "hsm-native needs `total`, the HSM's own N".into(),
+                    )
+                })?;
+                if *total.get_ref() < threshold {
+                    return Err(at(total.span(), "the HSM's N is smaller than its M".into()));
+                }
+                (
+                    QuorumMode::HsmNative {
+                        threshold,
+                        total: *total.get_ref(),
+                    },
+                    None,
+                )
+            }
+            other => {
+                return Err(at(
+                    raw.quorum.mode.span(),
+                    format!("quorum mode \"{other}\" is unknown; use split-pin or hsm-native"),
+                ));
+            }
+        };
+
+        let token = match (&raw.hsm.label, &raw.hsm.serial, &raw.hsm.uri) {
+            (Some(l), None, None) => TokenSelector::Label(l.get_ref().clone()),
+            (None, Some(s), None) => TokenSelector::Serial(s.get_ref().clone()),
+            (None, None, Some(u)) => TokenSelector::Uri(
+                Pkcs11Uri::parse(u.get_ref()).map_err(|e| at(u.span(), e.to_string()))?,
+            ),
+            _ => {
+                return Err(at(
+                    raw.hsm.module.span(),
+                    "name the token with exactly one of label, serial or uri".into(),
+                ));
+            }
+        };
+
+        let target = TargetSpec::from_azure(
+            raw.target.kty.get_ref(),
+            raw.target.size,
+            raw.target.curve.as_deref(),
+        )
+        .map_err(|e| at(raw.target.kty.span(), e.to_string()))?;
+        check_label(&raw.target.label).map_err(|m| at(raw.target.label.span(), m))?;
+
+        let expected_kid = match &raw.kek.expected_kid {
+            Some(k) => Some(Kid::parse(k.get_ref()).map_err(|e| at(k.span(), e.to_string()))?),
+            None => None,
+        };
+        if matches!(target, TargetSpec::Aes { .. }) {
+            match &expected_kid {
+                Some(k) if k.is_managed_hsm() => {}
+                Some(_) => {
+                    return Err(at(
+                        raw.target.kty.span(),
+                        "oct-HSM keys import into Managed HSM only, but kek.expected_kid is a Key Vault; use a Managed HSM KEK".into(),
+                    ));
+                }
+                None => {
+                    return Err(at(
+                        raw.target.kty.span(),
+                        "oct-HSM keys import into Managed HSM only: set kek.expected_kid to the Managed HSM KEK".into(),
+                    ));
+                }
+            }
+        }
+        let expected_fingerprint = match &raw.kek.expected_fingerprint {
+            Some(f) => {
+                let hex: String = f.get_ref().chars().filter(|c| !c.is_whitespace()).collect();
+                if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return Err(at(
+                        f.span(),
+                        "expected_fingerprint is 64 hex digits (SHA-256 of the KEK's SPKI)".into(),
+                    ));
+                }
+                Some(hex.to_lowercase())
+            }
+            None => None,
+        };
+        check_file_name(raw.kek.file.get_ref()).map_err(|m| at(raw.kek.file.span(), m))?;
+        if let Some(j) = &raw.kek.json {
+            check_file_name(j.get_ref()).map_err(|m| at(j.span(), m))?;
+        }
+        check_name(&raw.outputs.name, "outputs.name")
+            .map_err(|m| at(raw.outputs.name.span(), m))?;
+
+        let mut steps = Vec::new();
+        for s in &raw.steps {
+            if !PHASE_NAMES.contains(&s.phase.get_ref().as_str()) {
+                return Err(at(
+                    s.phase.span(),
+                    format!(
+                        "step phase \"{}\" is unknown; use one of {}",
+                        s.phase.get_ref(),
+                        PHASE_NAMES.join(", ")
+                    ),
+                ));
+            }
+            steps.push((s.phase.get_ref().clone(), s.instruction.clone()));
+        }
+
+        Ok(CeremonyScript {
+            ceremony_id: raw.ceremony_id.get_ref().clone(),
+            purpose: raw.purpose,
+            rehearsal: raw.rehearsal,
+            administrator: raw.roles.administrator.get_ref().clone(),
+            witness: raw.roles.witness.get_ref().clone(),
+            auditor: raw.roles.auditor.map(|a| a.get_ref().clone()),
+            custodians,
+            quorum,
+            record,
+            module: PathBuf::from(raw.hsm.module.get_ref()),
+            token,
+            allow_zero_padding: raw.hsm.allow_zero_padding || raw.rehearsal,
+            target,
+            target_label: raw.target.label.get_ref().clone(),
+            keep_in_hsm: raw.target.keep_in_hsm,
+            kek_file: raw.kek.file.get_ref().clone(),
+            kek_json: raw.kek.json.map(|j| j.get_ref().clone()),
+            expected_kid,
+            expected_fingerprint,
+            output_name: raw.outputs.name.get_ref().clone(),
+            second_copy: raw.outputs.second_copy,
+            steps,
+            sha256: hex::encode(Sha256::digest(text.as_bytes())),
+        })
+    }
+
+    /// What the state machine needs, pinned in the log's first entry.
+    pub fn machine_config(&self) -> MachineConfig {
+        MachineConfig {
+            ceremony_id: self.ceremony_id.clone(),
+            administrator: self.administrator.clone(),
+            witness: self.witness.clone(),
+            auditor: self.auditor.clone(),
+            custodians: self.custodians.clone(),
+            quorum: self.quorum,
+            expected_kek_fingerprint: self.expected_fingerprint.clone(),
+            destroy_after_export: !self.keep_in_hsm,
+        }
+    }
+}
+
+/// Phase names a step may attach its instruction to.
+pub const PHASE_NAMES: [&str; 11] = [
+    "preflight",
+    "attendance",
+    "quorum",
+    "kek_load",
+    "kek_confirm",
+    "key_generation",
+    "wrap",
+    "export",
+    "verification",
+    "sign_off",
+    "closed",
+];
+
+fn check_name(name: &Spanned<String>, field: &str) -> Result<(), String> {
+    let n = name.get_ref();
+    let ok = !n.is_empty()
+        && n.len() <= 64
+        && !n.starts_with('.')
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{field} \"{n}\" must be 1-64 letters, digits, '-', '_' or '.' (it names files)"
+        ))
+    }
+}
+
+fn check_label(label: &Spanned<String>) -> Result<(), String> {
+    let l = label.get_ref();
+    if l.is_empty() || l.len() > 64 || l.chars().any(char::is_control) {
+        Err("target.label must be 1-64 printable characters".into())
+    } else {
+        Ok(())
+    }
+}
+
+fn check_file_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.contains('/') || name.contains('\\') || name.starts_with('.') {
+        Err(format!(
+            "\"{name}\" must be a plain file name on the KEK medium (no directories)"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |i| before.len() - i - 1)
+        + 1;
+    (line, column)
+}

@@ -1,0 +1,185 @@
+//! A ceremony room for tests: its own SoftHSM2 token directory, a token provisioned 2-of-3 by
+//! the real binary, a KEK medium, an output medium, a script and an answers file.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use byok_ceremony::byok::kek::Kek;
+
+pub const KID: &str =
+    "https://independent-test.vault.azure.net/keys/kek-2048/f2cd2c4345a5ee31c5fe5cbbb33f4f4a";
+pub const SOFTHSM2: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+pub struct Room {
+    pub dir: tempfile::TempDir,
+    pub conf: PathBuf,
+}
+
+pub fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(rel)
+}
+
+impl Room {
+    /// A fresh room with a token provisioned 2-of-3 (carol, dave, erin).
+    pub fn new(label: &str) -> Room {
+        let dir = tempfile::Builder::new()
+            .prefix("ceremony-room-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .expect("temp dir");
+        let tokens = dir.path().join("tokens");
+        std::fs::create_dir(&tokens).expect("tokens dir");
+        let conf = dir.path().join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                tokens.display()
+            ),
+        )
+        .expect("conf");
+        let room = Room { dir, conf };
+        for d in ["provisioning", "kek-usb", "out-usb", "state"] {
+            std::fs::create_dir(room.path(d)).expect("dir");
+        }
+        let prov = room.path("provision.toml");
+        std::fs::write(
+            &prov,
+            format!(
+                "format = \"byok-ceremony provisioning script\"\nversion = 1\n\n[token]\nmodule = \"{SOFTHSM2}\"\nmode = \"initialise\"\nlabel = \"{label}\"\n\n[user_pin]\nthreshold = 2\ncustodians = [\"carol\", \"dave\", \"erin\"]\n\n[so_pin]\nthreshold = 2\ncustodians = [\"carol\", \"dave\", \"erin\"]\n"
+            ),
+        )
+        .expect("provisioning script");
+        let out = room.bin(&[
+            "provision".as_ref(),
+            prov.as_os_str(),
+            "--headless".as_ref(),
+            "--out".as_ref(),
+            room.path("provisioning").as_os_str(),
+        ]);
+        assert!(out.status.success(), "provisioning failed");
+        std::fs::copy(
+            data("independent/kek-2048.public.pem"),
+            room.path("kek-usb/kek.pem"),
+        )
+        .expect("KEK onto its medium");
+        room.write_script(label, "RSA-HSM", "size = 2048", true);
+        room.write_answers(&["carol", "dave"], None);
+        room
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn write_script(&self, token_label: &str, kty: &str, size_or_curve: &str, keep: bool) {
+        let script = format!(
+            r#"format = "byok-ceremony ceremony script"
+version = 1
+ceremony_id = "test-ceremony"
+purpose = "integration test"
+rehearsal = true
+
+[roles]
+administrator = "alice"
+witness = "wendy"
+custodians = ["carol", "dave", "erin"]
+
+[quorum]
+mode = "split-pin"
+threshold = 2
+record = "provisioning/provisioning-record.json"
+
+[hsm]
+module = "{SOFTHSM2}"
+label = "{token_label}"
+
+[target]
+kty = "{kty}"
+{size_or_curve}
+label = "test-target"
+keep_in_hsm = {keep}
+
+[kek]
+file = "kek.pem"
+expected_kid = "{KID}"
+
+[outputs]
+name = "test-ceremony"
+"#
+        );
+        std::fs::write(self.path("ceremony.toml"), script).expect("script");
+    }
+
+    /// Answers with shares from `custodians` and an optional on_unfinished choice.
+    pub fn write_answers(&self, custodians: &[&str], on_unfinished: Option<&str>) {
+        let kek =
+            Kek::load(&data("independent/kek-2048.public.pem"), None, Some(KID)).expect("KEK");
+        let mut shares = String::new();
+        for c in custodians {
+            shares.push_str(&format!(
+                "\n[[shares]]\ncustodian = \"{c}\"\nfile = \"provisioning/{c}.share.txt\"\n"
+            ));
+        }
+        let recover = on_unfinished.map_or(String::new(), |r| format!("on_unfinished = \"{r}\"\n"));
+        let answers = format!(
+            r#"format = "byok-ceremony answers"
+version = 1
+present = ["alice", "wendy", "carol", "dave"]
+kek_media = "kek-usb"
+kek_fingerprint_read_aloud = "{}"
+media = "out-usb"
+sign_off = ["alice", "wendy", "carol", "dave"]
+{recover}{shares}"#,
+            kek.fingerprint().hex_groups()
+        );
+        std::fs::write(self.path("answers.toml"), answers).expect("answers");
+    }
+
+    pub fn command(&self, args: &[&std::ffi::OsStr]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_byok-ceremony"));
+        c.args(args)
+            .env("SOFTHSM2_CONF", &self.conf)
+            .current_dir(self.dir.path());
+        c
+    }
+
+    pub fn bin(&self, args: &[&std::ffi::OsStr]) -> Output {
+        let out = self.command(args).output().expect("the binary runs");
+        eprintln!(
+            "--- {:?}\n--- stdout\n{}--- stderr\n{}",
+            args,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    pub fn run_ceremony(&self) -> Output {
+        self.bin(&[
+            "run".as_ref(),
+            "ceremony.toml".as_ref(),
+            "--answers".as_ref(),
+            "answers.toml".as_ref(),
+            "--state-dir".as_ref(),
+            "state".as_ref(),
+        ])
+    }
+
+    pub fn audit_verify(&self, log: &Path) -> Output {
+        self.bin(&[
+            "audit".as_ref(),
+            "verify".as_ref(),
+            log.as_os_str(),
+            "--record".as_ref(),
+            self.path("provisioning/provisioning-record.json")
+                .as_os_str(),
+            "--media".as_ref(),
+            self.path("out-usb").as_os_str(),
+            "--script".as_ref(),
+            self.path("ceremony.toml").as_os_str(),
+        ])
+    }
+}

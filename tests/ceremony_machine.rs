@@ -1,0 +1,312 @@
+//! The pure ceremony machine: the whole order on a happy path, and property tests that throw
+//! random event sequences at it and check, after every accepted event, that no rule was
+//! broken.
+use byok_ceremony::ceremony::machine::{
+    Check, Event, FileRecord, MachineConfig, Phase, QuorumMode, State, step,
+};
+use byok_ceremony::hsm::TokenIdentity;
+use byok_ceremony::hsm::kat::{KatReport, KwpBehaviour};
+use byok_ceremony::hsm::target::KeyAttributes;
+use byok_ceremony::hsm::wrap::WrapMethod;
+use proptest::prelude::*;
+
+fn config(destroy_after_export: bool) -> MachineConfig {
+    MachineConfig {
+        ceremony_id: "c1".into(),
+        administrator: "alice".into(),
+        witness: "wendy".into(),
+        auditor: None,
+        custodians: vec!["carol".into(), "dave".into(), "erin".into()],
+        quorum: QuorumMode::SplitPin { threshold: 2 },
+        expected_kek_fingerprint: None,
+        destroy_after_export,
+    }
+}
+
+fn opened() -> Event {
+    Event::CeremonyOpened {
+        config: config(false),
+        script_sha256: "00".repeat(32),
+        tool_version: "0".into(),
+        binary_sha256: "11".repeat(32),
+        host: "h".into(),
+        os: "o".into(),
+        hsm: TokenIdentity::default(),
+        hsm_module: "m".into(),
+        hsm_library: "l".into(),
+        rehearsal: true,
+    }
+}
+
+fn attributes() -> KeyAttributes {
+    KeyAttributes {
+        label: "k".into(),
+        id_hex: "abcd".into(),
+        token: true,
+        sensitive: true,
+        extractable: true,
+        local: true,
+        always_sensitive: true,
+        never_extractable: false,
+    }
+}
+
+fn files() -> Vec<FileRecord> {
+    vec![FileRecord {
+        name: "x.byok".into(),
+        sha256: "22".repeat(32),
+    }]
+}
+
+/// The complete ceremony, in order.
+fn happy_path() -> Vec<Event> {
+    let checkpoint = |gate| Event::Checkpoint {
+        gate,
+        note: "n".into(),
+    };
+    vec![
+        opened(),
+        Event::PreflightCompleted {
+            checks: vec![Check {
+                name: "x".into(),
+                passed: true,
+                detail: String::new(),
+            }],
+        },
+        Event::CheckedIn {
+            name: "alice".into(),
+        },
+        Event::CheckedIn {
+            name: "wendy".into(),
+        },
+        Event::CheckedIn {
+            name: "carol".into(),
+        },
+        Event::CheckedIn {
+            name: "dave".into(),
+        },
+        Event::AttendanceClosed { by: "alice".into() },
+        checkpoint(Phase::Attendance),
+        Event::SharePresented {
+            custodian: "carol".into(),
+            share_index: 1,
+            commitment_verified: true,
+        },
+        Event::SharePresented {
+            custodian: "dave".into(),
+            share_index: 2,
+            commitment_verified: true,
+        },
+        Event::LoggedIn {
+            token_label: "t".into(),
+        },
+        checkpoint(Phase::Quorum),
+        Event::KekLoaded {
+            kid: "https://v.vault.azure.net/keys/k/00".into(),
+            fingerprint_sha256: "33".repeat(32),
+            bits: 2048,
+            warnings: vec![],
+        },
+        Event::KekConfirmed {
+            custodian: "carol".into(),
+        },
+        Event::KekConfirmed {
+            custodian: "dave".into(),
+        },
+        checkpoint(Phase::KekConfirm),
+        Event::KeyGenerated {
+            kty: "RSA-HSM".into(),
+            key_size: Some(3072),
+            crv: None,
+            attributes: attributes(),
+            public_key_pem: None,
+            check_value: None,
+        },
+        checkpoint(Phase::KeyGeneration),
+        Event::Wrapped {
+            byok_json: "{}".into(),
+            byok_sha256: "22".repeat(32),
+            method: WrapMethod::TwoStep {
+                kwp_mechanism: "CKM_AES_KEY_WRAP_KWP".into(),
+                kat: KatReport {
+                    mechanism: "CKM_AES_KEY_WRAP_KWP".into(),
+                    mechanism_number: 0x210B,
+                    behaviour: KwpBehaviour::Rfc5649,
+                    vectors: 2,
+                },
+            },
+            rehearsal_grade: false,
+        },
+        checkpoint(Phase::Wrap),
+        Event::Exported { files: files() },
+        Event::Verified { files: files() },
+        checkpoint(Phase::Verification),
+        Event::SignedOff {
+            name: "alice".into(),
+        },
+        Event::SignedOff {
+            name: "wendy".into(),
+        },
+        Event::SignedOff {
+            name: "carol".into(),
+        },
+        Event::SignedOff {
+            name: "dave".into(),
+        },
+        Event::Closed { by: "alice".into() },
+        checkpoint(Phase::Closed),
+    ]
+}
+
+fn run(events: &[Event]) -> Result<State, (usize, String)> {
+    let mut s = State::new();
+    for (i, e) in events.iter().enumerate() {
+        s = step(&s, e).map_err(|r| (i, r.to_string()))?.0;
+    }
+    Ok(s)
+}
+
+#[test]
+fn the_happy_path_closes_and_replays_to_the_same_state() {
+    let events = happy_path();
+    let a = run(&events).expect("happy path");
+    assert_eq!(a.phase, Phase::Closed);
+    // Pure: replaying the same events gives the same state, field for field.
+    assert_eq!(run(&events).expect("again"), a);
+    // Nothing after close but the closing checkpoint.
+    let mut more = events.clone();
+    more.push(Event::SignedOff {
+        name: "erin".into(),
+    });
+    let (at, why) = run(&more).expect_err("appended after close");
+    assert_eq!(at, events.len());
+    assert!(why.contains("over"), "{why}");
+}
+
+#[test]
+fn named_forbidden_orders_are_refused() {
+    let base = happy_path();
+    let position = |kind: &str| {
+        base.iter()
+            .position(|e| e.kind() == kind)
+            .expect("event in path")
+    };
+    // Each case: move an event to before the one it depends on.
+    let cases = [
+        ("key_generated", "logged_in", "quorum"),
+        ("wrapped", "kek_confirmed", "confirmed"),
+        ("exported", "wrapped", ""),
+        ("logged_in", "share_presented", "quorum"),
+        ("key_generated", "kek_loaded", ""),
+    ];
+    for (moved, before, _why) in cases {
+        let mut events = base.clone();
+        let e = events.remove(position(moved));
+        events.insert(position(before), e);
+        assert!(
+            run(&events).is_err(),
+            "{moved} before {before} was accepted"
+        );
+    }
+}
+
+#[test]
+fn a_deviation_blocks_the_next_gate_until_the_witness_acknowledges() {
+    let mut events = happy_path();
+    let at = events
+        .iter()
+        .position(|e| e.kind() == "attendance_closed")
+        .expect("present");
+    events.insert(
+        at,
+        Event::DeviationRecorded {
+            by: "alice".into(),
+            text: "late start".into(),
+        },
+    );
+    assert!(run(&events).is_err(), "gate passed with an open deviation");
+    events.insert(
+        at + 1,
+        Event::DeviationAcknowledged {
+            by: "wendy".into(),
+            deviation: 0,
+        },
+    );
+    let s = run(&events).expect("acknowledged");
+    assert_eq!(s.deviations[0].acknowledged_by.as_deref(), Some("wendy"));
+    // Only the administrator records, only the witness acknowledges.
+    let mut bad = happy_path();
+    bad.insert(
+        3,
+        Event::DeviationRecorded {
+            by: "carol".into(),
+            text: "x".into(),
+        },
+    );
+    assert!(run(&bad).is_err());
+}
+
+#[test]
+fn wrong_people_are_refused() {
+    let mut events = happy_path();
+    // A share from a custodian who did not check in.
+    let at = events
+        .iter()
+        .position(|e| e.kind() == "share_presented")
+        .expect("present");
+    events[at] = Event::SharePresented {
+        custodian: "erin".into(),
+        share_index: 3,
+        commitment_verified: true,
+    };
+    assert!(run(&events).is_err());
+    // A stranger cannot check in.
+    let mut events = happy_path();
+    events[2] = Event::CheckedIn {
+        name: "mallory".into(),
+    };
+    assert!(run(&events).is_err());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Random sequences drawn from the happy path's events (with repeats, drops and any
+    /// order): whatever the machine accepts, its rules hold after every step.
+    #[test]
+    fn no_random_order_breaks_a_rule(
+        picks in proptest::collection::vec((any::<bool>(), 0usize..64), 1..120)
+    ) {
+        let pool = happy_path();
+        let mut s = State::new();
+        // Half the time the next event of the happy path, half the time any event: the
+        // sequences get deep into the ceremony with out-of-order events at every phase.
+        let mut cursor = 0;
+        for (follow, i) in picks {
+            let event = if follow && cursor < pool.len() { &pool[cursor] } else { &pool[i % pool.len()] };
+            if std::ptr::eq(event, &pool[cursor.min(pool.len() - 1)]) {
+                cursor += 1;
+            }
+            let Ok((next, _)) = step(&s, event) else { continue };
+            match event {
+                Event::LoggedIn { .. } => prop_assert!(next.shares_from.len() >= 2, "HSM login before quorum"),
+                Event::KeyGenerated { .. } => {
+                    prop_assert!(s.logged_in, "key generated before quorum");
+                    prop_assert!(s.kek_confirmed_by.len() == s.custodians_present().len() && s.kek_fingerprint.is_some(), "key before KEK confirmation");
+                }
+                Event::Wrapped { .. } => prop_assert!(s.kek_fingerprint.is_some() && !s.kek_confirmed_by.is_empty(), "wrapped before KEK confirmation"),
+                Event::Exported { .. } => prop_assert!(s.byok_sha256.is_some(), "exported before wrap"),
+                Event::Closed { .. } => prop_assert!(s.verified, "closed before verification"),
+                _ => {}
+            }
+            if s.phase == Phase::Closed {
+                prop_assert!(matches!(event, Event::Checkpoint { gate: Phase::Closed, .. }), "accepted {} after close", event.kind());
+            }
+            // Phases never go backwards except a rejected KEK (back to load).
+            if !matches!(event, Event::KekRejected { .. } | Event::Resumed { .. }) {
+                prop_assert!(next.phase >= s.phase, "phase went back on {}", event.kind());
+            }
+            s = next;
+        }
+    }
+}
