@@ -1,0 +1,115 @@
+//! Ceremony scripts: every shipped example parses, and malformed scripts are refused before
+//! anything runs, with the line at fault.
+use std::path::Path;
+
+use byok_ceremony::ceremony::script::{CeremonyScript, ScriptError};
+
+fn shipped(name: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("ceremony-scripts")
+            .join(name),
+    )
+    .expect("shipped script")
+}
+
+#[test]
+fn every_shipped_ceremony_script_is_valid() {
+    for name in [
+        "azure-keyvault-rsa3072.toml",
+        "managed-hsm-aes256.toml",
+        "ec-p384.toml",
+        "rehearsal.toml",
+    ] {
+        let s = CeremonyScript::parse(&shipped(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!s.custodians.is_empty(), "{name}");
+    }
+}
+
+/// Replaces `from` with `to` in the RSA example and returns the refusal.
+fn refusal(from: &str, to: &str) -> (usize, String) {
+    let text = shipped("azure-keyvault-rsa3072.toml");
+    assert!(text.contains(from), "fixture drifted: {from}");
+    let bad = text.replacen(from, to, 1);
+    match CeremonyScript::parse(&bad) {
+        Err(ScriptError::Syntax { line, message, .. })
+        | Err(ScriptError::Invalid { line, message }) => (line, message),
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("accepted a script with {to:?}"),
+    }
+}
+
+fn line_of(needle: &str) -> usize {
+    shipped("azure-keyvault-rsa3072.toml")
+        .lines()
+        .position(|l| l.contains(needle))
+        .expect("needle")
+        + 1
+}
+
+#[test]
+fn an_unknown_field_is_refused_with_its_line() {
+    let (line, message) = refusal(
+        "keep_in_hsm = true",
+        "keep_in_hsm = true\ncolour = \"blue\"",
+    );
+    assert_eq!(line, line_of("keep_in_hsm = true") + 1);
+    assert!(message.contains("colour"), "{message}");
+}
+
+#[test]
+fn a_threshold_above_the_custodian_count_is_refused() {
+    let (line, message) = refusal("threshold = 3", "threshold = 6");
+    assert_eq!(line, line_of("threshold = 3"));
+    assert!(message.contains("M <= N"), "{message}");
+}
+
+#[test]
+fn production_needs_at_least_two_custodians_in_the_quorum() {
+    let (_, message) = refusal("threshold = 3", "threshold = 1");
+    assert!(message.contains("M >= 2"), "{message}");
+}
+
+#[test]
+fn oct_for_a_key_vault_kek_is_refused() {
+    let (line, message) = refusal(
+        "kty = \"RSA-HSM\"\nsize = 3072",
+        "kty = \"oct-HSM\"\nsize = 256",
+    );
+    assert_eq!(line, line_of("kty = \"RSA-HSM\""));
+    assert!(message.contains("Managed HSM"), "{message}");
+}
+
+#[test]
+fn a_person_with_two_roles_is_refused() {
+    let (line, message) = refusal("witness = \"Wendy Witness\"", "witness = \"Carol\"");
+    assert!(message.contains("two roles"), "{message}");
+    // The second appearance is the one named.
+    assert_eq!(line, line_of("custodians = [\"Carol\""));
+}
+
+#[test]
+fn wrong_types_bad_names_and_unknown_phases_are_refused() {
+    let (line, message) = refusal("size = 3072", "size = \"big\"");
+    assert_eq!(line, line_of("size = 3072"));
+    assert!(!message.is_empty());
+    let (_, message) = refusal(
+        "name = \"contoso-payments-rsa3072\"",
+        "name = \"../escape\"",
+    );
+    assert!(message.contains("outputs.name"), "{message}");
+    let (_, message) = refusal("phase = \"export\"", "phase = \"celebrate\"");
+    assert!(message.contains("celebrate"), "{message}");
+    let (_, message) = refusal(
+        "kty = \"RSA-HSM\"\nsize = 3072",
+        "kty = \"RSA-HSM\"\nsize = 1024",
+    );
+    assert!(message.contains("2048, 3072 or 4096"), "{message}");
+    let (_, message) = refusal("file = \"kek.pem\"", "file = \"../kek.pem\"");
+    assert!(message.contains("plain file name"), "{message}");
+    let (_, message) = refusal(
+        "uri = \"pkcs11:token=byok-2026;serial=1234567890\"",
+        "uri = \"pkcs11:token=x?pin-value=1234\"",
+    );
+    assert!(message.contains("PIN"), "{message}");
+}
