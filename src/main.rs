@@ -159,11 +159,13 @@ fn run_rehearse(args: RehearseArgs) -> ExitCode {
     match rehearse(&opts) {
         Ok(outcome) => {
             println!(
-                "Rehearsal complete on a throwaway {} token.",
+                "Rehearsal complete on a throwaway {} token (provisioned 2-of-3, demo custodians).",
                 outcome.token.name()
             );
             println!("  .byok:     {}", outcome.byok_path.display());
             println!("  manifest:  {}", outcome.manifest_path.display());
+            println!("  audit log: {}", outcome.log_path.display());
+            println!("  record:    {}", outcome.record_path.display());
             println!("  .byok SHA-256: {}", hex::encode(outcome.byok_sha256));
             println!(
                 "  .byok SHA-256 words: {}",
@@ -177,7 +179,8 @@ fn run_rehearse(args: RehearseArgs) -> ExitCode {
                 "  KEK fingerprint words: {}",
                 outcome.kek_fingerprint.pgp_words().join(" ")
             );
-            if let Some(check) = &outcome.manifest.software_check {
+            println!("  audit log head: {}", outcome.log_head);
+            if let Some(check) = &outcome.software_check {
                 println!("  check: {check}");
             }
             for reason in &outcome.manifest.rehearsal_grade_reasons {

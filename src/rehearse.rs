@@ -1,23 +1,37 @@
-//! `byok-ceremony rehearse --headless`: the whole ceremony on a throwaway software token.
+//! `byok-ceremony rehearse --headless`: the whole ceremony on a throwaway software token, as a
+//! thin layer over `run`.
 //!
-//! It creates a disposable token, generates the target inside it, wraps it for the KEK (a
-//! simulated Key Vault KEK unless one is given), checks the result by unwrapping it in
-//! software when a KEK private key is at hand, and writes `NAME.byok` and
-//! `NAME.manifest.json` without ever overwriting. Later issues put quorum, the audit log and
-//! media export on this same path.
+//! It picks a software token (one whose RFC 5649 known-answer test is byte-exact when there is
+//! one), provisions it 2-of-3 with ceremony-scripts/provisioning-rehearsal.toml, makes a
+//! simulated Key Vault KEK unless one is given, and runs ceremony-scripts/rehearsal.toml with
+//! demo custodians through the same runner a real ceremony uses. `NAME.byok`,
+//! `NAME.manifest.json`, `NAME.audit.jsonl` (and the token's provisioning record, so the log's
+//! signatures can be checked) land in the output directory, never over an existing file.
+//! With a KEK private key at hand, the output is unwrapped in software and compared with the
+//! HSM's key.
 use std::path::{Path, PathBuf};
 
 use crate::byok::fingerprint::Fingerprint;
-use crate::byok::format::ByokFile;
 use crate::byok::kek::Kek;
 use crate::byok::simulated_kek::SimulatedKek;
 use crate::byok::verify::{VerifyInputs, verify_byok};
+use crate::ceremony::answers::Answers;
+use crate::ceremony::machine::Phase;
+use crate::ceremony::runner;
 use crate::hsm::HsmError;
-use crate::hsm::target::{self, GeneratedTarget, TargetRequest, TargetSpec};
+use crate::hsm::target::{self, TargetRequest, TargetSpec};
 use crate::hsm::throwaway::{SoftToken, ThrowawayToken};
-use crate::hsm::wrap::{self, WrapPlan, WrapPolicy};
-use crate::manifest::{HsmRecord, MANIFEST_VERSION, Manifest, ToolIdentity};
-use crate::media::atomic::{WriteError, write_new};
+use crate::hsm::wrap::{self, WrapPolicy};
+use crate::manifest::Manifest;
+use crate::media::atomic::{WriteError, sha256_file, write_new};
+use crate::quorum::provision::{ProvisionOptions, provision};
+use crate::quorum::script::{ProvisioningScript, TokenPlan};
+
+const REHEARSAL_SCRIPT: &str = include_str!("../ceremony-scripts/rehearsal.toml");
+const REHEARSAL_PROVISIONING: &str =
+    include_str!("../ceremony-scripts/provisioning-rehearsal.toml");
+/// The rehearsal token's label (provisioning and ceremony script agree on it).
+const TOKEN_LABEL: &str = "byok-rehearsal";
 
 /// Where the KEK comes from.
 #[derive(Debug, Clone)]
@@ -49,10 +63,15 @@ pub struct RehearseOptions {
 pub struct RehearsalOutcome {
     pub byok_path: PathBuf,
     pub manifest_path: PathBuf,
+    pub log_path: PathBuf,
+    pub record_path: PathBuf,
     pub byok_sha256: [u8; 32],
+    pub log_head: String,
     pub kek_fingerprint: Fingerprint,
     pub token: SoftToken,
     pub manifest: Manifest,
+    /// What the software unwrap proved, when a KEK private key was at hand.
+    pub software_check: Option<String>,
     pub warnings: Vec<String>,
 }
 
@@ -64,8 +83,12 @@ pub enum RehearseError {
     Kek(String),
     #[error("{0}")]
     Output(#[from] WriteError),
+    #[error("{0}")]
+    Run(#[from] runner::RunError),
+    #[error("provisioning the rehearsal token failed: {0}")]
+    Provision(String),
     #[error(
-        "no software token found: install SoftHSM2 (`apt-get install softhsm2`) or build kryoptic with scripts/build-kryoptic.sh"
+        "no software token found that can make this key: install SoftHSM2 (`apt-get install softhsm2`) or build kryoptic with scripts/build-kryoptic.sh"
     )]
     NoToken,
     #[error(
@@ -82,8 +105,8 @@ pub enum RehearseError {
         "the name \"{0}\" cannot be used for output files; use letters, digits, '-', '_' and '.' only"
     )]
     BadName(String),
-    #[error("could not encode the {what}: {detail}")]
-    Encode { what: &'static str, detail: String },
+    #[error("could not prepare the rehearsal: {0}")]
+    Setup(String),
 }
 
 /// Runs the rehearsal. Must be called before other threads exist (it points the software
@@ -94,140 +117,123 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<RehearsalOutcome, RehearseErro
         .clone()
         .unwrap_or_else(|| format!("rehearsal-{}", opts.spec.short_name()));
     check_name(&name)?;
-    let byok_name = format!("{name}.byok");
-    let manifest_name = format!("{name}.manifest.json");
-    // Refuse early, before any HSM work, when an output is already there.
-    for n in [&byok_name, &manifest_name] {
-        let p = opts.out_dir.join(n);
-        if p.exists() {
-            return Err(WriteError::Exists(p).into());
-        }
-    }
     if !opts.out_dir.is_dir() {
         return Err(WriteError::NoDirectory(opts.out_dir.clone()).into());
     }
+    let outputs = [
+        "byok",
+        "manifest.json",
+        "audit.jsonl",
+        "provisioning-record.json",
+    ]
+    .map(|ext| opts.out_dir.join(format!("{name}.{ext}")));
+    // Refuse early, before any HSM work, when an output is already there.
+    if let Some(existing) = outputs.iter().find(|p| p.exists()) {
+        return Err(WriteError::Exists(existing.clone()).into());
+    }
+    let out_dir =
+        std::path::absolute(&opts.out_dir).map_err(|e| RehearseError::Setup(e.to_string()))?;
 
-    let (kek, simulated) = load_kek(&opts.kek, opts.spec)?;
-    let kid = kek.kid().map(|k| k.url().to_owned()).ok_or_else(|| {
+    let room = tempfile::Builder::new()
+        .prefix("byok-rehearsal-")
+        .tempdir()
+        .map_err(|e| RehearseError::Setup(format!("no temporary directory: {e}")))?;
+    let path = |rel: &str| room.path().join(rel);
+    for d in ["kek-usb", "provisioning", "state", "token"] {
+        std::fs::create_dir(path(d)).map_err(|e| RehearseError::Setup(e.to_string()))?;
+    }
+
+    let (kek, private) = place_kek(&opts.kek, opts.spec, &path("kek-usb"))?;
+    let kid = kek.kid().ok_or_else(|| {
         RehearseError::Kek(
             "the KEK has no kid: give --kid or the JSON of `az keyvault key show`".into(),
         )
     })?;
-    if matches!(opts.spec, TargetSpec::Aes { .. }) && !kek.kid().is_some_and(|k| k.is_managed_hsm())
-    {
-        return Err(RehearseError::OctForKeyVault(
-            kek.kid().map(|k| k.host().to_owned()).unwrap_or_default(),
-        ));
+    if matches!(opts.spec, TargetSpec::Aes { .. }) && !kid.is_managed_hsm() {
+        return Err(RehearseError::OctForKeyVault(kid.host().to_owned()));
     }
-    let mut warnings: Vec<String> = kek.warnings().to_vec();
 
-    let (token, plan) = choose_token(opts.module.as_deref(), &name)?;
-    let session = token.login()?;
-    let identity = token.hsm().token_identity(token.slot())?;
-    let library = token.hsm().library_description()?;
-    let generated = target::generate(
-        &session,
-        &TargetRequest {
-            spec: opts.spec,
-            label: format!("byok-{name}"),
-            token_object: false,
-        },
+    let (kind, module) = choose_token(opts.module.as_deref(), opts.spec)?;
+    kind.use_new_store(&path("token"))?;
+    provision_token(&module, &path("provisioning"))?;
+
+    let script = rehearsal_script(&module, opts.spec, kid.url(), &name, opts.kek_has_json())?;
+    std::fs::write(path("ceremony.toml"), script)
+        .map_err(|e| RehearseError::Setup(e.to_string()))?;
+    let answers = Answers {
+        present: ["oscar", "wendy", "alice", "bob", "carol"]
+            .map(String::from)
+            .to_vec(),
+        kek_media: path("kek-usb"),
+        // The rehearsal plays the online side too: it reads out the fingerprint it made.
+        kek_fingerprint_read_aloud: kek.fingerprint().hex(),
+        media: out_dir.clone(),
+        second_media: None,
+        sign_off: ["oscar", "wendy", "alice", "bob", "carol"]
+            .map(String::from)
+            .to_vec(),
+        on_unfinished: None,
+        shares: ["alice", "bob"]
+            .map(|c| (c.to_owned(), path(&format!("provisioning/{c}.share.txt"))))
+            .to_vec(),
+        deviations: Vec::new(),
+    };
+    let outcome = runner::run(&path("ceremony.toml"), answers, &path("state"), None)?;
+    if outcome.state.phase != Phase::Closed {
+        return Err(RehearseError::CheckFailed(format!(
+            "the ceremony ended in phase \"{}\"",
+            outcome.state.phase.title()
+        )));
+    }
+    // The auditor needs the record to check the log's signatures.
+    let record = std::fs::read(path("provisioning/provisioning-record.json"))
+        .map_err(|e| RehearseError::Setup(e.to_string()))?;
+    write_new(
+        &out_dir,
+        &format!("{name}.provisioning-record.json"),
+        &record,
     )?;
-    let ciphertext = wrap::wrap(&session, &plan, &kek, generated.key)?;
-    let generator = format!(
-        "byok-ceremony {}; {} {} firmware {}",
-        env!("CARGO_PKG_VERSION"),
-        identity.manufacturer,
-        identity.model,
-        identity.firmware
-    );
-    let byok = ByokFile {
-        kid: kid.clone(),
-        ciphertext,
-        generator,
-    };
-    let byok_bytes = byok.to_json_bytes();
 
-    let software_check = match (&simulated, private_key_for(&opts.kek)?) {
-        (Some(sim), _) => Some(check_output(
-            &byok_bytes,
-            &kek,
-            sim.private_key(),
-            &generated,
-        )?),
-        (None, Some(private)) => Some(check_output(&byok_bytes, &kek, &private, &generated)?),
-        (None, None) => {
-            warnings.push(
-                "no KEK private key: the output was not unwrapped in software (only Azure can check it)"
-                    .into(),
-            );
-            None
-        }
+    let manifest_path = out_dir.join(format!("{name}.manifest.json"));
+    let manifest_bytes =
+        std::fs::read(&manifest_path).map_err(|e| RehearseError::Setup(e.to_string()))?;
+    let manifest =
+        Manifest::parse(&manifest_bytes).map_err(|e| RehearseError::CheckFailed(e.to_string()))?;
+    let byok_path = out_dir.join(format!("{name}.byok"));
+    let software_check = match &private {
+        Some(key) => Some(check_output(&byok_path, &kek, key, &manifest)?),
+        None => None,
     };
-    let reasons =
-        rehearsal_grade_reasons(&plan, token.kind(), software_check.as_ref(), &mut warnings);
-    target::destroy(&session, &generated)?;
-
-    let manifest = Manifest {
-        manifest_version: MANIFEST_VERSION,
-        byok_file: byok_name.clone(),
-        byok_sha256: hex::encode(sha2_256(&byok_bytes)),
-        kid,
-        kty: opts.spec.kty().into(),
-        key_size: match opts.spec {
-            TargetSpec::Rsa { bits } | TargetSpec::Aes { bits } => Some(bits),
-            TargetSpec::Ec { .. } => None,
-        },
-        crv: match opts.spec {
-            TargetSpec::Ec { curve } => Some(curve.azure_name().into()),
-            _ => None,
-        },
-        public_key_pem: generated
-            .public_spki_der
-            .as_deref()
-            .map(spki_pem)
-            .transpose()?,
-        oct_check_value: generated.check_value.as_deref().map(hex::encode),
-        kek_fingerprint_sha256: kek.fingerprint().hex(),
-        kek_bits: kek.bits(),
-        tool: ToolIdentity::this(),
-        hsm: HsmRecord {
-            module: token.hsm().path().display().to_string(),
-            library,
-            token: identity,
-        },
-        key_attributes: generated.attributes.clone(),
-        wrap: plan.method(),
-        rehearsal: true,
-        rehearsal_grade_reasons: reasons,
-        software_check: software_check.map(|c| c.summary),
-        ceremony_id: None,
-        audit_log_head_sha256: None,
-    };
-    let manifest_json = manifest.to_json().map_err(|e| RehearseError::Encode {
-        what: "manifest",
-        detail: e.to_string(),
-    })?;
-
-    let byok_sha256 = write_new(&opts.out_dir, &byok_name, &byok_bytes)?;
-    if let Err(e) = write_new(&opts.out_dir, &manifest_name, manifest_json.as_bytes()) {
-        // A .byok without its manifest is not a finished rehearsal: take it back.
-        let _ = std::fs::remove_file(opts.out_dir.join(&byok_name));
-        return Err(e.into());
+    let mut warnings = kek.warnings().to_vec();
+    if private.is_none() {
+        warnings.push(
+            "no KEK private key: the output was not unwrapped in software (only Azure can check it)".into(),
+        );
     }
     Ok(RehearsalOutcome {
-        byok_path: opts.out_dir.join(byok_name),
-        manifest_path: opts.out_dir.join(manifest_name),
-        byok_sha256,
+        byok_sha256: sha256_file(&byok_path).map_err(|e| RehearseError::Setup(e.to_string()))?,
+        byok_path,
+        manifest_path,
+        log_path: out_dir.join(format!("{name}.audit.jsonl")),
+        record_path: out_dir.join(format!("{name}.provisioning-record.json")),
+        log_head: outcome.head,
         kek_fingerprint: kek.fingerprint(),
-        token: token.kind(),
+        token: kind,
         manifest,
+        software_check,
         warnings,
     })
 }
 
+impl RehearseOptions {
+    fn kek_has_json(&self) -> bool {
+        matches!(&self.kek, KekSource::Given { json: Some(_), .. })
+    }
+}
+
 fn check_name(name: &str) -> Result<(), RehearseError> {
     let ok = !name.is_empty()
+        && name.len() <= 64
         && !name.starts_with('.')
         && name
             .chars()
@@ -239,128 +245,183 @@ fn check_name(name: &str) -> Result<(), RehearseError> {
     }
 }
 
-fn load_kek(
+/// Puts the KEK on the rehearsal's "KEK medium" and returns it, with its private key when
+/// one is known (simulated, or given for a test KEK).
+fn place_kek(
     source: &KekSource,
     spec: TargetSpec,
-) -> Result<(Kek, Option<SimulatedKek>), RehearseError> {
+    medium: &Path,
+) -> Result<(Kek, Option<rsa::PrivateKey>), RehearseError> {
+    let kek_err = |e: &dyn std::fmt::Display| RehearseError::Kek(e.to_string());
     match source {
         KekSource::Simulated { bits } => {
             // oct keys import into Managed HSM only, so their simulated KEK lives there too.
             let managed_hsm = matches!(spec, TargetSpec::Aes { .. });
-            let sim = SimulatedKek::generate(*bits, managed_hsm)
-                .map_err(|e| RehearseError::Kek(e.to_string()))?;
-            Ok((sim.kek().clone(), Some(sim)))
+            let sim = SimulatedKek::generate(*bits, managed_hsm).map_err(|e| kek_err(&e))?;
+            std::fs::write(medium.join("kek.pem"), sim.public_pem()).map_err(|e| kek_err(&e))?;
+            Ok((sim.kek().clone(), Some(sim.private_key().clone())))
         }
         KekSource::Given {
-            public, json, kid, ..
+            public,
+            json,
+            kid,
+            private,
         } => {
-            let kek = Kek::load(public, json.as_deref(), kid.as_deref())
-                .map_err(|e| RehearseError::Kek(e.to_string()))?;
-            Ok((kek, None))
+            let kek =
+                Kek::load(public, json.as_deref(), kid.as_deref()).map_err(|e| kek_err(&e))?;
+            std::fs::copy(public, medium.join("kek.pem")).map_err(|e| kek_err(&e))?;
+            if let Some(j) = json {
+                std::fs::copy(j, medium.join("kek.json")).map_err(|e| kek_err(&e))?;
+            }
+            let private = match private {
+                Some(p) => {
+                    Some(crate::byok::simulated_kek::load_private_key(p).map_err(|e| kek_err(&e))?)
+                }
+                None => None,
+            };
+            Ok((kek, private))
         }
     }
 }
 
-fn private_key_for(source: &KekSource) -> Result<Option<rsa::PrivateKey>, RehearseError> {
-    match source {
-        KekSource::Given {
-            private: Some(path),
-            ..
-        } => crate::byok::simulated_kek::load_private_key(path)
-            .map(Some)
-            .map_err(|e| RehearseError::Kek(e.to_string())),
-        _ => Ok(None),
-    }
+/// Provisions the fresh token 2-of-3 with the shipped rehearsal provisioning script.
+fn provision_token(module: &Path, out: &Path) -> Result<(), RehearseError> {
+    let mut script = ProvisioningScript::parse(REHEARSAL_PROVISIONING)
+        .map_err(|e| RehearseError::Provision(e.to_string()))?;
+    script.module = module.to_owned();
+    script.token = TokenPlan::Initialise {
+        label: TOKEN_LABEL.into(),
+        slot_id: None,
+    };
+    provision(
+        &script,
+        &ProvisionOptions {
+            out_dir: out.to_owned(),
+            current_pins: None,
+        },
+    )
+    .map(|_| ())
+    .map_err(|e| RehearseError::Provision(e.to_string()))
 }
 
-/// Picks the token: the given module, or the best installed one, preferring a token whose
-/// RFC 5649 known-answer test passes (byte-exact output) over one that zero-pads.
+/// The shipped rehearsal script with this rehearsal's module, target, KEK and name.
+fn rehearsal_script(
+    module: &Path,
+    spec: TargetSpec,
+    kid: &str,
+    name: &str,
+    with_json: bool,
+) -> Result<String, RehearseError> {
+    let setup = |e: &dyn std::fmt::Display| RehearseError::Setup(format!("rehearsal script: {e}"));
+    let mut doc: toml::Table = toml::from_str(REHEARSAL_SCRIPT).map_err(|e| setup(&e))?;
+    let table = |doc: &mut toml::Table, key: &str| -> Result<toml::Table, RehearseError> {
+        doc.get(key)
+            .and_then(toml::Value::as_table)
+            .cloned()
+            .ok_or_else(|| setup(&format!("no [{key}] table")))
+    };
+    doc.insert("ceremony_id".into(), name.into());
+    let mut hsm = table(&mut doc, "hsm")?;
+    hsm.insert("module".into(), module.display().to_string().into());
+    hsm.insert("label".into(), TOKEN_LABEL.into());
+    doc.insert("hsm".into(), hsm.into());
+    let mut target = table(&mut doc, "target")?;
+    target.insert("kty".into(), spec.kty().into());
+    target.remove("size");
+    target.remove("curve");
+    match spec {
+        TargetSpec::Rsa { bits } | TargetSpec::Aes { bits } => {
+            target.insert("size".into(), i64::from(bits).into());
+        }
+        TargetSpec::Ec { curve } => {
+            target.insert("curve".into(), curve.azure_name().into());
+        }
+    }
+    doc.insert("target".into(), target.into());
+    let mut kek = table(&mut doc, "kek")?;
+    kek.insert("expected_kid".into(), kid.into());
+    if with_json {
+        kek.insert("json".into(), "kek.json".into());
+    }
+    doc.insert("kek".into(), kek.into());
+    let mut outputs = table(&mut doc, "outputs")?;
+    outputs.insert("name".into(), name.into());
+    doc.insert("outputs".into(), outputs.into());
+    toml::to_string(&doc).map_err(|e| setup(&e))
+}
+
+/// Picks the token: the given module, or the best installed one that can make the key,
+/// preferring a byte-exact RFC 5649 (known-answer test) over one that zero-pads. Each
+/// candidate is probed on a throwaway token of its own.
 fn choose_token(
     module: Option<&Path>,
-    name: &str,
-) -> Result<(ThrowawayToken, WrapPlan), RehearseError> {
-    let policy = WrapPolicy {
-        allow_zero_padding: true,
-    };
-    let label = format!("rehearsal {}", &name[..name.len().min(20)]);
+    spec: TargetSpec,
+) -> Result<(SoftToken, PathBuf), RehearseError> {
     if let Some(path) = module {
         let kind =
             SoftToken::detect(path).ok_or_else(|| RehearseError::UnknownModule(path.to_owned()))?;
-        let token = ThrowawayToken::create(kind, path, &label, None)?;
-        let plan = wrap::plan(&token.login()?, policy)?;
-        return Ok((token, plan));
+        return Ok((kind, path.to_owned()));
     }
     let mut fallback = None;
     for kind in [SoftToken::Kryoptic, SoftToken::SoftHsm2] {
         let Some(path) = kind.find_module() else {
             continue;
         };
-        let token = ThrowawayToken::create(kind, &path, &label, None)?;
-        let plan = match wrap::plan(&token.login()?, policy) {
-            Ok(plan) => plan,
-            Err(_) if fallback.is_some() => continue,
-            Err(e) => return Err(e.into()),
-        };
-        if !plan.zero_pads() {
-            return Ok((token, plan));
-        }
-        if fallback.is_none() {
-            fallback = Some((token, plan));
+        match probe(kind, &path, spec) {
+            Ok(true) => return Ok((kind, path)),
+            Ok(false) if fallback.is_none() => fallback = Some((kind, path)),
+            _ => {}
         }
     }
     fallback.ok_or(RehearseError::NoToken)
 }
 
-/// What the software unwrap found.
-#[derive(Debug)]
-struct SoftwareCheck {
-    summary: String,
-    trailing_zero_bytes: usize,
+/// Ok(true): makes the key and wraps byte-exact; Ok(false): makes it, but zero-pads.
+fn probe(kind: SoftToken, module: &Path, spec: TargetSpec) -> Result<bool, HsmError> {
+    let token = ThrowawayToken::create(kind, module, "byok probe", None)?;
+    let session = token.login()?;
+    let plan = wrap::plan(
+        &session,
+        WrapPolicy {
+            allow_zero_padding: true,
+        },
+    )?;
+    let made = target::generate(
+        &session,
+        &TargetRequest {
+            spec,
+            label: "byok probe target".into(),
+            token_object: false,
+        },
+    )?;
+    target::destroy(&session, &made)?;
+    Ok(!plan.zero_pads())
 }
 
-/// Why this particular output is only fit for rehearsal. A zero-padding token pads only keys
-/// whose length is not a multiple of 8, so the software check decides for this file.
-fn rehearsal_grade_reasons(
-    plan: &WrapPlan,
-    token: SoftToken,
-    check: Option<&SoftwareCheck>,
-    warnings: &mut Vec<String>,
-) -> Vec<String> {
-    if !plan.zero_pads() {
-        return Vec::new();
-    }
-    let token = token.name();
-    match check {
-        Some(c) if c.trailing_zero_bytes > 0 => vec![format!(
-            "{token} zero-pads the key before RFC 5649 (known-answer test): this file's PKCS#8 is followed by {} zero bytes",
-            c.trailing_zero_bytes
-        )],
-        Some(_) => {
-            warnings.push(format!(
-                "{token} zero-pads before RFC 5649, but this key's length is a multiple of 8: this file is exact"
-            ));
-            Vec::new()
-        }
-        None => vec![format!(
-            "{token} zero-pads the key before RFC 5649 (known-answer test), and without the KEK private key this file could not be checked"
-        )],
-    }
-}
-
-/// Unwraps the output in software and compares the recovered key with what the HSM reported.
+/// Unwraps the output in software and compares the recovered key with the manifest's (the
+/// HSM's) public key or check value.
 fn check_output(
-    byok_bytes: &[u8],
+    byok: &Path,
     kek: &Kek,
     private: &rsa::PrivateKey,
-    generated: &GeneratedTarget,
-) -> Result<SoftwareCheck, RehearseError> {
+    manifest: &Manifest,
+) -> Result<String, RehearseError> {
+    let bytes = std::fs::read(byok).map_err(|e| RehearseError::CheckFailed(e.to_string()))?;
+    let expected = match &manifest.public_key_pem {
+        Some(pem) => Some(
+            der::pem::decode_vec(pem.as_bytes())
+                .map_err(|e| RehearseError::CheckFailed(e.to_string()))?
+                .1,
+        ),
+        None => None,
+    };
     let report = verify_byok(
-        byok_bytes,
+        &bytes,
         &VerifyInputs {
             kek,
             kid: None,
             kek_private: Some(private),
-            expected_public_spki_der: generated.public_spki_der.as_deref(),
+            expected_public_spki_der: expected.as_deref(),
             allow_zero_padding: true,
         },
     );
@@ -369,44 +430,23 @@ fn check_output(
     }
     let recovered = report
         .recovered
-        .as_ref()
         .ok_or_else(|| RehearseError::CheckFailed("the verifier recovered no key".into()))?;
-    if let (Some(hsm_kcv), Some(sw_kcv)) = (&generated.check_value, &recovered.oct_check_value) {
-        if hsm_kcv.as_slice() != sw_kcv.as_slice() {
+    let what = match (&manifest.oct_check_value, recovered.oct_check_value) {
+        (Some(hsm), Some(sw)) if *hsm == hex::encode(sw) => "check value matches the HSM's",
+        (Some(hsm), Some(sw)) => {
             return Err(RehearseError::CheckFailed(format!(
-                "the unwrapped AES key's check value {} differs from the HSM's {}",
-                hex::encode(sw_kcv),
-                hex::encode(hsm_kcv)
+                "the unwrapped AES key's check value {} differs from the HSM's {hsm}",
+                hex::encode(sw)
             )));
         }
-    }
-    let what = match generated.spec {
-        TargetSpec::Aes { .. } if generated.check_value.is_some() => {
-            "check value matches the HSM's"
-        }
-        TargetSpec::Aes { .. } => "key unwrapped (the token reports no check value to compare)",
+        (None, Some(_)) => "key unwrapped (the token reports no check value to compare)",
         _ => "public key matches the HSM's",
     };
     let padding = match recovered.trailing_zero_bytes {
         0 => String::new(),
-        n => format!("; {n} trailing zero bytes after the PKCS#8"),
+        n => format!("; {n} trailing zero bytes after the PKCS#8 (rehearsal-grade)"),
     };
-    Ok(SoftwareCheck {
-        summary: format!("unwrapped in software with the KEK private key: {what}{padding}"),
-        trailing_zero_bytes: recovered.trailing_zero_bytes,
-    })
-}
-
-fn sha2_256(bytes: &[u8]) -> [u8; 32] {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes).into()
-}
-
-fn spki_pem(der: &[u8]) -> Result<String, RehearseError> {
-    der::pem::encode_string("PUBLIC KEY", der::pem::LineEnding::LF, der).map_err(|e| {
-        RehearseError::Encode {
-            what: "public key PEM",
-            detail: e.to_string(),
-        }
-    })
+    Ok(format!(
+        "unwrapped in software with the KEK private key: {what}{padding}"
+    ))
 }

@@ -146,11 +146,33 @@ fn default_rehearsal_prefers_the_byte_exact_token_and_never_overwrites() {
         before,
         "the output was touched"
     );
-    let names: Vec<_> = std::fs::read_dir(dir.path())
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
         .expect("list")
         .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
         .collect();
-    assert_eq!(names.len(), 2, "only the .byok and the manifest: {names:?}");
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "rehearsal-aes256.audit.jsonl",
+            "rehearsal-aes256.byok",
+            "rehearsal-aes256.manifest.json",
+            "rehearsal-aes256.provisioning-record.json"
+        ],
+        "exactly the contract's outputs and the record"
+    );
+    // The rehearsal's log is a real ceremony log: it verifies, signatures and artifacts too.
+    let audit = run(bin()
+        .args(["audit", "verify"])
+        .arg(dir.path().join("rehearsal-aes256.audit.jsonl"))
+        .arg("--record")
+        .arg(dir.path().join("rehearsal-aes256.provisioning-record.json"))
+        .arg("--media")
+        .arg(dir.path()));
+    assert!(
+        audit.status.success(),
+        "the rehearsal's log does not verify"
+    );
 }
 
 #[test]

@@ -76,6 +76,20 @@ impl SoftToken {
         }
     }
 
+    /// Writes a configuration for a fresh, empty token store in `dir` and points this
+    /// process at it (the module must be loaded afterwards). Same threading contract as
+    /// `ffi::set_token_config_env`.
+    pub fn use_new_store(self, dir: &Path) -> Result<(), HsmError> {
+        let config = self
+            .write_config(dir)
+            .map_err(|source| HsmError::TokenDir {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        set_token_config_env(self.env_var(), config.as_os_str());
+        Ok(())
+    }
+
     fn env_var(self) -> &'static str {
         match self {
             SoftToken::SoftHsm2 => "SOFTHSM2_CONF",
@@ -141,13 +155,7 @@ impl ThrowawayToken {
             path: base.map_or_else(|| "the temp dir".into(), |b| b.display().to_string()),
             source,
         })?;
-        let config = kind
-            .write_config(dir.path())
-            .map_err(|source| HsmError::TokenDir {
-                path: dir.path().display().to_string(),
-                source,
-            })?;
-        set_token_config_env(kind.env_var(), config.as_os_str());
+        kind.use_new_store(dir.path())?;
         let hsm = Hsm::load(module)?;
         let slot = free_slot(&hsm, kind)?;
         let so_pin = random_pin()?;
