@@ -1,7 +1,7 @@
 //! Quorum login's share checks, without a token: each presented share is checked at once and
 //! each kind of wrong share has its own error and audit event; the events carry no secret.
 use byok_ceremony::hsm::TokenIdentity;
-use byok_ceremony::quorum::events::{PresentOutcome, QuorumEvent, RejectReason};
+use byok_ceremony::quorum::events::{EventSink, PresentOutcome, QuorumEvent, RejectReason};
 use byok_ceremony::quorum::issue::{IssuedSplit, issue};
 use byok_ceremony::quorum::record::{
     AuditKeyRecord, ProvisioningRecord, RECORD_FORMAT, RECORD_VERSION,
@@ -57,7 +57,7 @@ fn text(s: &Share) -> String {
 
 #[test]
 fn every_wrong_share_is_named_and_the_right_ones_name_their_custodian() {
-    let mut events = Vec::new();
+    let mut events = EventSink::memory();
     let names = ["alice", "bob", "carol", "dave", "erin"];
     let user = issue(
         &pin(1),
@@ -192,7 +192,7 @@ fn every_wrong_share_is_named_and_the_right_ones_name_their_custodian() {
 
 #[test]
 fn rebuilding_with_fewer_than_m_is_refused() {
-    let mut events = Vec::new();
+    let mut events = EventSink::memory();
     let user = issue(
         &pin(3),
         PinGroup::UserPin,

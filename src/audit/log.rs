@@ -15,10 +15,25 @@ use crate::ceremony::machine::{Event, Role};
 /// The `prev` of the first entry.
 pub const GENESIS_PREV: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// What a log records: the ceremony machine's events, or provisioning's quorum events.
+pub trait Logged: Serialize + serde::de::DeserializeOwned + Clone + std::fmt::Debug {
+    /// The person who caused the event, if a person did.
+    fn actor(&self) -> Option<&str>;
+}
+
+impl Logged for Event {
+    fn actor(&self) -> Option<&str> {
+        Event::actor(self)
+    }
+}
+
 /// One line of the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Entry {
+#[serde(
+    deny_unknown_fields,
+    bound(deserialize = "E: serde::de::DeserializeOwned")
+)]
+pub struct Entry<E = Event> {
     pub seq: u64,
     /// Wall-clock time, UTC, RFC 3339.
     pub utc: String,
@@ -29,7 +44,7 @@ pub struct Entry {
     pub role: Option<Role>,
     /// True when the input came from an answers file rather than a person at the keyboard.
     pub scripted: bool,
-    pub event: Event,
+    pub event: E,
     /// Hex SHA-256 of the previous entry (`GENESIS_PREV` for the first).
     pub prev: String,
     /// Hex SHA-256 of this entry's canonical JSON without the `hash` member.
@@ -38,14 +53,14 @@ pub struct Entry {
 
 /// The hashed part of an entry: everything but `hash`.
 #[derive(Serialize)]
-struct Body<'a> {
+struct Body<'a, E> {
     seq: u64,
     utc: &'a str,
     mono_ms: u64,
     actor: &'a Option<String>,
     role: &'a Option<Role>,
     scripted: bool,
-    event: &'a Event,
+    event: &'a E,
     prev: &'a str,
 }
 
@@ -73,7 +88,7 @@ pub enum LogError {
     Encode(String),
 }
 
-impl Entry {
+impl<E: Logged> Entry<E> {
     /// Recomputes this entry's hash from its content.
     pub fn compute_hash(&self) -> Result<String, LogError> {
         let body = Body {
@@ -100,17 +115,18 @@ impl Entry {
 
 /// An open log being appended to.
 #[derive(Debug)]
-pub struct AuditLog {
+pub struct AuditLog<E = Event> {
     file: File,
     path: PathBuf,
     next_seq: u64,
     head: String,
     started: Instant,
+    _events: std::marker::PhantomData<E>,
 }
 
-impl AuditLog {
+impl<E: Logged> AuditLog<E> {
     /// Starts a new log; refuses to touch an existing one.
-    pub fn create(path: &Path) -> Result<AuditLog, LogError> {
+    pub fn create(path: &Path) -> Result<AuditLog<E>, LogError> {
         let file = OpenOptions::new()
             .append(true)
             .create_new(true)
@@ -140,14 +156,15 @@ impl AuditLog {
             next_seq: 0,
             head: GENESIS_PREV.to_owned(),
             started: Instant::now(),
+            _events: std::marker::PhantomData,
         })
     }
 
     /// Reopens an existing log to continue it after a crash. The caller verifies it first;
     /// this re-reads it to find the head. A torn last line (power cut mid-write) is cut off:
     /// its event never took effect, because effects run only after a complete append.
-    pub fn reopen(path: &Path) -> Result<(AuditLog, Vec<Entry>), LogError> {
-        let (entries, valid_len) = read_all(path)?;
+    pub fn reopen(path: &Path) -> Result<(AuditLog<E>, Vec<Entry<E>>), LogError> {
+        let (entries, valid_len) = read_all::<E>(path)?;
         let file = OpenOptions::new()
             .append(true)
             .open(path)
@@ -179,6 +196,7 @@ impl AuditLog {
                 next_seq,
                 head,
                 started: Instant::now(),
+                _events: std::marker::PhantomData,
             },
             entries,
         ))
@@ -205,15 +223,15 @@ impl AuditLog {
     /// Appends `event` and flushes it to the device before returning.
     pub fn append(
         &mut self,
-        event: &Event,
+        event: &E,
         role: Option<Role>,
         scripted: bool,
-    ) -> Result<Entry, LogError> {
+    ) -> Result<Entry<E>, LogError> {
         let mut entry = Entry {
             seq: self.next_seq,
             utc: rfc3339(SystemTime::now()),
             mono_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            actor: event.actor().map(str::to_owned),
+            actor: Logged::actor(event).map(str::to_owned),
             role,
             scripted,
             event: event.clone(),
@@ -234,11 +252,19 @@ impl AuditLog {
     }
 }
 
-/// Reads a log line by line, calling `each` with every parsed entry; constant memory.
-/// Returns the number of bytes that form complete lines.
+/// Reads a ceremony log line by line, calling `each` with every parsed entry; constant
+/// memory. Returns the number of bytes that form complete lines.
 pub fn stream(
     path: &Path,
-    mut each: impl FnMut(u64, Entry) -> Result<(), LogError>,
+    each: impl FnMut(u64, Entry) -> Result<(), LogError>,
+) -> Result<u64, LogError> {
+    stream_of::<Event>(path, each)
+}
+
+/// As `stream`, for a log of any event type.
+pub fn stream_of<E: Logged>(
+    path: &Path,
+    mut each: impl FnMut(u64, Entry<E>) -> Result<(), LogError>,
 ) -> Result<u64, LogError> {
     let file = File::open(path).map_err(|source| LogError::Read {
         path: path.to_owned(),
@@ -266,7 +292,7 @@ pub fn stream(
                 problem: "the last line is incomplete (the write was cut off)".into(),
             });
         }
-        let entry: Entry =
+        let entry: Entry<E> =
             serde_json::from_slice(&line[..line.len() - 1]).map_err(|e| LogError::Corrupt {
                 line: number,
                 problem: format!("not a valid entry: {e}"),
@@ -279,9 +305,9 @@ pub fn stream(
 
 /// Reads every complete entry (for resuming; small logs). A torn final line is dropped and
 /// the length of the complete part returned.
-fn read_all(path: &Path) -> Result<(Vec<Entry>, u64), LogError> {
+fn read_all<E: Logged>(path: &Path) -> Result<(Vec<Entry<E>>, u64), LogError> {
     let mut entries = Vec::new();
-    let result = stream(path, |_, e| {
+    let result = stream_of::<E>(path, |_, e| {
         entries.push(e);
         Ok(())
     });
@@ -294,4 +320,32 @@ fn read_all(path: &Path) -> Result<(Vec<Entry>, u64), LogError> {
         Err(e) => return Err(e),
     };
     Ok((entries, len))
+}
+
+/// Checks a log's hash chain (sequence, links, hashes) without interpreting its events, and
+/// returns the number of entries and the head. Any event type; constant memory.
+pub fn verify_chain<E: Logged>(path: &Path) -> Result<(u64, String), LogError> {
+    let mut prev = GENESIS_PREV.to_owned();
+    let mut count = 0u64;
+    stream_of::<E>(path, |line, entry| {
+        let problem = if entry.seq != count {
+            Some(format!("seq {} where {count} was expected", entry.seq))
+        } else if entry.prev != prev {
+            Some(format!(
+                "entry seq {} does not chain to the one before",
+                entry.seq
+            ))
+        } else if entry.compute_hash()? != entry.hash {
+            Some(format!("entry seq {} was edited", entry.seq))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(LogError::Corrupt { line, problem });
+        }
+        prev = entry.hash;
+        count += 1;
+        Ok(())
+    })?;
+    Ok((count, prev))
 }

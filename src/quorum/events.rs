@@ -131,3 +131,74 @@ pub enum LoginMethod {
     /// The HSM's own path (PED, card set): no PIN passes through byok-ceremony.
     ProtectedAuthenticationPath,
 }
+
+impl crate::audit::log::Logged for QuorumEvent {
+    fn actor(&self) -> Option<&str> {
+        match self {
+            QuorumEvent::ShareIssued { custodian, .. } => Some(custodian),
+            QuorumEvent::SharePresented { custodian, .. } => custodian.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// Where quorum events go as they happen: appended to the provisioning audit log (fsynced,
+/// hash-chained, like a ceremony's) when one is open, and kept for the summary.
+#[derive(Debug, Default)]
+pub struct EventSink {
+    log: Option<crate::audit::log::AuditLog<QuorumEvent>>,
+    recorded: Vec<QuorumEvent>,
+    failure: Option<String>,
+}
+
+impl EventSink {
+    /// A sink that only collects (library callers and tests).
+    pub fn memory() -> EventSink {
+        EventSink::default()
+    }
+
+    /// A sink writing a new audit log at `path` (never over an existing one).
+    pub fn to_log(path: &std::path::Path) -> Result<EventSink, crate::audit::log::LogError> {
+        Ok(EventSink {
+            log: Some(crate::audit::log::AuditLog::create(path)?),
+            ..EventSink::default()
+        })
+    }
+
+    /// Records one event now. A failed write is remembered and reported by `finish`; the
+    /// caller checks `healthy` before each step that changes the token.
+    pub fn push(&mut self, event: QuorumEvent) {
+        if let (Some(log), None) = (self.log.as_mut(), &self.failure) {
+            if let Err(e) = log.append(&event, None, false) {
+                self.failure = Some(e.to_string());
+            }
+        }
+        self.recorded.push(event);
+    }
+
+    pub fn extend(&mut self, events: impl IntoIterator<Item = QuorumEvent>) {
+        for e in events {
+            self.push(e);
+        }
+    }
+
+    /// Err when an event could not be written to the audit log.
+    pub fn healthy(&self) -> Result<(), String> {
+        match &self.failure {
+            Some(f) => Err(format!(
+                "the provisioning audit log could not be written ({f}); stop and check the disk"
+            )),
+            None => Ok(()),
+        }
+    }
+
+    pub fn events(&self) -> &[QuorumEvent] {
+        &self.recorded
+    }
+
+    /// The events recorded, once the work is done; Err if the log missed any.
+    pub fn finish(self) -> Result<Vec<QuorumEvent>, String> {
+        self.healthy()?;
+        Ok(self.recorded)
+    }
+}

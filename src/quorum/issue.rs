@@ -1,7 +1,7 @@
 //! Issuing a split: split a PIN among a group's custodians, commit to every share, and check
 //! that every set of M shares rebuilds the PIN before anything is handed out.
 use super::commitment;
-use super::events::QuorumEvent;
+use super::events::{EventSink, QuorumEvent};
 use super::pin::{PinSecret, text_len};
 use super::record::{CustodianRecord, GroupRecord};
 use super::script::CustodianGroup;
@@ -49,7 +49,7 @@ pub fn issue(
     which: PinGroup,
     group: &CustodianGroup,
     policy: SplitPolicy,
-    events: &mut Vec<QuorumEvent>,
+    events: &mut EventSink,
 ) -> Result<IssuedSplit, IssueError> {
     let split = split::split_pin(pin, which, group.threshold, group.custodians.len(), policy)?;
     let mut custodians = Vec::with_capacity(group.custodians.len());

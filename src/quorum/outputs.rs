@@ -3,7 +3,7 @@
 //! checked before the first byte is written, and each file is read back.
 use std::path::{Path, PathBuf};
 
-use super::events::QuorumEvent;
+use super::events::{EventSink, QuorumEvent};
 use super::issue::IssuedSplit;
 use super::record::{ProvisioningRecord, RECORD_FILE, RecordError};
 use super::share::{PinGroup, Share};
@@ -97,7 +97,7 @@ pub fn write_all(
     rehearsal: bool,
     handouts: &[(String, Vec<&Share>)],
     record: &ProvisioningRecord,
-    events: &mut Vec<QuorumEvent>,
+    events: &mut EventSink,
 ) -> Result<Written, OutputError> {
     preflight(dir, handouts.iter().map(|(c, _)| c))?;
     let mut share_files = Vec::with_capacity(handouts.len());

@@ -18,7 +18,7 @@ use cryptoki::types::AuthPin;
 
 use super::audit_key::{self, AuditKeyError};
 use super::current_pins::{CurrentPins, CurrentPinsError};
-use super::events::QuorumEvent;
+use super::events::{EventSink, QuorumEvent};
 use super::issue::{self, IssueError, IssuedSplit};
 use super::outputs::{self, OutputError, Written};
 use super::pin::{self, PinError, PinLimits, PinSecret};
@@ -31,6 +31,8 @@ use crate::hsm::{Hsm, HsmError, HsmSession, TokenIdentity, TokenSelector};
 /// Why provisioning stopped. Messages say whether the token was changed and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
+    #[error("{0}")]
+    AuditLog(String),
     #[error("{0}")]
     Hsm(#[from] HsmError),
     #[error("{0}")]
@@ -122,6 +124,9 @@ pub(crate) fn limits(hsm: &Hsm, slot: Slot) -> Result<PinLimits, HsmError> {
     })
 }
 
+/// The provisioning audit log written beside the record: every quorum step, hash-chained.
+pub const AUDIT_LOG_NAME: &str = "provisioning-audit.jsonl";
+
 /// Runs the whole provisioning described by `script`.
 pub fn provision(
     script: &ProvisioningScript,
@@ -143,8 +148,10 @@ pub fn provision(
     if script.so_pin.is_some() && current.as_ref().is_some_and(|c| c.so.is_none()) {
         return Err(ProvisionError::SoPinNeeded);
     }
+    // Every quorum step from here on is appended to the provisioning audit log as it happens.
+    let mut events = EventSink::to_log(&opts.out_dir.join(AUDIT_LOG_NAME))
+        .map_err(|e| ProvisionError::AuditLog(e.to_string()))?;
     let hsm = Hsm::load(&script.module)?;
-    let mut events = Vec::new();
     // The PINs the token has now: temporary ones for a fresh token, or the adopted token's.
     let (slot, old_user, old_so) = match (&script.token, current) {
         (TokenPlan::Initialise { label, slot_id }, _) => {
@@ -222,7 +229,8 @@ pub fn provision(
     )
     .map_err(ProvisionError::Outputs)?;
 
-    // Only now: the new PINs go onto the token.
+    // Only now: the new PINs go onto the token (and only with the audit trail intact).
+    events.healthy().map_err(ProvisionError::AuditLog)?;
     set_pin(
         &session,
         PinGroup::UserPin,
@@ -254,7 +262,7 @@ pub fn provision(
     Ok(ProvisionOutcome {
         record,
         written,
-        events,
+        events: events.finish().map_err(ProvisionError::AuditLog)?,
     })
 }
 
@@ -351,7 +359,7 @@ pub(crate) fn set_pin(
     group: PinGroup,
     old: &AuthPin,
     new: &PinSecret,
-    events: &mut Vec<QuorumEvent>,
+    events: &mut EventSink,
     split_id: super::share::SplitId,
     replaces: Option<super::share::SplitId>,
 ) -> Result<(), ProvisionError> {

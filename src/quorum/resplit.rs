@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use super::audit_key;
+use super::events::EventSink;
 use super::issue;
 use super::login::{LoginError, LoginPolicy, QuorumLogin};
 use super::outputs::{self, OutputError};
@@ -106,7 +107,9 @@ pub fn resplit(
             break;
         }
     }
-    let mut events = quorum.take_events();
+    let mut events = EventSink::to_log(&opts.out_dir.join(provision::AUDIT_LOG_NAME))
+        .map_err(|e| ProvisionError::AuditLog(e.to_string()))?;
+    events.extend(quorum.take_events());
     result?;
     let logged_in = quorum.login_keeping_pin(&session, opts.policy);
     events.extend(quorum.take_events());
@@ -147,6 +150,7 @@ pub fn resplit(
         &mut events,
     )
     .map_err(ProvisionError::Outputs)?;
+    events.healthy().map_err(ProvisionError::AuditLog)?;
     provision::set_pin(
         &session,
         PinGroup::UserPin,
@@ -163,7 +167,7 @@ pub fn resplit(
     Ok(ProvisionOutcome {
         record,
         written,
-        events,
+        events: events.finish().map_err(ProvisionError::AuditLog)?,
     })
 }
 
