@@ -236,6 +236,7 @@ fn provision_login_resplit_and_adopt_on_softhsm2() {
             "erin.share.txt",
             "frank.share.txt",
             "grace.share.txt",
+            "provisioning-audit.jsonl",
             "provisioning-record.json",
         ]
     );
@@ -330,11 +331,18 @@ fn provision_login_resplit_and_adopt_on_softhsm2() {
     assert_eq!(two.status.code(), Some(1));
     let err = String::from_utf8_lossy(&two.stderr);
     assert!(err.contains("2 of 3 shares are present"), "{err}");
-    assert_eq!(
-        std::fs::read_dir(&out_fail).expect("list").count(),
-        0,
-        "nothing written"
-    );
+    // Nothing written but the audit trail of the failed attempt: two shares presented.
+    let left: Vec<String> = std::fs::read_dir(&out_fail)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["provisioning-audit.jsonl"], "only the audit trail");
+    let trail = out_fail.join("provisioning-audit.jsonl");
+    let (entries, _) = byok_ceremony::audit::log::verify_chain::<
+        byok_ceremony::quorum::events::QuorumEvent,
+    >(&trail)
+    .expect("the attempt's trail verifies");
+    assert_eq!(entries, 2, "both presented shares are recorded");
 
     // --- Re-split with 3 old shares to a new group (zoe joins, alice leaves).
     let out2 = env.dir("out2");
