@@ -129,3 +129,37 @@ fn two_shares_of_which_one_is_wrong_do_not_log_in() {
         0
     );
 }
+
+#[test]
+fn a_deviation_is_recorded_acknowledged_and_reported() {
+    let room = Room::new("deviation test");
+    let mut answers = std::fs::read_to_string(room.path("answers.toml")).expect("answers");
+    answers.push_str(
+        "\n[[deviations]]\nphase = \"attendance\"\ntext = \"Dave arrived 10 minutes late; the witness checked his ID.\"\n",
+    );
+    std::fs::write(room.path("answers.toml"), answers).expect("write");
+    let out = room.run_ceremony();
+    assert!(out.status.success(), "the ceremony did not close");
+    let log = room.path("out-usb/test-ceremony.audit.jsonl");
+    let audit = room.audit_verify(&log);
+    assert!(audit.status.success());
+    assert!(String::from_utf8_lossy(&audit.stdout).contains("deviations: 1"));
+    let mut seen = Vec::new();
+    stream(&log, |_, e| {
+        if matches!(
+            e.event.kind(),
+            "deviation_recorded" | "deviation_acknowledged"
+        ) {
+            seen.push((e.event.kind(), e.actor.clone(), e.scripted));
+        }
+        Ok(())
+    })
+    .expect("stream");
+    assert_eq!(
+        seen,
+        [
+            ("deviation_recorded", Some("alice".to_owned()), true),
+            ("deviation_acknowledged", Some("wendy".to_owned()), true)
+        ]
+    );
+}
