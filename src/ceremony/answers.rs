@@ -25,7 +25,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::script::{PHASE_NAMES, line_col};
+use super::script::PHASE_NAMES;
+use crate::strict_toml;
 
 pub const ANSWERS_FORMAT: &str = "byok-ceremony answers";
 
@@ -112,13 +113,10 @@ impl Answers {
     }
 
     pub fn parse(text: &str, base: &Path) -> Result<Answers, AnswersError> {
-        let raw: Raw = toml::from_str(text).map_err(|e| {
-            let (line, column) = line_col(text, e.span().map_or(0, |s| s.start));
-            AnswersError::Syntax {
-                line,
-                column,
-                message: e.message().trim().to_owned(),
-            }
+        let raw: Raw = strict_toml::parse(text).map_err(|e| AnswersError::Syntax {
+            line: e.line,
+            column: e.column,
+            message: e.message,
         })?;
         if raw.format != ANSWERS_FORMAT || raw.version != 1 {
             return Err(AnswersError::Invalid(format!(

@@ -14,6 +14,7 @@ use crate::byok::kek::Kid;
 use crate::hsm::TokenSelector;
 use crate::hsm::target::TargetSpec;
 use crate::hsm::uri::Pkcs11Uri;
+use crate::strict_toml::{self, line_col};
 
 pub const SCRIPT_FORMAT: &str = "byok-ceremony ceremony script";
 pub const SCRIPT_VERSION: u32 = 1;
@@ -178,13 +179,10 @@ impl CeremonyScript {
 
     /// Parses and validates; `sha256` is computed over `text`.
     pub fn parse(text: &str) -> Result<CeremonyScript, ScriptError> {
-        let raw: RawScript = toml::from_str(text).map_err(|e| {
-            let (line, column) = line_col(text, e.span().map_or(0, |s| s.start));
-            ScriptError::Syntax {
-                line,
-                column,
-                message: e.message().trim().to_owned(),
-            }
+        let raw: RawScript = strict_toml::parse(text).map_err(|e| ScriptError::Syntax {
+            line: e.line,
+            column: e.column,
+            message: e.message,
         })?;
         let at = |span: std::ops::Range<usize>, message: String| ScriptError::Invalid {
             line: line_col(text, span.start).0,
@@ -470,15 +468,4 @@ fn check_file_name(name: &str) -> Result<(), String> {
     } else {
         Ok(())
     }
-}
-
-/// 1-based line and column of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rfind('\n')
-        .map_or(before.len(), |i| before.len() - i - 1)
-        + 1;
-    (line, column)
 }

@@ -28,6 +28,7 @@ use toml::Spanned;
 use super::split::{self, SplitPolicy};
 use crate::hsm::TokenSelector;
 use crate::hsm::uri::Pkcs11Uri;
+use crate::strict_toml::{self, line_col};
 
 /// The `format` field's value.
 pub const SCRIPT_FORMAT: &str = "byok-ceremony provisioning script";
@@ -136,13 +137,10 @@ impl ProvisioningScript {
 
     /// Parses and validates the script's text.
     pub fn parse(text: &str) -> Result<ProvisioningScript, ScriptError> {
-        let raw: RawScript = toml::from_str(text).map_err(|e| {
-            let (line, column) = line_col(text, e.span().map_or(0, |s| s.start));
-            ScriptError::Syntax {
-                line,
-                column,
-                message: e.message().trim().to_owned(),
-            }
+        let raw: RawScript = strict_toml::parse(text).map_err(|e| ScriptError::Syntax {
+            line: e.line,
+            column: e.column,
+            message: e.message,
         })?;
         let invalid = |span: std::ops::Range<usize>, message: String| ScriptError::Invalid {
             line: line_col(text, span.start).0,
@@ -337,14 +335,6 @@ fn check_label(label: &Spanned<String>) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// 1-based line and column of byte `offset`.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-    (line, column)
 }
 
 #[cfg(test)]
