@@ -12,3 +12,4 @@ pub mod manifest;
 pub mod media;
 pub mod quorum;
 pub mod rehearse;
+pub mod strict_toml;
