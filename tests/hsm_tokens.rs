@@ -224,3 +224,59 @@ fn tokens_are_found_by_label_serial_and_uri() {
         Err(HsmError::NoToken { .. })
     ));
 }
+
+/// Neither soft token has CKM_RSA_AES_KEY_WRAP, so the native path cannot run end to end
+/// here; this proves the raw call (with its CK_RSA_AES_KEY_WRAP_PARAMS) reaches the token and
+/// that its refusal comes back as the token's own return value, not a crash.
+#[test]
+fn the_native_mechanism_call_reaches_the_token() {
+    use byok_ceremony::hsm::ffi::{FfiError, RawWrapParams};
+    use byok_ceremony::hsm::mechanisms::CKM_RSA_AES_KEY_WRAP;
+    let sim = kek();
+    let token = token(SoftHsm2);
+    let session = token.login().expect("login");
+    let generated = target::generate(
+        &session,
+        &TargetRequest {
+            spec: TargetSpec::Aes { bits: 256 },
+            label: "native-probe".into(),
+            token_object: false,
+        },
+    )
+    .expect("generate");
+    let s = session.session();
+    let kek_handle = s
+        .create_object(&[
+            cryptoki::object::Attribute::Class(cryptoki::object::ObjectClass::PUBLIC_KEY),
+            cryptoki::object::Attribute::KeyType(cryptoki::object::KeyType::RSA),
+            cryptoki::object::Attribute::Token(false),
+            cryptoki::object::Attribute::Wrap(true),
+            cryptoki::object::Attribute::Modulus(sim.kek().modulus_be()),
+            cryptoki::object::Attribute::PublicExponent(sim.kek().exponent_be()),
+        ])
+        .expect("KEK object");
+    let err = token
+        .hsm()
+        .raw()
+        .wrap_key(
+            s.handle(),
+            CKM_RSA_AES_KEY_WRAP,
+            RawWrapParams::RsaAesKeyWrapSha1 { aes_key_bits: 256 },
+            kek_handle.handle(),
+            generated.key.handle(),
+        )
+        .expect_err("SoftHSM2 2.6.1 has no CKM_RSA_AES_KEY_WRAP");
+    assert!(
+        matches!(
+            err,
+            FfiError::Call {
+                function: "C_WrapKey",
+                rv: 0x70
+            }
+        ),
+        "expected CKR_MECHANISM_INVALID, got {err}"
+    );
+    assert!(err.to_string().contains("CKR_MECHANISM_INVALID"));
+    s.destroy_object(kek_handle).expect("destroy KEK");
+    target::destroy(&session, &generated).expect("destroy");
+}
