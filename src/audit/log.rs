@@ -117,6 +117,8 @@ impl<E: Logged> Entry<E> {
 #[derive(Debug)]
 pub struct AuditLog<E = Event> {
     file: File,
+    /// A second copy on the audit medium, appended and flushed in lockstep.
+    mirror: Option<(File, PathBuf)>,
     path: PathBuf,
     next_seq: u64,
     head: String,
@@ -152,6 +154,7 @@ impl<E: Logged> AuditLog<E> {
         }
         Ok(AuditLog {
             file,
+            mirror: None,
             path: path.to_owned(),
             next_seq: 0,
             head: GENESIS_PREV.to_owned(),
@@ -192,6 +195,7 @@ impl<E: Logged> AuditLog<E> {
         Ok((
             AuditLog {
                 file,
+                mirror: None,
                 path: path.to_owned(),
                 next_seq,
                 head,
@@ -204,6 +208,47 @@ impl<E: Logged> AuditLog<E> {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Mirrors the log to `mirror` (on the audit medium) from now on. A new mirror receives
+    /// everything so far; an existing one (a resumed run) must be a prefix of the log and is
+    /// completed. Never touches a file that is not an earlier copy of this very log.
+    pub fn mirror_to(&mut self, mirror: &Path) -> Result<(), LogError> {
+        let write_err = |source| LogError::Write {
+            path: mirror.to_owned(),
+            source,
+        };
+        let log = std::fs::read(&self.path).map_err(|source| LogError::Read {
+            path: self.path.clone(),
+            source,
+        })?;
+        let existing = match std::fs::read(mirror) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => {
+                return Err(LogError::Read {
+                    path: mirror.to_owned(),
+                    source,
+                });
+            }
+        };
+        if !log.starts_with(&existing) {
+            return Err(LogError::Exists(mirror.to_owned()));
+        }
+        let mut file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(mirror)
+            .map_err(write_err)?;
+        file.write_all(&log[existing.len()..]).map_err(write_err)?;
+        file.sync_data().map_err(write_err)?;
+        if let Some(dir) = mirror.parent() {
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(write_err)?;
+        }
+        self.mirror = Some((file, mirror.to_owned()));
+        Ok(())
     }
 
     /// Hash of the last entry.
@@ -246,8 +291,20 @@ impl<E: Logged> AuditLog<E> {
         };
         self.file.write_all(&line).map_err(write_err)?;
         self.file.sync_data().map_err(write_err)?;
+        // The workstation copy is the record: the chain advances as soon as it is durable,
+        // whatever happens to the mirror.
         self.next_seq += 1;
         self.head = entry.hash.clone();
+        if let Some((mirror, path)) = self.mirror.as_mut() {
+            let mirrored = mirror.write_all(&line).and_then(|()| mirror.sync_data());
+            if let Err(source) = mirrored {
+                let path = path.clone();
+                // Stop mirroring a failed medium; the caller stops the ceremony, and a resumed
+                // run completes the mirror from the workstation copy.
+                self.mirror = None;
+                return Err(LogError::Write { path, source });
+            }
+        }
         Ok(entry)
     }
 }
@@ -348,4 +405,70 @@ pub fn verify_chain<E: Logged>(path: &Path) -> Result<(u64, String), LogError> {
         Ok(())
     })?;
     Ok((count, prev))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checked_in(name: &str) -> Event {
+        Event::CheckedIn { name: name.into() }
+    }
+
+    #[test]
+    fn the_mirror_follows_the_log_and_a_resumed_run_completes_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let primary = dir.path().join("log.jsonl");
+        let mirror = dir.path().join("mirror.jsonl");
+        let mut log = AuditLog::<Event>::create(&primary).expect("create");
+        log.append(&checked_in("a"), None, false).expect("append");
+        log.mirror_to(&mirror).expect("mirror");
+        log.append(&checked_in("b"), None, false).expect("append");
+        assert_eq!(std::fs::read(&primary).ok(), std::fs::read(&mirror).ok());
+        drop(log);
+        // A crash: the mirror missed the last entry. Reopening completes it.
+        let full = std::fs::read(&primary).expect("read");
+        let first_line = full.iter().position(|b| *b == b'\n').expect("line") + 1;
+        std::fs::write(&mirror, &full[..first_line]).expect("truncate mirror");
+        let (mut log, entries) = AuditLog::<Event>::reopen(&primary).expect("reopen");
+        assert_eq!(entries.len(), 2);
+        log.mirror_to(&mirror).expect("complete the mirror");
+        log.append(&checked_in("c"), None, false).expect("append");
+        assert_eq!(std::fs::read(&primary).ok(), std::fs::read(&mirror).ok());
+        assert_eq!(verify_chain::<Event>(&mirror).expect("chain").0, 3);
+    }
+
+    #[test]
+    fn a_foreign_file_is_never_used_as_a_mirror() {
+        let dir = tempfile::tempdir().expect("dir");
+        let primary = dir.path().join("log.jsonl");
+        let other = dir.path().join("other.jsonl");
+        std::fs::write(&other, b"someone else's file\n").expect("write");
+        let mut log = AuditLog::<Event>::create(&primary).expect("create");
+        log.append(&checked_in("a"), None, false).expect("append");
+        assert!(matches!(log.mirror_to(&other), Err(LogError::Exists(_))));
+        assert_eq!(
+            std::fs::read(&other).expect("read"),
+            b"someone else's file\n"
+        );
+    }
+
+    #[test]
+    fn a_torn_last_line_is_cut_on_reopen() {
+        let dir = tempfile::tempdir().expect("dir");
+        let primary = dir.path().join("log.jsonl");
+        let mut log = AuditLog::<Event>::create(&primary).expect("create");
+        log.append(&checked_in("a"), None, false).expect("append");
+        drop(log);
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(&primary)
+            .expect("open");
+        f.write_all(b"{\"seq\":1,\"utc\":").expect("torn write");
+        drop(f);
+        let (mut log, entries) = AuditLog::<Event>::reopen(&primary).expect("reopen");
+        assert_eq!(entries.len(), 1);
+        log.append(&checked_in("b"), None, false).expect("append");
+        assert_eq!(verify_chain::<Event>(&primary).expect("chain").0, 2);
+    }
 }
