@@ -13,3 +13,4 @@ pub mod media;
 pub mod quorum;
 pub mod rehearse;
 pub mod strict_toml;
+pub mod tui;

@@ -19,8 +19,9 @@ use byok_ceremony::rehearse::{KekSource, RehearseOptions, rehearse};
     long_about = None
 )]
 struct Cli {
+    /// Without a command: list the ceremony scripts found and run the chosen one
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -29,7 +30,7 @@ enum Command {
     Rehearse(RehearseArgs),
     /// Check a .byok file against its KEK; with the KEK private key, unwrap and inspect it
     VerifyByok(VerifyArgs),
-    /// Run a scripted ceremony headless, from an answers file (the guided UI comes later)
+    /// Run a scripted ceremony with the guided terminal UI (headless with --answers FILE)
     Run(byok_ceremony::cli::run::RunArgs),
     /// The auditor's tools: verify a ceremony's log
     #[command(subcommand)]
@@ -105,7 +106,10 @@ struct VerifyArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let Some(command) = cli.command else {
+        return choose_and_run();
+    };
+    match command {
         Command::Rehearse(args) => run_rehearse(args),
         Command::Run(args) => byok_ceremony::cli::run::run(args),
         Command::Audit(command) => byok_ceremony::cli::audit::run(command),
@@ -122,6 +126,38 @@ fn main() -> ExitCode {
             },
         ),
     }
+}
+
+/// No command: list the ceremony scripts found and start the chosen one in the guided UI.
+fn choose_and_run() -> ExitCode {
+    use std::io::BufRead;
+    let scripts = byok_ceremony::cli::run::find_scripts();
+    if scripts.is_empty() {
+        eprintln!(
+            "error: no ceremony script found in ceremony-scripts/ or on mounted media; run `byok-ceremony run SCRIPT` or see --help"
+        );
+        return ExitCode::from(2);
+    }
+    println!("Ceremony scripts found:");
+    for (i, s) in scripts.iter().enumerate() {
+        println!("  {}. {}", i + 1, s.display());
+    }
+    print!("Number of the ceremony to run (Enter to quit): ");
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line).is_err() {
+        return ExitCode::from(2);
+    }
+    let Some(script) = line
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_sub(1))
+        .and_then(|i| scripts.get(i))
+    else {
+        return ExitCode::from(2);
+    };
+    byok_ceremony::cli::run::run(byok_ceremony::cli::run::RunArgs::guided(script.clone()))
 }
 
 fn run_rehearse(args: RehearseArgs) -> ExitCode {

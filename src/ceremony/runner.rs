@@ -1,7 +1,13 @@
 //! The runner: feeds people's inputs and the adapters' results to the machine as events,
 //! appends every event to the audit log (fsynced) before running the effects it triggers,
 //! and executes those effects through the adapters (HSM, quorum, KEK medium, output media).
+//!
+//! People's inputs come through one seam, the [`People`] trait: the runner shows it a
+//! [`View`] (the machine's state and the facts read from the log) and it answers with the
+//! next human [`Action`]. An answers file is one implementation ([`Headless`]); the terminal
+//! UI (`crate::tui`) is another.
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -56,6 +62,143 @@ pub enum RunError {
     LogDoesNotVerify(String),
     #[error("{0}")]
     Output(#[from] WriteError),
+    #[error(
+        "the ceremony was left in phase \"{phase}\": start it again to resume or abort",
+        phase = .0.title()
+    )]
+    Interrupted(Phase),
+}
+
+/// Where the media are mounted: the KEK's, the output's and an optional second copy's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Media {
+    pub kek: PathBuf,
+    pub out: PathBuf,
+    pub second: Option<PathBuf>,
+}
+
+impl Media {
+    pub fn of(answers: &Answers) -> Media {
+        Media {
+            kek: answers.kek_media.clone(),
+            out: answers.media.clone(),
+            second: answers.second_media.clone(),
+        }
+    }
+}
+
+/// What the people in the room see: the machine's state, the facts the log has gathered,
+/// and the script. Holds no secret.
+#[derive(Debug, Clone)]
+pub struct View {
+    pub state: State,
+    pub facts: Facts,
+    pub script: Arc<CeremonyScript>,
+    pub media: Media,
+    /// Hash of the newest log entry, and the number of entries.
+    pub log_head: String,
+    pub log_len: u64,
+    /// The kind of the newest event (for example "share_rejected").
+    pub last_event: Option<&'static str>,
+    /// The latest preflight results.
+    pub checks: Vec<Check>,
+    /// A line for people about the newest event: why a share was refused, who confirmed.
+    pub notice: Option<String>,
+}
+
+impl View {
+    /// The quorum's threshold.
+    pub fn threshold(&self) -> usize {
+        match self.script.quorum {
+            QuorumMode::SplitPin { threshold } | QuorumMode::HsmNative { threshold, .. } => {
+                usize::from(threshold)
+            }
+        }
+    }
+}
+
+/// The next thing a person does. The administrator closes, aborts and records deviations;
+/// the witness acknowledges them (the runner fills in who).
+pub enum Action {
+    CheckIn(String),
+    CloseAttendance,
+    /// A custodian's share as typed (or read from their file); zeroized when dropped.
+    PresentShare {
+        custodian: String,
+        text: Zeroizing<String>,
+    },
+    /// A custodian could not present a share (unreadable file): recorded as a rejection.
+    ShareUnavailable {
+        custodian: String,
+        reason: String,
+    },
+    /// HSM-native quorum: a custodian authenticated at the HSM (PED key, card).
+    HsmAuthenticated(String),
+    /// A custodian compared the fingerprint read aloud from the online side: it matches.
+    ConfirmKek(String),
+    RejectKek {
+        custodian: String,
+        reason: String,
+    },
+    SignOff(String),
+    Close,
+    RecordDeviation(String),
+    AcknowledgeDeviation(usize),
+    /// Run the failed step of the current phase again (after mounting a medium, say).
+    Retry,
+    Abort(String),
+}
+
+impl std::fmt::Debug for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // Never the share text.
+            Action::PresentShare { custodian, .. } => f
+                .debug_struct("PresentShare")
+                .field("custodian", custodian)
+                .finish_non_exhaustive(),
+            Action::CheckIn(n) => f.debug_tuple("CheckIn").field(n).finish(),
+            Action::CloseAttendance => f.write_str("CloseAttendance"),
+            Action::ShareUnavailable { custodian, reason } => f
+                .debug_struct("ShareUnavailable")
+                .field("custodian", custodian)
+                .field("reason", reason)
+                .finish(),
+            Action::HsmAuthenticated(n) => f.debug_tuple("HsmAuthenticated").field(n).finish(),
+            Action::ConfirmKek(n) => f.debug_tuple("ConfirmKek").field(n).finish(),
+            Action::RejectKek { custodian, reason } => f
+                .debug_struct("RejectKek")
+                .field("custodian", custodian)
+                .field("reason", reason)
+                .finish(),
+            Action::SignOff(n) => f.debug_tuple("SignOff").field(n).finish(),
+            Action::Close => f.write_str("Close"),
+            Action::RecordDeviation(t) => f.debug_tuple("RecordDeviation").field(t).finish(),
+            Action::AcknowledgeDeviation(n) => {
+                f.debug_tuple("AcknowledgeDeviation").field(n).finish()
+            }
+            Action::Retry => f.write_str("Retry"),
+            Action::Abort(r) => f.debug_tuple("Abort").field(r).finish(),
+        }
+    }
+}
+
+/// The people's side of the ceremony: the seam between the runner and whoever answers for
+/// the people in the room (an answers file, the terminal UI).
+pub trait People {
+    /// The next human action for `view`. `problem` is what went wrong since the last action
+    /// (a failed step, a refused action, a stalled phase); returning it as the error ends
+    /// the run (the headless behaviour), answering with an action continues it.
+    fn next(&mut self, view: &View, problem: Option<RunError>) -> Result<Action, RunError>;
+
+    /// Called before a decisive effect (key generation, export) runs; a UI asks for a typed
+    /// confirmation here. An error stops the run before the effect.
+    fn approve(&mut self, _effect: &Effect, _view: &View) -> Result<(), RunError> {
+        Ok(())
+    }
+
+    /// Called after every event is in the log, so a UI can show progress.
+    fn observe(&mut self, _view: &View) {}
 }
 
 /// How the run ended.
@@ -67,9 +210,13 @@ pub struct RunOutcome {
     pub files: Vec<PathBuf>,
 }
 
-pub struct Runner {
-    script: CeremonyScript,
-    answers: Answers,
+pub struct Runner<'p> {
+    script: Arc<CeremonyScript>,
+    people: &'p mut dyn People,
+    media: Media,
+    last_event: Option<&'static str>,
+    notice: Option<String>,
+    checks: Vec<Check>,
     log: AuditLog,
     state: State,
     facts: Facts,
@@ -82,7 +229,7 @@ pub struct Runner {
     written: Vec<PathBuf>,
 }
 
-impl std::fmt::Debug for Runner {
+impl std::fmt::Debug for Runner<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runner")
             .field("ceremony", &self.script.ceremony_id)
@@ -92,10 +239,25 @@ impl std::fmt::Debug for Runner {
 }
 
 /// Runs (or recovers and finishes) the ceremony `script` with `answers`, keeping its log in
-/// `state_dir`.
+/// `state_dir`: the headless run.
 pub fn run(
     script_path: &Path,
     answers: Answers,
+    state_dir: &Path,
+    recover: Option<Recovery>,
+) -> Result<RunOutcome, RunError> {
+    let recover = recover.or(answers.on_unfinished);
+    let media = Media::of(&answers);
+    let mut people = Headless::new(answers);
+    run_with(script_path, &mut people, media, state_dir, recover)
+}
+
+/// Runs (or recovers and finishes) the ceremony `script` with `people` answering for the
+/// room, keeping its log in `state_dir`.
+pub fn run_with(
+    script_path: &Path,
+    people: &mut dyn People,
+    media: Media,
     state_dir: &Path,
     recover: Option<Recovery>,
 ) -> Result<RunOutcome, RunError> {
@@ -105,11 +267,10 @@ pub fn run(
         source,
     })?;
     let log_path = state_dir.join(format!("{}.audit.jsonl", script.ceremony_id));
-    let recover = recover.or(answers.on_unfinished);
     let mut runner = if log_path.exists() {
-        Runner::reopen(script, answers, &log_path, recover)?
+        Runner::reopen(script, people, media, &log_path, recover)?
     } else {
-        Runner::start(script, answers, &log_path)?
+        Runner::start(script, people, media, &log_path)?
     };
     runner.drive()?;
     Ok(RunOutcome {
@@ -120,11 +281,20 @@ pub fn run(
     })
 }
 
-impl Runner {
-    fn new(script: CeremonyScript, answers: Answers, log: AuditLog) -> Runner {
+impl<'p> Runner<'p> {
+    fn new(
+        script: CeremonyScript,
+        people: &'p mut dyn People,
+        media: Media,
+        log: AuditLog,
+    ) -> Runner<'p> {
         Runner {
-            script,
-            answers,
+            script: Arc::new(script),
+            people,
+            media,
+            last_event: None,
+            notice: None,
+            checks: Vec::new(),
             log,
             state: State::new(),
             facts: Facts::default(),
@@ -140,11 +310,12 @@ impl Runner {
 
     fn start(
         script: CeremonyScript,
-        answers: Answers,
+        people: &'p mut dyn People,
+        media: Media,
         log_path: &Path,
-    ) -> Result<Runner, RunError> {
+    ) -> Result<Runner<'p>, RunError> {
         let log = AuditLog::create(log_path)?;
-        let mut runner = Runner::new(script, answers, log);
+        let mut runner = Runner::new(script, people, media, log);
         runner.open_hsm()?;
         let hsm = runner.hsm_ref()?;
         let session = runner.session()?;
@@ -168,12 +339,13 @@ impl Runner {
 
     fn reopen(
         script: CeremonyScript,
-        answers: Answers,
+        people: &'p mut dyn People,
+        media: Media,
         log_path: &Path,
         recover: Option<Recovery>,
-    ) -> Result<Runner, RunError> {
+    ) -> Result<Runner<'p>, RunError> {
         let (log, entries) = AuditLog::reopen(log_path)?;
-        let mut runner = Runner::new(script, answers, log);
+        let mut runner = Runner::new(script, people, media, log);
         // Replay the log through the machine: the same code an auditor runs.
         runner.replay(&entries)?;
         if runner.state.is_final() {
@@ -192,9 +364,9 @@ impl Runner {
                     true,
                 )?;
                 if runner.state.key_pending_destroy() {
-                    // The key this run made must go: the quorum logs in once more for that.
+                    // The key this run made must go: the quorum logs in once more for that
+                    // (the people present their shares in `drive`).
                     runner.open_hsm()?;
-                    runner.present_quorum()?;
                 }
                 Ok(runner)
             }
@@ -240,13 +412,24 @@ impl Runner {
         let entry = self.log.append(&event, role, scripted)?;
         self.state = next;
         self.facts.observe(&event, &entry.hash);
+        self.last_event = Some(event.kind());
+        self.notice = notice_of(&event);
+        if let Event::PreflightCompleted { checks } = &event {
+            self.checks = checks.clone();
+        }
         if self.stall_after.as_deref() == Some(event.kind()) {
             eprintln!("STALLED after {}", event.kind());
             loop {
                 std::thread::park();
             }
         }
+        let view = self.view();
+        self.people.observe(&view);
         for effect in effects {
+            if matches!(effect, Effect::GenerateKey | Effect::Export) {
+                let view = self.view();
+                self.people.approve(&effect, &view)?;
+            }
             if let Some(result) = self.execute(&effect)? {
                 self.commit(result, false)?;
             }
@@ -272,128 +455,127 @@ impl Runner {
         }
     }
 
-    /// The people's side, headless: take the answers for whatever the machine waits for.
+    /// What the people see now.
+    fn view(&self) -> View {
+        View {
+            state: self.state.clone(),
+            facts: self.facts.clone(),
+            script: Arc::clone(&self.script),
+            media: self.media.clone(),
+            log_head: self.log.head().to_owned(),
+            log_len: self.log.len(),
+            last_event: self.last_event,
+            checks: self.checks.clone(),
+            notice: self.notice.clone(),
+        }
+    }
+
+    /// An aborted run whose key is still in the HSM waits for the quorum to destroy it.
+    fn awaits_people(&self) -> bool {
+        !self.state.is_final()
+            || (self.state.phase == Phase::Aborted
+                && self.state.key_pending_destroy()
+                && !self.state.logged_in)
+    }
+
+    /// The people's side: ask them for the next action until the ceremony ends.
     fn drive(&mut self) -> Result<(), RunError> {
-        let mut guard = 0;
-        while !self.state.is_final() {
-            guard += 1;
-            if guard > 64 {
-                return Err(RunError::Step {
-                    phase: self.state.phase,
-                    reason: "the answers file does not move the ceremony forward; check it against the script".into(),
+        let mut problem: Option<RunError> = None;
+        while self.awaits_people() {
+            if problem.is_none() {
+                problem = self.stalled();
+            }
+            let view = self.view();
+            let action = self.people.next(&view, problem.take())?;
+            match self.act(action) {
+                Ok(()) => {}
+                Err(e @ (RunError::Step { .. } | RunError::Refused(_))) => problem = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// A phase the tool itself moves on from, still current when people are asked: the step
+    /// failed (or never ran), and they choose what next.
+    fn stalled(&self) -> Option<RunError> {
+        let phase = self.state.phase;
+        let last_failure = || self.state.failures.last().cloned();
+        let reason = match phase {
+            Phase::Opened | Phase::Preflight => {
+                format!("failed: {}", self.state.failures.join("; "))
+            }
+            Phase::KekLoad if self.last_event == Some("kek_rejected") => {
+                return Some(RunError::Step {
+                    phase: Phase::KekConfirm,
+                    reason: "the custodians rejected the KEK: its fingerprint is not the one read aloud from the online side; check the KEK file and the online side".into(),
                 });
             }
-            self.record_deviations()?;
-            let admin = self.script.administrator.clone();
-            match self.state.phase {
-                Phase::Opened | Phase::Preflight => {
-                    return Err(RunError::Step {
-                        phase: self.state.phase,
-                        reason: format!("failed: {}", self.state.failures.join("; ")),
-                    });
-                }
-                Phase::Attendance => {
-                    for name in self.answers.present.clone() {
-                        if !self.state.present.contains(&name) {
-                            self.commit(Event::CheckedIn { name }, true)?;
-                        }
-                    }
-                    self.commit(Event::AttendanceClosed { by: admin }, true)?;
-                }
-                Phase::Quorum => self.present_quorum()?,
-                Phase::KekLoad => {
-                    // LoadKek ran as an effect; being here means it failed.
-                    return Err(RunError::Step {
-                        phase: Phase::KekLoad,
-                        reason: self.state.failures.last().cloned().unwrap_or_default(),
-                    });
-                }
-                Phase::KekConfirm => self.confirm_kek()?,
-                Phase::SignOff => {
-                    for name in self.answers.sign_off.clone() {
-                        if !self.state.signed_off_by.contains(&name) {
-                            self.commit(Event::SignedOff { name }, true)?;
-                        }
-                    }
-                    self.commit(Event::Closed { by: admin }, true)?;
-                }
-                Phase::KeyGeneration | Phase::Wrap | Phase::Export | Phase::Verification => {
-                    return Err(RunError::Step {
-                        phase: self.state.phase,
-                        reason: self.state.failures.last().cloned().unwrap_or_else(|| {
-                            "the step did not complete; restart to resume or abort".into()
-                        }),
-                    });
-                }
-                Phase::Closed | Phase::Aborted => {}
+            Phase::KekLoad => last_failure().unwrap_or_default(),
+            Phase::KeyGeneration | Phase::Wrap | Phase::Export | Phase::Verification => {
+                last_failure().unwrap_or_else(|| {
+                    "the step did not complete; restart to resume or abort".into()
+                })
             }
-        }
-        Ok(())
+            _ => return None,
+        };
+        Some(RunError::Step { phase, reason })
     }
 
-    /// Deviations from the answers file are recorded by the administrator when their phase
-    /// comes, and acknowledged by the witness at once.
-    fn record_deviations(&mut self) -> Result<(), RunError> {
-        let phase = phase_name(self.state.phase);
-        let due: Vec<String> = self
-            .answers
-            .deviations
-            .iter()
-            .filter(|(p, _)| p == phase)
-            .map(|(_, t)| t.clone())
-            .collect();
-        for text in due {
-            if self.state.deviations.iter().any(|d| d.text == text) {
-                continue;
-            }
-            let by = self.script.administrator.clone();
-            self.commit(Event::DeviationRecorded { by, text }, true)?;
-            let n = self.state.deviations.len() - 1;
-            let by = self.script.witness.clone();
-            self.commit(Event::DeviationAcknowledged { by, deviation: n }, true)?;
-        }
-        Ok(())
-    }
-
-    fn present_quorum(&mut self) -> Result<(), RunError> {
-        match self.script.quorum {
-            QuorumMode::HsmNative { threshold, .. } => {
-                let custodians = self.state.custodians_present();
-                for custodian in custodians.into_iter().take(usize::from(threshold)) {
-                    self.commit(Event::HsmAuthenticationPresented { custodian }, true)?;
-                }
-            }
-            QuorumMode::SplitPin { .. } => {
+    /// Turns a person's action into an event (and, for a retry, runs the step again).
+    fn act(&mut self, action: Action) -> Result<(), RunError> {
+        let admin = self.script.administrator.clone();
+        let event = match action {
+            Action::CheckIn(name) => Event::CheckedIn { name },
+            Action::CloseAttendance => Event::AttendanceClosed { by: admin },
+            Action::PresentShare { custodian, text } => {
                 self.ensure_quorum()?;
-                for (custodian, file) in self.answers.shares.clone() {
-                    if self.state.logged_in {
-                        break;
-                    }
-                    let event = self.offer_share(&custodian, &file);
-                    self.commit(event, true)?;
-                }
-                if !self.state.logged_in {
-                    return Err(RunError::Step {
-                        phase: Phase::Quorum,
-                        reason: format!(
-                            "the quorum was not met: {} valid share(s) of {} needed",
-                            self.state.shares_from.len(),
-                            self.script.custodians.len().min(usize::from(
-                                match self.script.quorum {
-                                    QuorumMode::SplitPin { threshold } => threshold,
-                                    QuorumMode::HsmNative { threshold, .. } => threshold,
-                                }
-                            ))
-                        ),
-                    });
-                }
+                self.offer_share(&custodian, &text)
             }
-        }
-        Ok(())
+            Action::ShareUnavailable { custodian, reason } => {
+                Event::ShareRejected { custodian, reason }
+            }
+            Action::HsmAuthenticated(custodian) => Event::HsmAuthenticationPresented { custodian },
+            Action::ConfirmKek(custodian) => Event::KekConfirmed { custodian },
+            Action::RejectKek { custodian, reason } => Event::KekRejected { custodian, reason },
+            Action::SignOff(name) => Event::SignedOff { name },
+            Action::Close => Event::Closed { by: admin },
+            Action::RecordDeviation(text) => Event::DeviationRecorded { by: admin, text },
+            Action::AcknowledgeDeviation(deviation) => Event::DeviationAcknowledged {
+                by: self.script.witness.clone(),
+                deviation,
+            },
+            Action::Abort(reason) => Event::Aborted {
+                by: admin,
+                reason,
+                after_crash: false,
+            },
+            Action::Retry => {
+                let effect = match self.state.phase {
+                    Phase::Opened | Phase::Preflight => Effect::RunPreflight,
+                    Phase::KekLoad => Effect::LoadKek,
+                    Phase::KeyGeneration => Effect::GenerateKey,
+                    Phase::Wrap => Effect::Wrap,
+                    Phase::Export => Effect::Export,
+                    Phase::Verification => Effect::VerifyExport,
+                    phase => {
+                        return Err(RunError::Step {
+                            phase,
+                            reason: "nothing to retry in this phase".into(),
+                        });
+                    }
+                };
+                return match self.execute(&effect)? {
+                    Some(event) => self.commit(event, false),
+                    None => Ok(()),
+                };
+            }
+        };
+        self.commit(event, true)
     }
 
     /// Checks one share at once; the share text lives only in zeroizing memory.
-    fn offer_share(&mut self, custodian: &str, file: &Path) -> Event {
+    fn offer_share(&mut self, custodian: &str, text: &str) -> Event {
         let reject = |reason: String| Event::ShareRejected {
             custodian: custodian.to_owned(),
             reason,
@@ -401,14 +583,10 @@ impl Runner {
         if !self.state.present.contains(custodian) {
             return reject("that custodian did not check in".into());
         }
-        let text = match read_share(file) {
-            Ok(t) => t,
-            Err(e) => return reject(e),
-        };
         let Some(quorum) = self.quorum.as_mut() else {
             return reject("no provisioning record is loaded".into());
         };
-        match quorum.offer(&text) {
+        match quorum.offer(text) {
             Ok(accepted) if accepted.custodian == custodian => Event::SharePresented {
                 custodian: custodian.to_owned(),
                 share_index: accepted.share_index,
@@ -426,38 +604,6 @@ impl Runner {
             }
             Err(e) => reject(e.to_string()),
         }
-    }
-
-    fn confirm_kek(&mut self) -> Result<(), RunError> {
-        let read_aloud: String = self
-            .answers
-            .kek_fingerprint_read_aloud
-            .chars()
-            .filter(|c| c.is_ascii_hexdigit())
-            .collect::<String>()
-            .to_lowercase();
-        let actual = self.state.kek_fingerprint.clone().unwrap_or_default();
-        for custodian in self.state.custodians_present() {
-            if self.state.phase != Phase::KekConfirm {
-                break;
-            }
-            let event = if read_aloud == actual {
-                Event::KekConfirmed { custodian }
-            } else {
-                Event::KekRejected {
-                    custodian,
-                    reason: "the fingerprint read aloud from the online side differs from the KEK loaded here".into(),
-                }
-            };
-            self.commit(event, true)?;
-        }
-        if self.state.phase == Phase::KekLoad {
-            return Err(RunError::Step {
-                phase: Phase::KekConfirm,
-                reason: "the custodians rejected the KEK: its fingerprint is not the one read aloud from the online side; check the KEK file and the online side".into(),
-            });
-        }
-        Ok(())
     }
 
     // ----- effects -----
@@ -500,16 +646,16 @@ impl Runner {
             detail: format!("validated; SHA-256 {}", self.script.sha256),
         }];
         checks.push(host::network_check(self.script.rehearsal));
-        let media_ok = self.answers.media.is_dir();
+        let media_ok = self.media.out.is_dir();
         checks.push(Check {
             name: "output medium".into(),
             passed: media_ok,
             detail: if media_ok {
-                format!("{} is mounted", self.answers.media.display())
+                format!("{} is mounted", self.media.out.display())
             } else {
                 format!(
                     "{} is missing: mount the output medium",
-                    self.answers.media.display()
+                    self.media.out.display()
                 )
             },
         });
@@ -623,7 +769,7 @@ impl Runner {
     }
 
     fn load_kek(&mut self) -> Result<Option<Event>, RunError> {
-        let dir = &self.answers.kek_media;
+        let dir = &self.media.kek;
         let file = dir.join(&self.script.kek_file);
         let json = self.script.kek_json.as_ref().map(|j| dir.join(j));
         let kid = self
@@ -755,25 +901,19 @@ impl Runner {
     fn export(&mut self) -> Result<Option<Event>, RunError> {
         let files = self.output_files()?;
         let mut records = Vec::new();
-        let mut media = vec![self.answers.media.clone()];
+        let mut media = vec![self.media.out.clone()];
         if self.script.second_copy {
-            media.push(
-                self.answers
-                    .second_media
-                    .clone()
-                    .ok_or_else(|| RunError::Step {
-                        phase: Phase::Export,
-                        reason:
-                            "the script asks for a second copy: give second_media in the answers"
-                                .into(),
-                    })?,
-            );
+            media.push(self.media.second.clone().ok_or_else(|| RunError::Step {
+                phase: Phase::Export,
+                reason:
+                    "the script asks for a second copy: give second_media in the answers".into(),
+            })?);
         }
         for dir in &media {
             for (name, bytes) in &files {
                 let hash = write_new_or_identical(dir, name, bytes).map_err(step(Phase::Export))?;
                 self.written.push(dir.join(name));
-                if dir == &self.answers.media {
+                if dir == &self.media.out {
                     records.push(FileRecord {
                         name: name.clone(),
                         sha256: hex::encode(hash),
@@ -785,8 +925,8 @@ impl Runner {
     }
 
     fn verify_export(&mut self) -> Result<Option<Event>, RunError> {
-        let mut dirs = vec![self.answers.media.clone()];
-        if let (true, Some(second)) = (self.script.second_copy, &self.answers.second_media) {
+        let mut dirs = vec![self.media.out.clone()];
+        if let (true, Some(second)) = (self.script.second_copy, &self.media.second) {
             dirs.push(second.clone());
         }
         let mut files = Vec::new();
@@ -844,9 +984,9 @@ impl Runner {
             path: self.log.path().to_owned(),
             source,
         })?;
-        if self.answers.media.is_dir() {
-            write_new_or_identical(&self.answers.media, &name, &bytes)?;
-            self.written.push(self.answers.media.join(name));
+        if self.media.out.is_dir() {
+            write_new_or_identical(&self.media.out, &name, &bytes)?;
+            self.written.push(self.media.out.join(name));
         }
         Ok(())
     }
@@ -922,5 +1062,157 @@ fn phase_name(phase: Phase) -> &'static str {
         Phase::Verification => "verification",
         Phase::SignOff => "sign_off",
         Phase::Closed | Phase::Aborted => "closed",
+    }
+}
+
+/// A line for people about an event that needs one.
+fn notice_of(event: &Event) -> Option<String> {
+    match event {
+        Event::SharePresented { custodian, .. } => {
+            Some(format!("{custodian}'s share is valid and accepted."))
+        }
+        Event::ShareRejected { custodian, reason } => {
+            Some(format!("{custodian}'s share was refused: {reason}"))
+        }
+        Event::LoginFailed { reason } => Some(format!(
+            "The HSM refused the rebuilt PIN: {reason}. Present the shares again."
+        )),
+        Event::KekConfirmed { custodian } => Some(format!("{custodian} confirmed the KEK.")),
+        Event::KekRejected { custodian, reason } => {
+            Some(format!("{custodian} rejected the KEK: {reason}"))
+        }
+        Event::SignedOff { name } => Some(format!("{name} signed off.")),
+        Event::DeviationRecorded { text, .. } => Some(format!("Deviation recorded: {text}")),
+        Event::StepFailed { reason, .. } => Some(reason.clone()),
+        _ => None,
+    }
+}
+
+/// The headless people: an answers file says what each person does.
+#[derive(Debug)]
+pub struct Headless {
+    answers: Answers,
+    next_share: usize,
+    asked: usize,
+}
+
+impl Headless {
+    pub fn new(answers: Answers) -> Headless {
+        Headless {
+            answers,
+            next_share: 0,
+            asked: 0,
+        }
+    }
+
+    fn quorum_action(&mut self, view: &View) -> Result<Action, RunError> {
+        let s = &view.state;
+        if let QuorumMode::HsmNative { threshold, .. } = view.script.quorum {
+            return s
+                .custodians_present()
+                .into_iter()
+                .take(usize::from(threshold))
+                .find(|c| !s.shares_from.contains(c))
+                .map(Action::HsmAuthenticated)
+                .ok_or_else(|| RunError::Step {
+                    phase: s.phase,
+                    reason: "the HSM did not log in after the quorum authenticated".into(),
+                });
+        }
+        let Some((custodian, file)) = self.answers.shares.get(self.next_share).cloned() else {
+            return Err(RunError::Step {
+                phase: Phase::Quorum,
+                reason: format!(
+                    "the quorum was not met: {} valid share(s) of {} needed",
+                    s.shares_from.len(),
+                    view.script.custodians.len().min(view.threshold())
+                ),
+            });
+        };
+        self.next_share += 1;
+        Ok(match read_share(&file) {
+            Ok(text) => Action::PresentShare { custodian, text },
+            Err(reason) => Action::ShareUnavailable { custodian, reason },
+        })
+    }
+}
+
+impl People for Headless {
+    fn next(&mut self, view: &View, problem: Option<RunError>) -> Result<Action, RunError> {
+        if let Some(problem) = problem {
+            return Err(problem);
+        }
+        let s = &view.state;
+        self.asked += 1;
+        if self.asked > 256 {
+            return Err(RunError::Step {
+                phase: s.phase,
+                reason: "the answers file does not move the ceremony forward; check it against the script".into(),
+            });
+        }
+        if !s.is_final() {
+            // Deviations from the answers file are recorded by the administrator when their
+            // phase comes, and acknowledged by the witness at once.
+            let phase = phase_name(s.phase);
+            if let Some((_, text)) = self
+                .answers
+                .deviations
+                .iter()
+                .find(|(p, t)| p == phase && !s.deviations.iter().any(|d| d.text == *t))
+            {
+                return Ok(Action::RecordDeviation(text.clone()));
+            }
+            if let Some(n) = s
+                .deviations
+                .iter()
+                .position(|d| d.acknowledged_by.is_none())
+            {
+                return Ok(Action::AcknowledgeDeviation(n));
+            }
+        }
+        match s.phase {
+            Phase::Attendance => Ok(self
+                .answers
+                .present
+                .iter()
+                .find(|n| !s.present.contains(*n))
+                .cloned()
+                .map_or(Action::CloseAttendance, Action::CheckIn)),
+            Phase::Quorum | Phase::Aborted => self.quorum_action(view),
+            Phase::KekConfirm => {
+                let read_aloud: String = self
+                    .answers
+                    .kek_fingerprint_read_aloud
+                    .chars()
+                    .filter(|c| c.is_ascii_hexdigit())
+                    .collect::<String>()
+                    .to_lowercase();
+                let actual = s.kek_fingerprint.clone().unwrap_or_default();
+                let custodian = s
+                    .custodians_present()
+                    .into_iter()
+                    .find(|c| !s.kek_confirmed_by.contains(c))
+                    .unwrap_or_default();
+                Ok(if read_aloud == actual {
+                    Action::ConfirmKek(custodian)
+                } else {
+                    Action::RejectKek {
+                        custodian,
+                        reason: "the fingerprint read aloud from the online side differs from the KEK loaded here".into(),
+                    }
+                })
+            }
+            Phase::SignOff => Ok(self
+                .answers
+                .sign_off
+                .iter()
+                .find(|n| !s.signed_off_by.contains(*n))
+                .cloned()
+                .map_or(Action::Close, Action::SignOff)),
+            phase => Err(RunError::Step {
+                phase,
+                reason: "the step did not complete; restart to resume or abort".into(),
+            }),
+        }
     }
 }

@@ -1,39 +1,73 @@
-//! `byok-ceremony run SCRIPT --answers FILE`: a whole ceremony, headless.
+//! `byok-ceremony run SCRIPT`: a whole ceremony with the guided terminal UI, or headless
+//! with `--answers FILE`.
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::byok::fingerprint::pgp_words_for;
 use crate::ceremony::answers::{Answers, Recovery};
 use crate::ceremony::machine::Phase;
-use crate::ceremony::runner;
+use crate::ceremony::runner::{self, Media};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// The ceremony script (TOML; see docs/ceremony-scripts.md)
     pub script: PathBuf,
-    /// What the people would type, for a headless run (see docs/ceremony-scripts.md)
+    /// What the people would type, for a headless run (see docs/ceremony-scripts.md);
+    /// without it the guided terminal UI runs the ceremony
     #[arg(long)]
-    pub answers: PathBuf,
+    pub answers: Option<PathBuf>,
     /// Where the workstation keeps the audit log while the ceremony runs
     #[arg(long, default_value = "ceremony-state")]
     pub state_dir: PathBuf,
     /// What to do with an interrupted run of the same ceremony (overrides the answers file)
     #[arg(long, value_parser = ["resume", "abort"])]
     pub recover: Option<String>,
+    /// Guided UI: the directory of the mounted KEK medium (holds the script's kek.file)
+    #[arg(long, default_value = "kek-usb", conflicts_with = "answers")]
+    pub kek_media: PathBuf,
+    /// Guided UI: the directory of the mounted output medium
+    #[arg(long, default_value = "out-usb", conflicts_with = "answers")]
+    pub media: PathBuf,
+    /// Guided UI: the second output medium, when the script asks for a second copy
+    #[arg(long, conflicts_with = "answers")]
+    pub second_media: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// The guided run of `script` with the default media and state directory.
+    pub fn guided(script: PathBuf) -> RunArgs {
+        RunArgs {
+            script,
+            answers: None,
+            state_dir: PathBuf::from("ceremony-state"),
+            recover: None,
+            kek_media: PathBuf::from("kek-usb"),
+            media: PathBuf::from("out-usb"),
+            second_media: None,
+        }
+    }
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
-    let answers = match Answers::load(&args.answers) {
+    let recover = match args.recover.as_deref() {
+        Some("resume") => Some(Recovery::Resume),
+        Some("abort") => Some(Recovery::Abort),
+        _ => None,
+    };
+    let Some(answers_path) = &args.answers else {
+        let media = Media {
+            kek: args.kek_media,
+            out: args.media,
+            second: args.second_media,
+        };
+        return crate::tui::run(&args.script, media, &args.state_dir, recover);
+    };
+    let answers = match Answers::load(answers_path) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(3);
         }
-    };
-    let recover = match args.recover.as_deref() {
-        Some("resume") => Some(Recovery::Resume),
-        Some("abort") => Some(Recovery::Abort),
-        _ => None,
     };
     match runner::run(&args.script, answers, &args.state_dir, recover) {
         Ok(outcome) => {
@@ -68,4 +102,35 @@ fn print_outcome(log: &Path, head: &str, files: &[PathBuf], phase: Phase) {
             println!("  wrote {} (SHA-256 {})", f.display(), hex::encode(hash));
         }
     }
+}
+
+/// Ceremony scripts found in `ceremony-scripts/` and then on mounted media
+/// (`/media/*/ceremony-scripts`, `/mnt/*/ceremony-scripts`), in that order.
+pub fn find_scripts() -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from("ceremony-scripts")];
+    for root in ["/media", "/mnt"] {
+        if let Ok(entries) = std::fs::read_dir(root) {
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path().join("ceremony-scripts"))
+                .collect();
+            found.sort();
+            dirs.extend(found);
+        }
+    }
+    let mut scripts = Vec::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut here: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .filter(|p| crate::ceremony::script::CeremonyScript::load(p).is_ok())
+            .collect();
+        here.sort();
+        scripts.extend(here);
+    }
+    scripts
 }

@@ -1,0 +1,570 @@
+//! What is on screen and what the keys do. No drawing and no I/O here: keys become
+//! [`Reply`]s for the runner, runner messages update the view.
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use zeroize::Zeroizing;
+
+use super::people::{Finished, FromRunner, Reply};
+use super::widgets;
+use crate::ceremony::machine::{Effect, Phase, QuorumMode};
+use crate::ceremony::runner::{Action, View};
+use crate::ceremony::script::CeremonyScript;
+use crate::quorum::share::Share;
+
+/// Longest share text accepted; the buffer never grows past it (no reallocation leaves a
+/// copy of typed characters behind).
+pub const SHARE_CAPACITY: usize = 256;
+
+/// The screens, one per state of the ceremony (plus help, drawn over any of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Script,
+    Preflight,
+    Attendance,
+    Shares,
+    KekLoad,
+    KekConfirm,
+    Approve,
+    Generation,
+    Export,
+    SignOff,
+    Summary,
+    Error,
+}
+
+/// A line of typed text the screen is waiting for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prompt {
+    /// Type GENERATE or EXPORT.
+    Approve(Effect),
+    /// Type the ceremony id.
+    Close,
+    AbortReason,
+    /// Type ABORT.
+    AbortConfirm(String),
+    Deviation,
+    RejectKek(String),
+}
+
+impl Prompt {
+    pub fn label(&self, ceremony_id: &str) -> String {
+        match self {
+            Prompt::Approve(e) => format!("Type {} and press Enter", approve_word(e)),
+            Prompt::Close => format!("Type the ceremony id ({ceremony_id}) to close"),
+            Prompt::AbortReason => "Why is the ceremony aborted? (Enter when done)".into(),
+            Prompt::AbortConfirm(_) => "Type ABORT to abort the ceremony".into(),
+            Prompt::Deviation => "Describe the deviation (the witness acknowledges it)".into(),
+            Prompt::RejectKek(c) => format!("Why does {c} reject the KEK?"),
+        }
+    }
+}
+
+/// The word a decisive effect needs typed.
+pub fn approve_word(effect: &Effect) -> &'static str {
+    match effect {
+        Effect::GenerateKey => "GENERATE",
+        Effect::Export => "EXPORT",
+        _ => "CONFIRM",
+    }
+}
+
+/// A share being typed: the only place its characters live.
+pub struct ShareEntry {
+    pub custodian: String,
+    typed: Zeroizing<String>,
+    well_formed: bool,
+}
+
+impl std::fmt::Debug for ShareEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShareEntry")
+            .field("custodian", &self.custodian)
+            .field("typed", &self.typed.chars().count())
+            .finish()
+    }
+}
+
+impl ShareEntry {
+    fn new(custodian: String) -> ShareEntry {
+        ShareEntry {
+            custodian,
+            typed: Zeroizing::new(String::with_capacity(SHARE_CAPACITY)),
+            well_formed: false,
+        }
+    }
+
+    /// How many characters were typed (all the screen may know).
+    pub fn count(&self) -> usize {
+        self.typed.chars().count()
+    }
+
+    /// Whether the text typed so far is a whole share with a valid checksum.
+    pub fn well_formed(&self) -> bool {
+        self.well_formed
+    }
+
+    fn push(&mut self, c: char) {
+        if self.typed.len() + c.len_utf8() < SHARE_CAPACITY {
+            self.typed.push(c);
+            self.check();
+        }
+    }
+
+    fn pop(&mut self) {
+        self.typed.pop();
+        self.check();
+    }
+
+    fn check(&mut self) {
+        self.well_formed = Share::parse(&self.typed).is_ok();
+    }
+}
+
+/// Pre-rendered pictures (QR codes, words) so that a frame only copies text.
+#[derive(Debug, Clone, Default)]
+pub struct Pictures {
+    pub kek_qr: Vec<String>,
+    pub byok_qr: Vec<String>,
+    pub head_qr: Vec<String>,
+    head_for: String,
+}
+
+#[derive(Debug)]
+pub struct App {
+    pub script: Arc<CeremonyScript>,
+    pub view: Option<View>,
+    /// The runner waits for the people's next action.
+    pub waiting: bool,
+    pub problem: Option<String>,
+    pub approve: Option<Effect>,
+    pub started: bool,
+    pub preflight_seen: bool,
+    pub export_seen: bool,
+    pub cursor: usize,
+    pub prompt: Option<Prompt>,
+    pub typed: String,
+    pub hint: Option<String>,
+    pub share: Option<ShareEntry>,
+    pub help: bool,
+    pub finished: Option<Result<Finished, String>>,
+    /// "HH:MM:SS", refreshed by the clock's tick.
+    pub clock: String,
+    pub quit: bool,
+    /// The terminal must be cleared before the next frame (after a share was typed).
+    pub clear_requested: bool,
+    pub pictures: Pictures,
+}
+
+impl App {
+    pub fn new(script: Arc<CeremonyScript>) -> App {
+        App {
+            script,
+            view: None,
+            waiting: false,
+            problem: None,
+            approve: None,
+            started: false,
+            preflight_seen: false,
+            export_seen: false,
+            cursor: 0,
+            prompt: None,
+            typed: String::new(),
+            hint: None,
+            share: None,
+            help: false,
+            finished: None,
+            clock: String::from("--:--:--"),
+            quit: false,
+            clear_requested: false,
+            pictures: Pictures::default(),
+        }
+    }
+
+    /// The screen for the current state.
+    pub fn screen(&self) -> Screen {
+        if self.finished.is_some() {
+            return match &self.finished {
+                Some(Err(_)) => Screen::Error,
+                _ => Screen::Summary,
+            };
+        }
+        if !self.started {
+            return Screen::Script;
+        }
+        if self.approve.is_some() {
+            return Screen::Approve;
+        }
+        if self.problem.is_some() {
+            return Screen::Error;
+        }
+        let Some(view) = &self.view else {
+            return Screen::Preflight;
+        };
+        match view.state.phase {
+            Phase::Opened | Phase::Preflight => Screen::Preflight,
+            Phase::Attendance if !self.preflight_seen => Screen::Preflight,
+            Phase::Attendance => Screen::Attendance,
+            Phase::Quorum => Screen::Shares,
+            Phase::KekLoad => Screen::KekLoad,
+            Phase::KekConfirm => Screen::KekConfirm,
+            Phase::KeyGeneration | Phase::Wrap => Screen::Generation,
+            Phase::Export | Phase::Verification => Screen::Export,
+            Phase::SignOff if !self.export_seen => Screen::Export,
+            Phase::SignOff => Screen::SignOff,
+            Phase::Aborted if view.state.key_pending_destroy() && !view.state.logged_in => {
+                Screen::Shares
+            }
+            Phase::Closed | Phase::Aborted => Screen::Summary,
+        }
+    }
+
+    /// A message from the runner.
+    pub fn on_runner(&mut self, msg: FromRunner) {
+        match msg {
+            FromRunner::Update(view) => self.set_view(*view),
+            FromRunner::Ask { view, problem } => {
+                self.set_view(*view);
+                self.waiting = true;
+                self.problem = problem;
+            }
+            FromRunner::Approve { view, effect } => {
+                self.set_view(*view);
+                self.prompt = Some(Prompt::Approve(effect.clone()));
+                self.typed.clear();
+                self.approve = Some(effect);
+            }
+            FromRunner::Finished(result) => {
+                self.waiting = false;
+                self.finished = Some(result);
+            }
+        }
+    }
+
+    pub fn set_view(&mut self, view: View) {
+        let old_phase = self.view.as_ref().map(|v| v.state.phase);
+        if old_phase != Some(view.state.phase) {
+            self.cursor = 0;
+        }
+        if self.pictures.kek_qr.is_empty() {
+            if let Some(fp) = &view.state.kek_fingerprint {
+                self.pictures.kek_qr = widgets::qr_lines(fp);
+            }
+        }
+        if self.pictures.byok_qr.is_empty() {
+            if let Some(h) = &view.state.byok_sha256 {
+                self.pictures.byok_qr = widgets::qr_lines(h);
+            }
+        }
+        if view.state.phase >= Phase::SignOff && self.pictures.head_for != view.log_head {
+            self.pictures.head_qr = widgets::qr_lines(&view.log_head);
+            self.pictures.head_for = view.log_head.clone();
+        }
+        self.view = Some(view);
+    }
+
+    /// People listed on a screen, for the cursor: the roster (attendance), the custodians
+    /// who may still present (shares), the custodians present (KEK), or everyone present
+    /// (sign-off).
+    pub fn choices(&self) -> Vec<String> {
+        let Some(view) = &self.view else {
+            return Vec::new();
+        };
+        let s = &view.state;
+        match self.screen() {
+            Screen::Attendance => roster(&self.script),
+            Screen::Shares => s
+                .custodians_present()
+                .into_iter()
+                .filter(|c| !s.shares_from.contains(c))
+                .collect(),
+            Screen::KekConfirm => s.custodians_present(),
+            Screen::SignOff => roster(&self.script)
+                .into_iter()
+                .filter(|n| s.present.contains(n))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn selected(&self) -> Option<String> {
+        self.choices().get(self.cursor).cloned()
+    }
+
+    /// Sends an action if the runner waits for one.
+    fn act(&mut self, action: Action) -> Option<Reply> {
+        if !self.waiting {
+            self.hint = Some("the tool is still working; wait for it".into());
+            return None;
+        }
+        self.waiting = false;
+        self.problem = None;
+        self.hint = None;
+        Some(Reply::Act(action))
+    }
+
+    /// A key press: maybe a reply for the runner.
+    pub fn on_key(&mut self, key: KeyEvent) -> Option<Reply> {
+        if key.kind == KeyEventKind::Release {
+            return None;
+        }
+        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+            // Emergency exit: the log stays; start again to resume or abort.
+            self.share = None;
+            self.quit = true;
+            return None;
+        }
+        if self.share.is_some() {
+            return self.on_share_key(key);
+        }
+        if self.prompt.is_some() {
+            return self.on_prompt_key(key);
+        }
+        if self.help {
+            if matches!(key.code, KeyCode::Esc | KeyCode::Char('?') | KeyCode::Enter) {
+                self.help = false;
+            }
+            return None;
+        }
+        let screen = self.screen();
+        match key.code {
+            KeyCode::Char('?') => {
+                self.help = true;
+                return None;
+            }
+            KeyCode::Up => {
+                self.cursor = self.cursor.saturating_sub(1);
+                return None;
+            }
+            KeyCode::Down => {
+                let n = self.choices().len();
+                if self.cursor + 1 < n {
+                    self.cursor += 1;
+                }
+                return None;
+            }
+            _ => {}
+        }
+        let in_ceremony = self.started && self.finished.is_none() && self.waiting;
+        match (screen, key.code) {
+            (Screen::Script, KeyCode::Enter) => {
+                self.started = true;
+                None
+            }
+            (Screen::Script | Screen::Summary, KeyCode::Char('q')) => {
+                self.quit = true;
+                None
+            }
+            (Screen::Error, KeyCode::Char('q')) if self.finished.is_some() => {
+                self.quit = true;
+                None
+            }
+            (Screen::Preflight, KeyCode::Enter) if self.waiting => {
+                self.preflight_seen = true;
+                None
+            }
+            (Screen::Export, KeyCode::Enter) if self.waiting => {
+                self.export_seen = true;
+                None
+            }
+            (Screen::Attendance, KeyCode::Enter | KeyCode::Char(' ')) => {
+                let name = self.selected()?;
+                if self.view.as_ref()?.state.present.contains(&name) {
+                    self.hint = Some(format!("{name} has already checked in"));
+                    return None;
+                }
+                self.act(Action::CheckIn(name))
+            }
+            (Screen::Attendance, KeyCode::Char('c')) => self.act(Action::CloseAttendance),
+            (Screen::Shares, KeyCode::Enter) => {
+                let custodian = self.selected()?;
+                if matches!(self.script.quorum, QuorumMode::HsmNative { .. }) {
+                    return self.act(Action::HsmAuthenticated(custodian));
+                }
+                if !self.waiting {
+                    return None;
+                }
+                self.share = Some(ShareEntry::new(custodian));
+                None
+            }
+            (Screen::KekConfirm, KeyCode::Char('y')) => {
+                let c = self.selected()?;
+                if self.view.as_ref()?.state.kek_confirmed_by.contains(&c) {
+                    self.hint = Some(format!("{c} has already confirmed"));
+                    return None;
+                }
+                self.act(Action::ConfirmKek(c))
+            }
+            (Screen::KekConfirm, KeyCode::Char('n')) => {
+                let c = self.selected()?;
+                self.open_prompt(Prompt::RejectKek(c));
+                None
+            }
+            (Screen::SignOff, KeyCode::Enter | KeyCode::Char(' ')) => {
+                let name = self.selected()?;
+                if self.view.as_ref()?.state.signed_off_by.contains(&name) {
+                    self.hint = Some(format!("{name} has already signed off"));
+                    return None;
+                }
+                self.act(Action::SignOff(name))
+            }
+            (Screen::SignOff, KeyCode::Char('c')) if self.waiting => {
+                self.open_prompt(Prompt::Close);
+                None
+            }
+            (Screen::Error | Screen::KekLoad | Screen::Preflight, KeyCode::Char('r'))
+                if in_ceremony =>
+            {
+                self.act(Action::Retry)
+            }
+            (Screen::Error, KeyCode::Esc) if self.finished.is_none() => {
+                self.problem = None;
+                None
+            }
+            (_, KeyCode::Char('d')) if in_ceremony => {
+                self.open_prompt(Prompt::Deviation);
+                None
+            }
+            (_, KeyCode::Char('w')) if in_ceremony => {
+                let n = self
+                    .view
+                    .as_ref()?
+                    .state
+                    .deviations
+                    .iter()
+                    .position(|d| d.acknowledged_by.is_none());
+                match n {
+                    Some(n) => self.act(Action::AcknowledgeDeviation(n)),
+                    None => {
+                        self.hint = Some("no deviation awaits the witness".into());
+                        None
+                    }
+                }
+            }
+            (_, KeyCode::Char('a')) if in_ceremony => {
+                self.open_prompt(Prompt::AbortReason);
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn open_prompt(&mut self, prompt: Prompt) {
+        self.prompt = Some(prompt);
+        self.typed.clear();
+        self.hint = None;
+    }
+
+    fn on_share_key(&mut self, key: KeyEvent) -> Option<Reply> {
+        let entry = self.share.as_mut()?;
+        match key.code {
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => entry.push(c),
+            KeyCode::Backspace => entry.pop(),
+            KeyCode::Esc => {
+                self.share = None;
+                self.clear_requested = true;
+            }
+            KeyCode::Enter => {
+                let entry = self.share.take()?;
+                self.clear_requested = true;
+                let ShareEntry {
+                    custodian, typed, ..
+                } = entry;
+                return self.act(Action::PresentShare {
+                    custodian,
+                    text: typed,
+                });
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn on_prompt_key(&mut self, key: KeyEvent) -> Option<Reply> {
+        let prompt = self.prompt.clone()?;
+        match key.code {
+            KeyCode::Char(c) => {
+                if self.typed.len() < 400 {
+                    self.typed.push(c);
+                }
+                None
+            }
+            KeyCode::Backspace => {
+                self.typed.pop();
+                None
+            }
+            KeyCode::Esc => {
+                // A decisive step cannot be skipped: its confirmation stays until typed.
+                if !matches!(prompt, Prompt::Approve(_)) {
+                    self.prompt = None;
+                }
+                self.typed.clear();
+                None
+            }
+            KeyCode::Enter => {
+                let text = std::mem::take(&mut self.typed);
+                let text = text.trim().to_owned();
+                match prompt {
+                    Prompt::Approve(effect) => {
+                        if text == approve_word(&effect) {
+                            self.prompt = None;
+                            self.approve = None;
+                            self.hint = None;
+                            Some(Reply::Approved)
+                        } else {
+                            self.hint = Some(format!(
+                                "that is not {}; type it exactly",
+                                approve_word(&effect)
+                            ));
+                            None
+                        }
+                    }
+                    Prompt::Close => {
+                        if text == self.script.ceremony_id {
+                            self.prompt = None;
+                            self.act(Action::Close)
+                        } else {
+                            self.hint = Some("that is not the ceremony id".into());
+                            None
+                        }
+                    }
+                    Prompt::AbortReason if !text.is_empty() => {
+                        self.prompt = Some(Prompt::AbortConfirm(text));
+                        None
+                    }
+                    Prompt::AbortConfirm(reason) => {
+                        if text == "ABORT" {
+                            self.prompt = None;
+                            self.act(Action::Abort(reason))
+                        } else {
+                            self.hint = Some("not aborted: type ABORT exactly".into());
+                            self.prompt = None;
+                            None
+                        }
+                    }
+                    Prompt::Deviation if !text.is_empty() => {
+                        self.prompt = None;
+                        self.act(Action::RecordDeviation(text))
+                    }
+                    Prompt::RejectKek(custodian) if !text.is_empty() => {
+                        self.prompt = None;
+                        self.act(Action::RejectKek {
+                            custodian,
+                            reason: text,
+                        })
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Everyone named in the script, in role order.
+pub fn roster(script: &CeremonyScript) -> Vec<String> {
+    let mut names = vec![script.administrator.clone(), script.witness.clone()];
+    names.extend(script.auditor.clone());
+    names.extend(script.custodians.iter().cloned());
+    names
+}

@@ -1,0 +1,153 @@
+//! The loop: draw, then sleep on one channel until a key, a runner message or the clock's
+//! tick (the next whole second) wakes it. The runner works on its own thread.
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crossterm::event::Event as TermEvent;
+
+use super::app::App;
+use super::people::{Finished, FromRunner, Reply, TuiPeople, Wake};
+use super::screens;
+use super::widgets::clock_now;
+use crate::ceremony::answers::Recovery;
+use crate::ceremony::machine::Phase;
+use crate::ceremony::runner::{self, Media};
+use crate::ceremony::script::CeremonyScript;
+
+/// Runs the ceremony `script_path` with the guided UI. Exit code 0 only when it closed.
+pub fn run(
+    script_path: &Path,
+    media: Media,
+    state_dir: &Path,
+    recover: Option<Recovery>,
+) -> ExitCode {
+    let script = match CeremonyScript::load(script_path) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let (tx, rx) = mpsc::channel::<Wake>();
+    let input = tx.clone();
+    // Blocks in read(): no polling. Ends with the process.
+    std::thread::spawn(move || {
+        loop {
+            match crossterm::event::read() {
+                Ok(ev) => {
+                    if input.send(Wake::Input(ev)).is_err() {
+                        break;
+                    }
+                }
+                Err(_) => {
+                    let _ = input.send(Wake::InputClosed);
+                    break;
+                }
+            }
+        }
+    });
+    let mut terminal = ratatui::init();
+    let mut app = App::new(script);
+    let mut replies: Option<Sender<Reply>> = None;
+    loop {
+        if app.clear_requested {
+            // After a share: nothing of it may linger in the terminal's buffers.
+            let _ = terminal.clear();
+            app.clear_requested = false;
+        }
+        app.clock = clock_now();
+        if terminal.draw(|f| screens::draw(f, &app)).is_err() || app.quit {
+            break;
+        }
+        if app.started && replies.is_none() {
+            replies = Some(start_worker(
+                tx.clone(),
+                script_path.to_owned(),
+                media.clone(),
+                state_dir.to_owned(),
+                recover,
+            ));
+        }
+        match rx.recv_timeout(until_next_second()) {
+            Ok(Wake::Input(TermEvent::Key(key))) => {
+                if let (Some(reply), Some(to_runner)) = (app.on_key(key), &replies) {
+                    let _ = to_runner.send(reply);
+                }
+            }
+            Ok(Wake::Input(_)) => {} // resize and the rest: the next draw fits the new size
+            Ok(Wake::Runner(msg)) => app.on_runner(msg),
+            Ok(Wake::InputClosed) | Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+    }
+    ratatui::restore();
+    // Dropping the reply channel tells a waiting runner the people left: it stops, and the
+    // log stays resumable.
+    drop(replies);
+    match &app.finished {
+        Some(Ok(f)) => {
+            println!("Ceremony {}.", f.phase.title().to_lowercase());
+            println!("  audit log: {}", f.log_path);
+            println!("  log head:  {}", f.head);
+            for (name, hash) in &f.files {
+                println!("  wrote {name} (SHA-256 {hash})");
+            }
+            if f.phase == Phase::Closed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+        None => {
+            eprintln!("the ceremony was left before its end: start it again to resume or abort");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn until_next_second() -> Duration {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Duration::from_millis(1000 - u64::from(now.subsec_millis())).max(Duration::from_millis(10))
+}
+
+fn start_worker(
+    to_ui: Sender<Wake>,
+    script: PathBuf,
+    media: Media,
+    state_dir: PathBuf,
+    recover: Option<Recovery>,
+) -> Sender<Reply> {
+    let (reply_tx, reply_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut people = TuiPeople::new(to_ui.clone(), reply_rx);
+        let result = runner::run_with(&script, &mut people, media, &state_dir, recover);
+        let msg = result
+            .map(|o| Finished {
+                phase: o.state.phase,
+                log_path: o.log_path.display().to_string(),
+                head: o.head.clone(),
+                files: o
+                    .files
+                    .iter()
+                    .map(|f| {
+                        let hash = crate::media::atomic::sha256_file(f)
+                            .map(hex::encode)
+                            .unwrap_or_default();
+                        (f.display().to_string(), hash)
+                    })
+                    .collect(),
+            })
+            .map_err(|e| e.to_string());
+        let _ = to_ui.send(Wake::Runner(FromRunner::Finished(msg)));
+    });
+    reply_tx
+}

@@ -1,0 +1,73 @@
+//! Small drawing helpers: QR codes as text, hashes as hex groups and PGP words.
+use qrcode::render::unicode::Dense1x2;
+use qrcode::{EcLevel, QrCode};
+
+use crate::byok::fingerprint::pgp_words_for;
+
+/// A hex hash as a QR code drawn with half blocks (two modules per character), one string per
+/// line, with a one-module quiet zone. Empty when it cannot be drawn.
+pub fn qr_lines(hex: &str) -> Vec<String> {
+    // Uppercase hex is QR's compact alphanumeric mode: version 3 for a SHA-256.
+    let Ok(code) = QrCode::with_error_correction_level(hex.to_uppercase().as_bytes(), EcLevel::L)
+    else {
+        return Vec::new();
+    };
+    let text = code
+        .render::<Dense1x2>()
+        .dark_color(Dense1x2::Dark)
+        .light_color(Dense1x2::Light)
+        .quiet_zone(false)
+        .build();
+    text.lines().map(str::to_owned).collect()
+}
+
+/// Lowercase hex in groups of four.
+pub fn hex_groups(hex: &str) -> String {
+    hex.as_bytes()
+        .chunks(4)
+        .filter_map(|c| std::str::from_utf8(c).ok())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The PGP words of a hex hash.
+pub fn words(hex: &str) -> Vec<&'static str> {
+    hex::decode(hex).map_or_else(|_| Vec::new(), |b| pgp_words_for(&b))
+}
+
+/// Words laid out in rows that fit `width` columns, for reading aloud: numbered when there
+/// is room, four to a group otherwise.
+pub fn word_rows(words: &[&str], width: usize) -> Vec<String> {
+    let numbered = width >= 70;
+    let mut rows = Vec::new();
+    let mut row = String::from("  ");
+    for (i, w) in words.iter().enumerate() {
+        let item = if numbered {
+            format!("{:>2} {w}", i + 1)
+        } else {
+            (*w).to_owned()
+        };
+        if row.trim().is_empty() {
+            row.clear();
+            row.push_str("  ");
+        }
+        let gap = if numbered { "  " } else { " " };
+        if row.len() > 2 && row.len() + gap.len() + item.len() > width {
+            rows.push(std::mem::replace(&mut row, String::from("  ")));
+        }
+        if row.len() > 2 {
+            row.push_str(gap);
+        }
+        row.push_str(&item);
+    }
+    if row.len() > 2 {
+        rows.push(row);
+    }
+    rows
+}
+
+/// "HH:MM:SS" of now, UTC.
+pub fn clock_now() -> String {
+    let t = crate::audit::time::rfc3339(std::time::SystemTime::now());
+    t.get(11..19).unwrap_or("--:--:--").to_owned()
+}

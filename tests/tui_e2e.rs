@@ -1,0 +1,247 @@
+//! The guided UI in a real pseudo-terminal (tmux): the real binary on a SoftHSM2 token
+//! provisioned 2-of-3, typed key by key as the people in the room would. A complete ceremony
+//! ends with a .byok that unwraps correctly and a log that verifies; a wrong share and a
+//! missing medium are shown, recovered from, and logged.
+mod ceremony;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use byok_ceremony::quorum::share::PinGroup;
+use byok_ceremony::quorum::share_file::share_text_in;
+use ceremony::{KID, Room, data};
+
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn start(room: &Room, name: &str) -> Tmux {
+        let session = format!("byok-e2e-{}-{name}", std::process::id());
+        let command = format!(
+            "cd '{}' && SOFTHSM2_CONF='{}' '{}' run ceremony.toml --state-dir state; sleep 30",
+            room.dir.path().display(),
+            room.conf.display(),
+            env!("CARGO_BIN_EXE_byok-ceremony")
+        );
+        let ok = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &session,
+                "-x",
+                "120",
+                "-y",
+                "40",
+                &command,
+            ])
+            .status()
+            .expect("tmux runs (package tmux)")
+            .success();
+        assert!(ok, "tmux could not start");
+        Tmux { session }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .expect("capture");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until `text` is on screen (20 s at most), and returns the screen.
+    fn wait_for(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "\"{text}\" never appeared; the screen is:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            Command::new("tmux")
+                .args(["send-keys", "-t", &self.session, k])
+                .status()
+                .expect("send-keys");
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn type_text(&self, text: &str) {
+        Command::new("tmux")
+            .args(["send-keys", "-t", &self.session, "-l", text])
+            .status()
+            .expect("send-keys");
+        std::thread::sleep(Duration::from_millis(150));
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
+
+fn share_of(room: &Room, custodian: &str) -> String {
+    let text = std::fs::read_to_string(room.path(&format!("provisioning/{custodian}.share.txt")))
+        .expect("share file");
+    share_text_in(&text, PinGroup::UserPin)
+        .expect("share")
+        .as_str()
+        .to_owned()
+}
+
+/// From the script screen through attendance (alice, wendy, carol, dave).
+fn open_and_check_in(ui: &Tmux) {
+    ui.wait_for("Enter: open the ceremony");
+    ui.keys(&["Enter"]);
+    ui.wait_for("All checks passed");
+    ui.keys(&["Enter"]);
+    ui.wait_for("Attendance");
+    ui.keys(&["Enter", "Down", "Enter", "Down", "Enter", "Down", "Enter"]);
+    ui.wait_for("custodians carol, dave");
+    ui.keys(&["c"]);
+    ui.wait_for("Shares accepted: 0 of 2");
+}
+
+fn present(ui: &Tmux, share: &str, down: bool) {
+    if down {
+        ui.keys(&["Down"]);
+    }
+    ui.keys(&["Enter"]);
+    ui.wait_for("share (hidden)");
+    ui.type_text(share);
+    let screen = ui.screen();
+    assert!(
+        !screen.contains(&share[..12]),
+        "a share was drawn on screen"
+    );
+    ui.keys(&["Enter"]);
+}
+
+fn finish(ui: &Tmux) {
+    ui.wait_for("y: words match");
+    ui.keys(&["y", "Down", "y"]);
+    ui.wait_for("type GENERATE");
+    ui.type_text("GENERATE");
+    ui.keys(&["Enter"]);
+    ui.wait_for("type EXPORT");
+    ui.type_text("EXPORT");
+    ui.keys(&["Enter"]);
+    ui.wait_for("Read them back and compare");
+    ui.keys(&["Enter"]);
+    ui.wait_for("Enter: sign off");
+    ui.keys(&[
+        "Enter", "Down", "Enter", "Down", "Enter", "Down", "Enter", "c",
+    ]);
+    ui.type_text("test-ceremony");
+    ui.keys(&["Enter"]);
+    ui.wait_for("The ceremony is closed.");
+    ui.keys(&["q"]);
+}
+
+fn outputs_verify(room: &Room) {
+    let media = room.path("out-usb");
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(media.join("test-ceremony.manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    let pem = room.path("target.pem");
+    std::fs::write(&pem, manifest["public_key_pem"].as_str().expect("pem")).expect("write");
+    let verify = room.bin(&[
+        "verify-byok".as_ref(),
+        media.join("test-ceremony.byok").as_os_str(),
+        "--kek".as_ref(),
+        data("independent/kek-2048.public.pem").as_os_str(),
+        "--kid".as_ref(),
+        KID.as_ref(),
+        "--kek-private".as_ref(),
+        data("independent/kek-2048.private.pem").as_os_str(),
+        "--public-key".as_ref(),
+        pem.as_os_str(),
+        "--allow-zero-padding".as_ref(),
+    ]);
+    assert!(
+        verify.status.success(),
+        "the .byok does not unwrap to the HSM's key"
+    );
+    let audit = room.audit_verify(&media.join("test-ceremony.audit.jsonl"));
+    assert!(audit.status.success(), "the log does not verify");
+}
+
+fn log_text(room: &Room) -> String {
+    std::fs::read_to_string(room.path("state/test-ceremony.audit.jsonl")).expect("log")
+}
+
+#[test]
+fn a_whole_ceremony_typed_key_by_key() {
+    let room = Room::new("tui whole");
+    let ui = Tmux::start(&room, "whole");
+    open_and_check_in(&ui);
+    present(&ui, &share_of(&room, "carol"), false);
+    present(&ui, &share_of(&room, "dave"), true);
+    finish(&ui);
+    outputs_verify(&room);
+    // Typed at the keyboard, not from an answers file.
+    assert!(log_text(&room).contains("\"scripted\":false"));
+}
+
+#[test]
+fn a_wrong_share_is_refused_and_logged_then_the_right_one_goes_on() {
+    let room = Room::new("tui wrong share");
+    let ui = Tmux::start(&room, "wrong");
+    open_and_check_in(&ui);
+    // Carol types Dave's share: a valid share, but not hers.
+    present(&ui, &share_of(&room, "dave"), false);
+    ui.wait_for("Shares accepted: 0 of 2");
+    assert!(log_text(&room).contains("share_rejected"));
+    present(&ui, &share_of(&room, "carol"), false);
+    ui.wait_for("Shares accepted: 1 of 2");
+    present(&ui, &share_of(&room, "dave"), true);
+    finish(&ui);
+    outputs_verify(&room);
+}
+
+#[test]
+fn a_missing_medium_stops_at_preflight_and_retry_goes_on() {
+    let room = Room::new("tui no medium");
+    std::fs::remove_dir(room.path("out-usb")).expect("unplug the output medium");
+    let ui = Tmux::start(&room, "medium");
+    ui.wait_for("Enter: open the ceremony");
+    ui.keys(&["Enter"]);
+    let screen = ui.wait_for("out-usb");
+    assert!(
+        screen.contains("missing") || screen.contains("mount"),
+        "{screen}"
+    );
+    std::fs::create_dir(room.path("out-usb")).expect("plug it in");
+    ui.keys(&["r"]);
+    ui.wait_for("All checks passed");
+    ui.keys(&["Enter"]);
+    ui.wait_for("Attendance");
+    ui.keys(&[
+        "Enter", "Down", "Enter", "Down", "Enter", "Down", "Enter", "c",
+    ]);
+    ui.wait_for("Shares accepted: 0 of 2");
+    present(&ui, &share_of(&room, "carol"), false);
+    present(&ui, &share_of(&room, "dave"), true);
+    finish(&ui);
+    outputs_verify(&room);
+    // The failed preflight is in the log before the one that passed.
+    let log = log_text(&room);
+    let failed = log.find("\"passed\":false").expect("failed check logged");
+    let passed = log.rfind("preflight_completed").expect("preflight");
+    assert!(failed < passed);
+}
