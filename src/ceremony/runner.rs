@@ -214,6 +214,8 @@ pub struct Runner<'p> {
     script: Arc<CeremonyScript>,
     people: &'p mut dyn People,
     media: Media,
+    /// The log is being mirrored to the output medium.
+    mirroring: bool,
     last_event: Option<&'static str>,
     notice: Option<String>,
     checks: Vec<Check>,
@@ -292,6 +294,7 @@ impl<'p> Runner<'p> {
             script: Arc::new(script),
             people,
             media,
+            mirroring: false,
             last_event: None,
             notice: None,
             checks: Vec::new(),
@@ -410,6 +413,7 @@ impl<'p> Runner<'p> {
         let (next, effects) = machine::step(&self.state, &event)?;
         let role = self.role_of(&event);
         let entry = self.log.append(&event, role, scripted)?;
+        self.mirror_log()?;
         self.state = next;
         self.facts.observe(&event, &entry.hash);
         self.last_event = Some(event.kind());
@@ -434,6 +438,19 @@ impl<'p> Runner<'p> {
                 self.commit(result, false)?;
             }
         }
+        Ok(())
+    }
+
+    /// Mirrors the log to the output medium from the moment it is mounted: the audit media
+    /// hold the record as it grows, not only at the end. (The mirror catches up with the whole
+    /// log when it starts, so a medium mounted late, or after a crash, misses nothing.)
+    fn mirror_log(&mut self) -> Result<(), RunError> {
+        if self.mirroring || !self.media.out.is_dir() {
+            return Ok(());
+        }
+        let name = format!("{}.audit.jsonl", self.script.output_name);
+        self.log.mirror_to(&self.media.out.join(name))?;
+        self.mirroring = true;
         Ok(())
     }
 
