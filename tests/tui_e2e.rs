@@ -51,7 +51,8 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Waits until `text` is on screen (20 s at most), and returns the screen.
+    /// Waits until `text` is on screen (60 s at most: the suite runs tests in parallel on
+    /// two cores), and returns the screen.
     fn wait_for(&self, text: &str) -> String {
         let start = Instant::now();
         loop {
@@ -60,7 +61,7 @@ impl Tmux {
                 return screen;
             }
             assert!(
-                start.elapsed() < Duration::from_secs(20),
+                start.elapsed() < Duration::from_secs(60),
                 "\"{text}\" never appeared; the screen is:\n{screen}"
             );
             std::thread::sleep(Duration::from_millis(100));

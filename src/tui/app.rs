@@ -351,7 +351,12 @@ impl App {
                 self.started = true;
                 None
             }
-            (Screen::Script | Screen::Summary, KeyCode::Char('q')) => {
+            (Screen::Script, KeyCode::Char('q')) if !self.started => {
+                self.quit = true;
+                None
+            }
+            // Quitting before the runner finished would lose the closing checkpoint.
+            (Screen::Summary, KeyCode::Char('q')) if self.finished.is_some() => {
                 self.quit = true;
                 None
             }

@@ -148,7 +148,8 @@ fn keys_for(app: &App, screen: Screen) -> String {
         Screen::Export if app.waiting => "Enter: continue to sign-off",
         Screen::Export => "writing and reading back the media",
         Screen::SignOff => "Up/Down: choose  Enter: sign off  c: close the ceremony",
-        Screen::Summary => "q: quit",
+        Screen::Summary if app.finished.is_some() => "q: quit",
+        Screen::Summary => "wait: the tool is finishing",
         Screen::Error if app.finished.is_some() => "q: quit",
         Screen::Error => "r: retry  d: record deviation  w: witness ack  a: abort  Esc: back",
     };
@@ -640,10 +641,12 @@ fn draw_summary(frame: &mut Frame, area: Rect, app: &App) {
             }
         }
         _ => {
+            // The last checkpoint is still being signed and the log copy written: the ceremony
+            // is not over until the runner says so, and nobody may leave before.
             if let Some(v) = &app.view {
                 lines.push(Line::raw(format!(
-                    "The ceremony is {}.",
-                    v.state.phase.title().to_lowercase()
+                    "{}: signing the last checkpoint and writing the log copy. Wait.",
+                    v.state.phase.title()
                 )));
             }
         }
