@@ -2,5 +2,6 @@
 //! with checkpoints signed inside the HSM.
 pub mod checkpoint;
 pub mod log;
+pub mod report;
 pub mod time;
 pub mod verify;

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Reproduces the `audit verify` figures in docs/benchmarks.md: a real rehearsal log grown to
+# BYOK_BENCH_LOG_MIB MiB (default 1024) with machine-valid repeated events, re-chained and
+# re-signed; verify's throughput and peak memory against `openssl dgst -sha256` on the same file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+command -v /usr/bin/time >/dev/null || {
+    sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get install -y -qq time >&2
+}
+lscpu | grep -E '^(Model name|CPU\(s\))' >&2
+uptime >&2
+cargo bench --bench audit_verify
