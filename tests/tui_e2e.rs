@@ -68,6 +68,22 @@ impl Tmux {
         }
     }
 
+    /// Waits until every one of `texts` is on the same screen.
+    fn wait_for_all(&self, texts: &[&str]) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if texts.iter().all(|t| screen.contains(t)) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{texts:?} never appeared together; the screen is:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn keys(&self, keys: &[&str]) {
         for k in keys {
             Command::new("tmux")
@@ -108,13 +124,15 @@ fn share_of(room: &Room, custodian: &str) -> String {
 fn open_and_check_in(ui: &Tmux) {
     ui.wait_for("Enter: open the ceremony");
     ui.keys(&["Enter"]);
-    ui.wait_for("All checks passed");
+    // Each wait is for a footer: it is drawn only once the runner waits for that input
+    // (a key pressed while the tool works is rightly ignored).
+    ui.wait_for("Enter: continue to attendance");
     ui.keys(&["Enter"]);
-    ui.wait_for("Attendance");
+    ui.wait_for("Enter: check in");
     ui.keys(&["Enter", "Down", "Enter", "Down", "Enter", "Down", "Enter"]);
     ui.wait_for("custodians carol, dave");
     ui.keys(&["c"]);
-    ui.wait_for("Shares accepted: 0 of 2");
+    ui.wait_for_all(&["Shares accepted: 0 of 2", "Enter: enter share"]);
 }
 
 fn present(ui: &Tmux, share: &str, down: bool) {
@@ -141,7 +159,7 @@ fn finish(ui: &Tmux) {
     ui.wait_for("type EXPORT");
     ui.type_text("EXPORT");
     ui.keys(&["Enter"]);
-    ui.wait_for("Read them back and compare");
+    ui.wait_for("Enter: continue to sign-off");
     ui.keys(&["Enter"]);
     ui.wait_for("Enter: sign off");
     ui.keys(&[
@@ -206,10 +224,10 @@ fn a_wrong_share_is_refused_and_logged_then_the_right_one_goes_on() {
     open_and_check_in(&ui);
     // Carol types Dave's share: a valid share, but not hers.
     present(&ui, &share_of(&room, "dave"), false);
-    ui.wait_for("Shares accepted: 0 of 2");
+    ui.wait_for_all(&["Shares accepted: 0 of 2", "Enter: enter share"]);
     assert!(log_text(&room).contains("share_rejected"));
     present(&ui, &share_of(&room, "carol"), false);
-    ui.wait_for("Shares accepted: 1 of 2");
+    ui.wait_for_all(&["Shares accepted: 1 of 2", "Enter: enter share"]);
     present(&ui, &share_of(&room, "dave"), true);
     finish(&ui);
     outputs_verify(&room);
@@ -229,13 +247,13 @@ fn a_missing_medium_stops_at_preflight_and_retry_goes_on() {
     );
     std::fs::create_dir(room.path("out-usb")).expect("plug it in");
     ui.keys(&["r"]);
-    ui.wait_for("All checks passed");
+    ui.wait_for("Enter: continue to attendance");
     ui.keys(&["Enter"]);
-    ui.wait_for("Attendance");
+    ui.wait_for("Enter: check in");
     ui.keys(&[
         "Enter", "Down", "Enter", "Down", "Enter", "Down", "Enter", "c",
     ]);
-    ui.wait_for("Shares accepted: 0 of 2");
+    ui.wait_for_all(&["Shares accepted: 0 of 2", "Enter: enter share"]);
     present(&ui, &share_of(&room, "carol"), false);
     present(&ui, &share_of(&room, "dave"), true);
     finish(&ui);
