@@ -4,7 +4,7 @@ mod ceremony;
 
 use byok_ceremony::audit::log::stream;
 use byok_ceremony::manifest::Manifest;
-use ceremony::{KID, Room, data};
+use ceremony::{KID, Room};
 
 #[test]
 fn a_headless_ceremony_produces_a_verifiable_byok_manifest_and_log() {
@@ -23,31 +23,8 @@ fn a_headless_ceremony_produces_a_verifiable_byok_manifest_and_log() {
         manifest.key_attributes.token,
         "keep_in_hsm makes a token object"
     );
-    let pem = room.path("target.pem");
-    std::fs::write(
-        &pem,
-        manifest.public_key_pem.as_deref().expect("public key"),
-    )
-    .expect("pem");
-
     // The .byok unwraps with the test KEK to the HSM's key (SoftHSM2 zero-pads: rehearsal).
-    let verify = room.bin(&[
-        "verify-byok".as_ref(),
-        media.join("test-ceremony.byok").as_os_str(),
-        "--kek".as_ref(),
-        data("independent/kek-2048.public.pem").as_os_str(),
-        "--kid".as_ref(),
-        KID.as_ref(),
-        "--kek-private".as_ref(),
-        data("independent/kek-2048.private.pem").as_os_str(),
-        "--public-key".as_ref(),
-        pem.as_os_str(),
-        "--allow-zero-padding".as_ref(),
-    ]);
-    assert!(
-        verify.status.success(),
-        "the .byok does not unwrap to the HSM's key"
-    );
+    room.assert_byok_unwraps_to_manifest_key();
 
     // The log: on the workstation and its copy on the media are the same, and verify.
     let log = media.join("test-ceremony.audit.jsonl");

@@ -182,4 +182,37 @@ sign_off = ["alice", "wendy", "carol", "dave"]
             self.path("ceremony.toml").as_os_str(),
         ])
     }
+
+    /// The exported .byok unwraps, with the test KEK's private key, to the public key the
+    /// manifest records from the HSM (SoftHSM2 zero-pads: rehearsal-grade is allowed).
+    pub fn assert_byok_unwraps_to_manifest_key(&self) {
+        let media = self.path("out-usb");
+        let manifest = byok_ceremony::manifest::Manifest::parse(
+            &std::fs::read(media.join("test-ceremony.manifest.json")).expect("manifest"),
+        )
+        .expect("strict manifest");
+        let pem = self.path("target.pem");
+        std::fs::write(
+            &pem,
+            manifest.public_key_pem.as_deref().expect("public key"),
+        )
+        .expect("pem");
+        let verify = self.bin(&[
+            "verify-byok".as_ref(),
+            media.join("test-ceremony.byok").as_os_str(),
+            "--kek".as_ref(),
+            data("independent/kek-2048.public.pem").as_os_str(),
+            "--kid".as_ref(),
+            KID.as_ref(),
+            "--kek-private".as_ref(),
+            data("independent/kek-2048.private.pem").as_os_str(),
+            "--public-key".as_ref(),
+            pem.as_os_str(),
+            "--allow-zero-padding".as_ref(),
+        ]);
+        assert!(
+            verify.status.success(),
+            "the .byok does not unwrap to the HSM's key"
+        );
+    }
 }
