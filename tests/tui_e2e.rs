@@ -51,37 +51,44 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Waits until `text` is on screen (60 s at most: the suite runs tests in parallel on
-    /// two cores), and returns the screen.
-    fn wait_for(&self, text: &str) -> String {
+    /// Waits until `ready` holds for the screen (60 s at most: the suite runs tests in
+    /// parallel on two cores), and returns the screen.
+    fn wait_until(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
             let screen = self.screen();
-            if screen.contains(text) {
+            if ready(&screen) {
                 return screen;
             }
             assert!(
                 start.elapsed() < Duration::from_secs(60),
-                "\"{text}\" never appeared; the screen is:\n{screen}"
+                "{what} never appeared; the screen is:\n{screen}"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
+    fn wait_for(&self, text: &str) -> String {
+        self.wait_until(&format!("{text:?}"), |s| s.contains(text))
+    }
+
     /// Waits until every one of `texts` is on the same screen.
     fn wait_for_all(&self, texts: &[&str]) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if texts.iter().all(|t| screen.contains(t)) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "{texts:?} never appeared together; the screen is:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        self.wait_until(&format!("{texts:?}"), |s| {
+            texts.iter().all(|t| s.contains(t))
+        })
+    }
+
+    /// Waits until `name`'s row is ticked and the key legend `legend` is back. The legend
+    /// is drawn only while the runner waits for input (keys pressed while the tool works
+    /// are ignored), and a row ticked by this action can only be drawn after the key was
+    /// taken, so together they mean "done, ready for the next key".
+    fn wait_ticked(&self, name: &str, legend: &str) -> String {
+        self.wait_until(&format!("{name} ticked, then {legend:?}"), |s| {
+            s.contains(legend)
+                && s.lines()
+                    .any(|l| l.contains(&format!(" {name} ")) && l.contains("[x]"))
+        })
     }
 
     fn keys(&self, keys: &[&str]) {
@@ -124,13 +131,21 @@ fn share_of(room: &Room, custodian: &str) -> String {
 fn open_and_check_in(ui: &Tmux) {
     ui.wait_for("Enter: open the ceremony");
     ui.keys(&["Enter"]);
-    // Each wait is for a footer: it is drawn only once the runner waits for that input
-    // (a key pressed while the tool works is rightly ignored).
     ui.wait_for("Enter: continue to attendance");
     ui.keys(&["Enter"]);
+    check_in(ui);
+}
+
+/// Attendance, one person at a time, each waited for before the next key.
+fn check_in(ui: &Tmux) {
     ui.wait_for("Enter: check in");
-    ui.keys(&["Enter", "Down", "Enter", "Down", "Enter", "Down", "Enter"]);
-    ui.wait_for("custodians carol, dave");
+    for (i, name) in ["alice", "wendy", "carol", "dave"].iter().enumerate() {
+        if i > 0 {
+            ui.keys(&["Down"]);
+        }
+        ui.keys(&["Enter"]);
+        ui.wait_ticked(name, "Enter: check in");
+    }
     ui.keys(&["c"]);
     ui.wait_for_all(&["Shares accepted: 0 of 2", "Enter: enter share"]);
 }
@@ -152,7 +167,9 @@ fn present(ui: &Tmux, share: &str, down: bool) {
 
 fn finish(ui: &Tmux) {
     ui.wait_for("y: words match");
-    ui.keys(&["y", "Down", "y"]);
+    ui.keys(&["y"]);
+    ui.wait_ticked("carol", "y: words match");
+    ui.keys(&["Down", "y"]);
     ui.wait_for("type GENERATE");
     ui.type_text("GENERATE");
     ui.keys(&["Enter"]);
@@ -162,9 +179,15 @@ fn finish(ui: &Tmux) {
     ui.wait_for("Enter: continue to sign-off");
     ui.keys(&["Enter"]);
     ui.wait_for("Enter: sign off");
-    ui.keys(&[
-        "Enter", "Down", "Enter", "Down", "Enter", "Down", "Enter", "c",
-    ]);
+    for (i, name) in ["alice", "wendy", "carol", "dave"].iter().enumerate() {
+        if i > 0 {
+            ui.keys(&["Down"]);
+        }
+        ui.keys(&["Enter"]);
+        ui.wait_ticked(name, "Enter: sign off");
+    }
+    ui.keys(&["c"]);
+    ui.wait_for("Type the ceremony id");
     ui.type_text("test-ceremony");
     ui.keys(&["Enter"]);
     ui.wait_for("The ceremony is closed.");
@@ -188,6 +211,7 @@ fn a_whole_ceremony_typed_key_by_key() {
     let ui = Tmux::start(&room, "whole");
     open_and_check_in(&ui);
     present(&ui, &share_of(&room, "carol"), false);
+    ui.wait_for_all(&["Shares accepted: 1 of 2", "Enter: enter share"]);
     present(&ui, &share_of(&room, "dave"), true);
     finish(&ui);
     outputs_verify(&room);
@@ -227,12 +251,9 @@ fn a_missing_medium_stops_at_preflight_and_retry_goes_on() {
     ui.keys(&["r"]);
     ui.wait_for("Enter: continue to attendance");
     ui.keys(&["Enter"]);
-    ui.wait_for("Enter: check in");
-    ui.keys(&[
-        "Enter", "Down", "Enter", "Down", "Enter", "Down", "Enter", "c",
-    ]);
-    ui.wait_for_all(&["Shares accepted: 0 of 2", "Enter: enter share"]);
+    check_in(&ui);
     present(&ui, &share_of(&room, "carol"), false);
+    ui.wait_for_all(&["Shares accepted: 1 of 2", "Enter: enter share"]);
     present(&ui, &share_of(&room, "dave"), true);
     finish(&ui);
     outputs_verify(&room);

@@ -359,4 +359,11 @@ fn keys_do_nothing_while_the_tool_works() {
     assert!(app.on_key(key(KeyCode::Enter)).is_none());
     assert!(app.on_key(key(KeyCode::Char('c'))).is_none());
     assert!(app.hint.is_some());
+    // Nor are they offered: the legend says to wait, and comes back when the runner asks.
+    let drawn = format!("{}", render(&app, 120, 40).backend());
+    assert!(drawn.contains("working: wait for the tool"), "{drawn}");
+    assert!(!drawn.contains("Enter: check in"), "{drawn}");
+    app.waiting = true;
+    let drawn = format!("{}", render(&app, 120, 40).backend());
+    assert!(drawn.contains("Enter: check in"), "{drawn}");
 }

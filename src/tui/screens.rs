@@ -134,6 +134,20 @@ fn keys_for(app: &App, screen: Screen) -> String {
     } else {
         "  ?: help"
     };
+    // While the tool works the action keys are ignored, so they are not offered: people
+    // (and scripts driving the terminal) wait for the key legend to come back.
+    let busy = app.started && !app.waiting && app.finished.is_none();
+    let acts_here = matches!(
+        screen,
+        Screen::Attendance
+            | Screen::Shares
+            | Screen::KekLoad
+            | Screen::KekConfirm
+            | Screen::SignOff
+    );
+    if busy && acts_here {
+        return "working: wait for the tool  ?: help".into();
+    }
     let own = match screen {
         Screen::Script => "Enter: open the ceremony  q: quit",
         Screen::Preflight if app.waiting && app.preflight_seen => "r: run the checks again",
