@@ -310,3 +310,34 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_retry_is_a_logged_choice_that_names_the_step_to_run_again() {
+    use byok_ceremony::ceremony::machine::Effect;
+    let events = happy_path();
+    let upto = |kind: &str| {
+        let at = events.iter().position(|e| e.kind() == kind).expect("event");
+        run(&events[..at]).expect("prefix")
+    };
+    let retry = |by: &str, phase| Event::RetryRequested {
+        by: by.into(),
+        phase,
+    };
+    // Before the key is generated: the administrator asks, the machine names the step.
+    let s = upto("key_generated");
+    assert_eq!(s.phase, Phase::KeyGeneration);
+    let (next, effects) = step(&s, &retry("alice", Phase::KeyGeneration)).expect("retry");
+    assert_eq!(effects, vec![Effect::GenerateKey]);
+    assert_eq!(
+        next, s,
+        "a retry changes nothing until its step's result arrives"
+    );
+    // Only the administrator; only the current phase; only a step the tool runs.
+    assert!(step(&s, &retry("carol", Phase::KeyGeneration)).is_err());
+    assert!(step(&s, &retry("alice", Phase::Wrap)).is_err());
+    let s = upto("attendance_closed");
+    assert!(step(&s, &retry("alice", Phase::Attendance)).is_err());
+    let s = upto("kek_loaded");
+    let (_, effects) = step(&s, &retry("alice", Phase::KekLoad)).expect("kek retry");
+    assert_eq!(effects, vec![Effect::LoadKek]);
+}

@@ -262,4 +262,7 @@ fn a_missing_medium_stops_at_preflight_and_retry_goes_on() {
     let failed = log.find("\"passed\":false").expect("failed check logged");
     let passed = log.rfind("preflight_completed").expect("preflight");
     assert!(failed < passed);
+    // And the choice to retry is in the log, between them.
+    let retry = log.find("\"retry_requested\"").expect("retry logged");
+    assert!(failed < retry && retry < passed);
 }

@@ -275,6 +275,12 @@ pub enum Event {
     Resumed {
         by: String,
     },
+    /// The administrator chose to run a failed or stalled step again (the choice is logged
+    /// before the step runs; its result follows as its own event).
+    RetryRequested {
+        by: String,
+        phase: Phase,
+    },
     /// A signed checkpoint over the log so far (C2SP signed note); payload verified by audit.
     Checkpoint {
         gate: Phase,
@@ -310,6 +316,7 @@ impl Event {
             Event::StepFailed { .. } => "step_failed",
             Event::Aborted { .. } => "aborted",
             Event::Resumed { .. } => "resumed",
+            Event::RetryRequested { .. } => "retry_requested",
             Event::Checkpoint { .. } => "checkpoint",
         }
     }
@@ -323,7 +330,8 @@ impl Event {
             | Event::DeviationRecorded { by, .. }
             | Event::DeviationAcknowledged { by, .. }
             | Event::Aborted { by, .. }
-            | Event::Resumed { by } => Some(by),
+            | Event::Resumed { by }
+            | Event::RetryRequested { by, .. } => Some(by),
             Event::SharePresented { custodian, .. }
             | Event::ShareRejected { custodian, .. }
             | Event::HsmAuthenticationPresented { custodian }
@@ -559,6 +567,19 @@ pub fn step(state: &State, event: &Event) -> Result<(State, Vec<Effect>), Refusa
             }
             d.acknowledged_by = Some(by.clone());
             return Ok((s, Vec::new()));
+        }
+        Event::RetryRequested { by, phase } => {
+            let config = config(state)?;
+            if *by != config.administrator {
+                return Err(refuse("only the ceremony administrator asks for a retry"));
+            }
+            if *phase != state.phase {
+                return Err(refuse("a retry is asked for in the current phase"));
+            }
+            let effect = retry_effect(state.phase).ok_or_else(|| {
+                refuse("nothing to retry in this phase: only a step the tool runs is retried")
+            })?;
+            return Ok((s, vec![effect]));
         }
         Event::StepFailed { phase, reason } => {
             if *phase != state.phase {
@@ -977,5 +998,18 @@ fn gate(state: &State) -> Result<(), Refusal> {
         })
     } else {
         Ok(())
+    }
+}
+
+/// The step the tool runs again when the administrator asks for a retry in `phase`.
+pub fn retry_effect(phase: Phase) -> Option<Effect> {
+    match phase {
+        Phase::Opened | Phase::Preflight => Some(Effect::RunPreflight),
+        Phase::KekLoad => Some(Effect::LoadKek),
+        Phase::KeyGeneration => Some(Effect::GenerateKey),
+        Phase::Wrap => Some(Effect::Wrap),
+        Phase::Export => Some(Effect::Export),
+        Phase::Verification => Some(Effect::VerifyExport),
+        _ => None,
     }
 }

@@ -567,26 +567,12 @@ impl<'p> Runner<'p> {
                 reason,
                 after_crash: false,
             },
-            Action::Retry => {
-                let effect = match self.state.phase {
-                    Phase::Opened | Phase::Preflight => Effect::RunPreflight,
-                    Phase::KekLoad => Effect::LoadKek,
-                    Phase::KeyGeneration => Effect::GenerateKey,
-                    Phase::Wrap => Effect::Wrap,
-                    Phase::Export => Effect::Export,
-                    Phase::Verification => Effect::VerifyExport,
-                    phase => {
-                        return Err(RunError::Step {
-                            phase,
-                            reason: "nothing to retry in this phase".into(),
-                        });
-                    }
-                };
-                return match self.execute(&effect)? {
-                    Some(event) => self.commit(event, false),
-                    None => Ok(()),
-                };
-            }
+            // Logged as a choice of its own; the machine names the step, and the step's
+            // result follows as its own event.
+            Action::Retry => Event::RetryRequested {
+                by: admin,
+                phase: self.state.phase,
+            },
         };
         self.commit(event, true)
     }
@@ -1101,6 +1087,7 @@ fn notice_of(event: &Event) -> Option<String> {
         Event::SignedOff { name } => Some(format!("{name} signed off.")),
         Event::DeviationRecorded { text, .. } => Some(format!("Deviation recorded: {text}")),
         Event::StepFailed { reason, .. } => Some(reason.clone()),
+        Event::RetryRequested { phase, .. } => Some(format!("Running again: {}.", phase.title())),
         _ => None,
     }
 }
