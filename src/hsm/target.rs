@@ -23,6 +23,19 @@ pub enum TargetSpec {
     Aes { bits: u32 },
 }
 
+/// How people read the target: Azure's key type and its size or curve, e.g.
+/// "RSA-HSM 3072 bits", "EC-HSM P-384", "oct-HSM 256 bits".
+impl std::fmt::Display for TargetSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TargetSpec::Rsa { bits } | TargetSpec::Aes { bits } => {
+                write!(f, "{} {bits} bits", self.kty())
+            }
+            TargetSpec::Ec { curve } => write!(f, "{} {}", self.kty(), curve.azure_name()),
+        }
+    }
+}
+
 /// A key type or size Azure does not accept.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SpecError {
@@ -502,6 +515,25 @@ fn check_value(session: &HsmSession<'_>, key: ObjectHandle) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn targets_read_in_azure_terms() {
+        assert_eq!(
+            TargetSpec::Rsa { bits: 3072 }.to_string(),
+            "RSA-HSM 3072 bits"
+        );
+        assert_eq!(
+            TargetSpec::Ec {
+                curve: EcCurve::P384
+            }
+            .to_string(),
+            "EC-HSM P-384"
+        );
+        assert_eq!(
+            TargetSpec::Aes { bits: 256 }.to_string(),
+            "oct-HSM 256 bits"
+        );
+    }
 
     #[test]
     fn azure_names_map_to_specs_and_bad_sizes_are_refused() {

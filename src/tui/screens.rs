@@ -305,7 +305,7 @@ fn draw_script(frame: &mut Frame, area: Rect, app: &App) {
         kv("Quorum", quorum),
         kv(
             "Target",
-            format!("{:?}, label {}", s.target, s.target_label),
+            format!("{}, label {}", s.target, s.target_label),
         ),
         kv("KEK file", s.kek_file.clone()),
         kv(
@@ -473,7 +473,7 @@ fn draw_approve(frame: &mut Frame, area: Rect, app: &App) {
         Effect::GenerateKey => vec![
             Line::raw("Every custodian present confirmed the KEK fingerprint."),
             Line::raw("The HSM will now generate the key:"),
-            kv("Key", format!("{:?}", s.target)),
+            kv("Key", s.target.to_string()),
             kv("Label", s.target_label.clone()),
             kv(
                 "Kept in HSM",
