@@ -288,6 +288,34 @@ fn every_screen_at_80x24_and_120x40() {
     }
 }
 
+/// Colour only where asked for, and then it repeats what the text says; the text is the same.
+#[test]
+fn every_screen_is_the_same_text_with_or_without_colour() {
+    use byok_ceremony::tui::theme::Theme;
+    use ratatui::style::Color;
+    let coloured = |app: &App| {
+        let t = render(app, 120, 40);
+        let buffer = t.backend().buffer().clone();
+        buffer
+            .content()
+            .iter()
+            .filter(|c| c.fg != Color::Reset || c.bg != Color::Reset)
+            .count()
+    };
+    for (name, mut app, _) in screens() {
+        app.theme = Theme::PLAIN;
+        let plain_text = render(&app, 120, 40).backend().to_string();
+        assert_eq!(coloured(&app), 0, "{name} has colour on a plain terminal");
+        app.theme = Theme::COLOUR;
+        assert!(coloured(&app) > 0, "{name} has no colour at all");
+        assert_eq!(
+            render(&app, 120, 40).backend().to_string(),
+            plain_text,
+            "{name}"
+        );
+    }
+}
+
 #[test]
 fn a_typed_share_is_never_drawn_and_is_sent_only_on_enter() {
     let mut app = app_at(Phase::Quorum);

@@ -154,6 +154,8 @@ pub struct App {
     /// The terminal must be cleared before the next frame (after a share was typed).
     pub clear_requested: bool,
     pub pictures: Pictures,
+    /// Colour or plain; set from the terminal by the run loop.
+    pub theme: super::theme::Theme,
 }
 
 impl App {
@@ -178,6 +180,7 @@ impl App {
             quit: false,
             clear_requested: false,
             pictures: Pictures::default(),
+            theme: super::theme::Theme::PLAIN,
         }
     }
 

@@ -15,6 +15,7 @@ pub mod app;
 pub mod people;
 pub mod screens;
 pub mod terminal;
+pub mod theme;
 pub mod widgets;
 
 pub use terminal::run;

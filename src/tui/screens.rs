@@ -1,5 +1,6 @@
 //! Drawing: one function per screen, each reading an [`App`] and nothing else. Plain text,
-//! box lines and bold/reverse only, so a Linux console at 80x24 without colour shows it all.
+//! box lines and bold/reverse carry everything, so a Linux console at 80x24 without colour
+//! shows it all; the app's [`Theme`](super::theme::Theme) adds colour where there is some.
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -105,7 +106,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
         Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     let [left, right] =
         Layout::horizontal([Constraint::Min(10), Constraint::Length(13)]).areas(top);
-    let bar = REVERSED.add_modifier(Modifier::BOLD);
+    let bar = app.theme.bar(app.script.rehearsal);
     frame.render_widget(Paragraph::new(line1).style(bar), left);
     frame.render_widget(
         Paragraph::new(format!("{} UTC", app.clock))
@@ -176,7 +177,7 @@ fn keys_for(app: &App, screen: Screen) -> String {
 fn draw_footer(frame: &mut Frame, area: Rect, app: &App, screen: Screen) {
     frame.render_widget(
         Paragraph::new(format!(" {}", keys_for(app, screen)))
-            .style(REVERSED)
+            .style(app.theme.keys())
             .wrap(Wrap { trim: true }),
         area,
     );
@@ -188,18 +189,21 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App) {
         .hint
         .clone()
         .or_else(|| app.view.as_ref().and_then(|v| v.notice.clone()));
-    lines.push(Line::raw(format!(" {}", note.unwrap_or_default())));
+    lines.push(Line::styled(
+        format!(" {}", note.unwrap_or_default()),
+        app.theme.attention(),
+    ));
     if let Some(entry) = &app.share {
         // Only a count: the typed characters are never drawn.
-        let check = if entry.well_formed() {
-            "complete, checksum valid"
+        let (check, check_style) = if entry.well_formed() {
+            ("complete, checksum valid", app.theme.ok())
         } else {
-            "incomplete"
+            ("incomplete", app.theme.attention())
         };
-        lines.push(Line::styled(
-            format!(" {}'s share (hidden): {check}", entry.custodian),
-            BOLD,
-        ));
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {}'s share (hidden): ", entry.custodian), BOLD),
+            Span::styled(check, check_style),
+        ]));
         lines.push(Line::raw(format!(
             " > {} ({} typed)",
             "*".repeat(entry.count().min(60)),
@@ -303,10 +307,7 @@ fn draw_script(frame: &mut Frame, area: Rect, app: &App) {
         kv("Witness", s.witness.clone()),
         kv("Custodians", s.custodians.join(", ")),
         kv("Quorum", quorum),
-        kv(
-            "Target",
-            format!("{}, label {}", s.target, s.target_label),
-        ),
+        kv("Target", format!("{}, label {}", s.target, s.target_label)),
         kv("KEK file", s.kek_file.clone()),
         kv(
             "Outputs",
@@ -341,7 +342,11 @@ fn draw_preflight(frame: &mut Frame, area: Rect, app: &App) {
             Line::from(vec![
                 Span::styled(
                     if c.passed { "[ OK ] " } else { "[FAIL] " },
-                    if c.passed { BOLD } else { REVERSED },
+                    if c.passed {
+                        app.theme.ok()
+                    } else {
+                        app.theme.bad()
+                    },
                 ),
                 Span::styled(format!("{}: ", c.name), BOLD),
                 Span::raw(c.detail.clone()),
@@ -448,12 +453,15 @@ fn draw_kek_confirm(frame: &mut Frame, area: Rect, app: &App) {
     lines.extend(hash_lines(&fp, width));
     for (i, name) in app.choices().iter().enumerate() {
         let (m, style) = marker(app, i);
-        let tick = if s.kek_confirmed_by.contains(name) {
-            "[x] matches"
+        let (tick, tick_style) = if s.kek_confirmed_by.contains(name) {
+            ("[x] matches", app.theme.ok())
         } else {
-            "[ ]"
+            ("[ ]", Style::new())
         };
-        lines.push(Line::styled(format!("{m}{name:<12} {tick}"), style));
+        lines.push(Line::from(vec![
+            Span::styled(format!("{m}{name:<12} "), style),
+            Span::styled(tick, tick_style),
+        ]));
     }
     with_qr(
         frame,
@@ -485,7 +493,7 @@ fn draw_approve(frame: &mut Frame, area: Rect, app: &App) {
                     "This cannot be undone: type {} to go on.",
                     approve_word(effect)
                 ),
-                BOLD,
+                app.theme.attention(),
             ),
         ],
         _ => vec![
@@ -689,7 +697,7 @@ fn meaning(view: Option<&View>) -> &'static str {
 fn draw_error(frame: &mut Frame, area: Rect, app: &App) {
     let mut lines = Vec::new();
     if let Some(Err(e)) = &app.finished {
-        lines.push(Line::styled("The run stopped.", BOLD));
+        lines.push(Line::styled("The run stopped.", app.theme.bad()));
         lines.push(Line::raw(e.clone()));
         lines.push(Line::raw(""));
         lines.push(Line::raw(

@@ -51,6 +51,7 @@ pub fn run(
     });
     let mut terminal = ratatui::init();
     let mut app = App::new(script);
+    app.theme = super::theme::Theme::detect();
     let mut replies: Option<Sender<Reply>> = None;
     loop {
         if app.clear_requested {
