@@ -130,34 +130,26 @@ fn main() -> ExitCode {
 
 /// No command: list the ceremony scripts found and start the chosen one in the guided UI.
 fn choose_and_run() -> ExitCode {
-    use std::io::BufRead;
+    use byok_ceremony::tui::picker::{Choice, choose};
     let scripts = byok_ceremony::cli::run::find_scripts();
     if scripts.is_empty() {
         eprintln!(
-            "error: no ceremony script found in ceremony-scripts/ or on mounted media; run `byok-ceremony run SCRIPT` or see --help"
+            "error: no ceremony script found in ceremony-scripts/ or on mounted media; mount the medium that holds it, or run `byok-ceremony run SCRIPT` (see --help)"
         );
         return ExitCode::from(2);
     }
-    println!("Ceremony scripts found:");
-    for (i, s) in scripts.iter().enumerate() {
-        println!("  {}. {}", i + 1, s.display());
+    match choose(scripts) {
+        Ok(Choice::Run(script)) => {
+            byok_ceremony::cli::run::run(byok_ceremony::cli::run::RunArgs::guided(script))
+        }
+        Ok(Choice::Quit) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "error: the terminal could not be used ({e}); run `byok-ceremony run SCRIPT` instead"
+            );
+            ExitCode::from(3)
+        }
     }
-    print!("Number of the ceremony to run (Enter to quit): ");
-    let _ = std::io::Write::flush(&mut std::io::stdout());
-    let mut line = String::new();
-    if std::io::stdin().lock().read_line(&mut line).is_err() {
-        return ExitCode::from(2);
-    }
-    let Some(script) = line
-        .trim()
-        .parse::<usize>()
-        .ok()
-        .and_then(|n| n.checked_sub(1))
-        .and_then(|i| scripts.get(i))
-    else {
-        return ExitCode::from(2);
-    };
-    byok_ceremony::cli::run::run(byok_ceremony::cli::run::RunArgs::guided(script.clone()))
 }
 
 fn run_rehearse(args: RehearseArgs) -> ExitCode {

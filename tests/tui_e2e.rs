@@ -17,9 +17,14 @@ struct Tmux {
 
 impl Tmux {
     fn start(room: &Room, name: &str) -> Tmux {
+        Tmux::start_with(room, name, "run ceremony.toml --state-dir state")
+    }
+
+    /// The binary with `args`, in the room's directory; the pane stays 30 s after it ends.
+    fn start_with(room: &Room, name: &str, args: &str) -> Tmux {
         let session = format!("byok-e2e-{}-{name}", std::process::id());
         let command = format!(
-            "cd '{}' && SOFTHSM2_CONF='{}' '{}' run ceremony.toml --state-dir state; sleep 30",
+            "cd '{}' && SOFTHSM2_CONF='{}' '{}' {args}; echo EXIT=$?; sleep 30",
             room.dir.path().display(),
             room.conf.display(),
             env!("CARGO_BIN_EXE_byok-ceremony")
@@ -265,4 +270,26 @@ fn a_missing_medium_stops_at_preflight_and_retry_goes_on() {
     // And the choice to retry is in the log, between them.
     let retry = log.find("\"retry_requested\"").expect("retry logged");
     assert!(failed < retry && retry < passed);
+}
+
+#[test]
+fn without_a_command_the_scripts_found_are_listed_and_the_chosen_one_starts() {
+    let room = Room::new("tui picker");
+    // The room's script, as found in ceremony-scripts/ (its record path is relative to it).
+    let script = std::fs::read_to_string(room.path("ceremony.toml"))
+        .expect("script")
+        .replace("record = \"provisioning/", "record = \"../provisioning/");
+    std::fs::create_dir(room.path("ceremony-scripts")).expect("dir");
+    std::fs::write(room.path("ceremony-scripts/test.toml"), script).expect("copy");
+    std::fs::write(room.path("ceremony-scripts/broken.toml"), "not a script").expect("bad");
+    let ui = Tmux::start_with(&room, "picker", "");
+    let screen = ui.wait_for_all(&["Ceremony scripts found", "Enter: start this ceremony"]);
+    assert!(screen.contains("test-ceremony"), "{screen}");
+    assert!(!screen.contains("broken"), "an invalid script was offered:\n{screen}");
+    ui.keys(&["Enter"]);
+    // The chosen script's own first screen, with its hash whole.
+    let screen = ui.wait_for("Enter: open the ceremony");
+    assert!(screen.contains("test-ceremony"), "{screen}");
+    ui.keys(&["q"]);
+    ui.wait_for("EXIT=");
 }

@@ -7,6 +7,7 @@ use crate::byok::fingerprint::pgp_words_for;
 use crate::ceremony::answers::{Answers, Recovery};
 use crate::ceremony::machine::Phase;
 use crate::ceremony::runner::{self, Media};
+use crate::tui::picker::FoundScript;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -106,7 +107,7 @@ fn print_outcome(log: &Path, head: &str, files: &[PathBuf], phase: Phase) {
 
 /// Ceremony scripts found in `ceremony-scripts/` and then on mounted media
 /// (`/media/*/ceremony-scripts`, `/mnt/*/ceremony-scripts`), in that order.
-pub fn find_scripts() -> Vec<PathBuf> {
+pub fn find_scripts() -> Vec<FoundScript> {
     let mut dirs = vec![PathBuf::from("ceremony-scripts")];
     for root in ["/media", "/mnt"] {
         if let Ok(entries) = std::fs::read_dir(root) {
@@ -127,10 +128,19 @@ pub fn find_scripts() -> Vec<PathBuf> {
             .filter_map(Result::ok)
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .filter(|p| crate::ceremony::script::CeremonyScript::load(p).is_ok())
             .collect();
         here.sort();
-        scripts.extend(here);
+        // Only scripts that validate: a broken one would fail on the next screen anyway.
+        scripts.extend(here.into_iter().filter_map(|path| {
+            let script = crate::ceremony::script::CeremonyScript::load(&path).ok()?;
+            Some(FoundScript {
+                ceremony_id: script.ceremony_id.clone(),
+                rehearsal: script.rehearsal,
+                target: script.target.to_string(),
+                sha256: script.sha256.clone(),
+                path,
+            })
+        }));
     }
     scripts
 }

@@ -13,6 +13,7 @@
 //! each share.
 pub mod app;
 pub mod people;
+pub mod picker;
 pub mod screens;
 pub mod terminal;
 pub mod theme;
