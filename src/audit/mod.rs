@@ -2,6 +2,7 @@
 //! with checkpoints signed inside the HSM.
 pub mod checkpoint;
 pub mod log;
+pub mod replay;
 pub mod report;
 pub mod time;
 pub mod verify;

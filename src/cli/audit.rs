@@ -1,11 +1,16 @@
 //! `byok-ceremony audit ...`: the auditor's commands. Exit 0 only when every check holds.
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use crate::audit::log::{LogError, stream};
+use crate::audit::replay::{self, Replay, Trust};
 use crate::audit::report::{self, Format};
-use crate::audit::verify::{VerifyOptions, verify};
+use crate::audit::verify::{AuditError, VerifyOptions, verify};
+use crate::ceremony::script::CeremonyScript;
 use crate::media::atomic::write_new;
 use crate::quorum::record::ProvisioningRecord;
+use crate::tui::replay::Player;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AuditCommand {
@@ -14,6 +19,9 @@ pub enum AuditCommand {
     Verify(VerifyArgs),
     /// Write a printable report (HTML or Markdown) of a ceremony whose log verifies
     Report(ReportArgs),
+    /// Play a ceremony back in the terminal, screen by screen as the people saw it, from its
+    /// log: read-only, no HSM. The log is verified first (same options as verify)
+    Replay(ReplayArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -46,10 +54,21 @@ pub struct ReportArgs {
     pub format: String,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub verify: VerifyArgs,
+    /// Replay a log that does not verify, up to the entry verify names, under a NOT VERIFIED
+    /// banner (for investigating a broken log; never evidence)
+    #[arg(long)]
+    pub force: bool,
+}
+
 pub fn run(command: AuditCommand) -> ExitCode {
     match command {
         AuditCommand::Verify(args) => run_verify(&args),
         AuditCommand::Report(args) => run_report(&args),
+        AuditCommand::Replay(args) => run_replay(&args),
     }
 }
 
@@ -71,12 +90,12 @@ fn run_verify(args: &VerifyArgs) -> ExitCode {
     };
     match verify(&args.log, &options(args, key.as_deref())) {
         Ok(v) => {
-            println!("OK: {} verifies", args.log.display());
-            println!("  entries: {}", v.entries);
-            println!("  final phase: {}", v.final_state.phase.title());
-            println!("  checkpoints verified: {}", v.checkpoints_verified);
-            println!("  artifacts verified: {}", v.artifacts_verified);
-            println!(
+            crate::say!("OK: {} verifies", args.log.display());
+            crate::say!("  entries: {}", v.entries);
+            crate::say!("  final phase: {}", v.final_state.phase.title());
+            crate::say!("  checkpoints verified: {}", v.checkpoints_verified);
+            crate::say!("  artifacts verified: {}", v.artifacts_verified);
+            crate::say!(
                 "  script: {}",
                 if v.script_verified {
                     "matches the pinned hash"
@@ -84,10 +103,10 @@ fn run_verify(args: &VerifyArgs) -> ExitCode {
                     "not checked (give --script)"
                 }
             );
-            println!("  deviations: {}", v.final_state.deviations.len());
-            println!("  head: {}", v.head);
+            crate::say!("  deviations: {}", v.final_state.deviations.len());
+            crate::say!("  head: {}", v.head);
             if let Some(at) = v.unsigned_from {
-                println!(
+                crate::say!(
                     "  WARNING: entries from seq {} (line {}) on carry no signature (an abort without a quorum login has nothing to sign with): nothing proves they are the ones written",
                     at.seq, at.line
                 );
@@ -95,7 +114,7 @@ fn run_verify(args: &VerifyArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            println!("FAILED: {e}");
+            crate::say!("FAILED: {e}");
             ExitCode::from(1)
         }
     }
@@ -124,7 +143,7 @@ fn run_report(args: &ReportArgs) -> ExitCode {
     let report = match report::build(&args.verify.log, &options(&args.verify, key.as_deref())) {
         Ok(r) => r,
         Err(e) => {
-            println!("FAILED: {e}");
+            crate::say!("FAILED: {e}");
             return ExitCode::from(1);
         }
     };
@@ -138,7 +157,7 @@ fn run_report(args: &ReportArgs) -> ExitCode {
     };
     match write_new(dir, &name, text.as_bytes()) {
         Ok(hash) => {
-            println!(
+            crate::say!(
                 "Report written: {} (SHA-256 {})",
                 args.output.display(),
                 hex::encode(hash)
@@ -149,6 +168,106 @@ fn run_report(args: &ReportArgs) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Verifies the log, folds it into replay steps and plays them in the terminal. Exit 0 when
+/// the viewer quits; nothing is written.
+fn run_replay(args: &ReplayArgs) -> ExitCode {
+    let (replay, script) = match load_replay(args) {
+        Ok(loaded) => loaded,
+        Err((code, message)) => {
+            eprintln!("{message}");
+            return ExitCode::from(code);
+        }
+    };
+    let mut player = Player::new(
+        replay,
+        Arc::new(script),
+        args.verify.log.display().to_string(),
+    );
+    match crate::tui::replay::run(&mut player) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "error: the terminal could not be used: {e}; audit replay needs an interactive terminal (run it in a terminal window, not through a pipe)"
+            );
+            ExitCode::from(3)
+        }
+    }
+}
+
+/// The replay of a verified log (or, with --force, of a broken one up to its first bad
+/// entry) and the script to draw it with. Errors carry the exit code and the message.
+fn load_replay(args: &ReplayArgs) -> Result<(Replay, CeremonyScript), (u8, String)> {
+    let v = &args.verify;
+    // An unreadable log is an input that cannot be read (exit 3), not a log that fails.
+    std::fs::File::open(&v.log).map_err(|e| {
+        (
+            3,
+            format!(
+                "error: cannot read {}: {e}; check the path and the medium",
+                v.log.display()
+            ),
+        )
+    })?;
+    let key = audit_key(v).map_err(|e| (3, format!("error: {e}")))?;
+    let trust = match verify(&v.log, &options(v, key.as_deref())) {
+        Ok(_) => Trust::Verified,
+        Err(AuditError::Log(e @ LogError::Read { .. })) => return Err((3, format!("error: {e}"))),
+        Err(e) if !args.force => {
+            return Err((
+                1,
+                format!(
+                    "FAILED: {e}\nThe log was not replayed: a replay shows only a log that verifies. Fix the problem above (or hand the log to the auditor as it is); --force replays it up to that entry under a NOT VERIFIED banner."
+                ),
+            ));
+        }
+        Err(e) => Trust::Forced {
+            line: named_line(&e),
+            problem: e.to_string(),
+        },
+    };
+    let mut entries = Vec::new();
+    let read = stream(&v.log, |_, entry| {
+        entries.push(entry);
+        Ok(())
+    });
+    match read {
+        Ok(_) => {}
+        // A broken log is replayed as far as it reads; verify's message says what is wrong.
+        Err(LogError::Corrupt { .. }) if args.force => {}
+        Err(e @ LogError::Read { .. }) => return Err((3, format!("error: {e}"))),
+        Err(e) => {
+            return Err((
+                1,
+                format!(
+                    "FAILED: {e}; the log changed after it was verified: run audit verify on it again"
+                ),
+            ));
+        }
+    }
+    let replay = replay::build(entries, &trust).map_err(|e| (1, format!("FAILED: {e}")))?;
+    let script = match &v.script {
+        // verify has checked it against the hash pinned in the log.
+        Some(path) => CeremonyScript::load(path).map_err(|e| (3, format!("error: {e}")))?,
+        None => replay::script_from_log(&replay).ok_or_else(|| {
+            (
+                1,
+                "FAILED: the log does not open with a ceremony: nothing to replay".to_owned(),
+            )
+        })?,
+    };
+    Ok((replay, script))
+}
+
+/// The 1-based line a verify failure names, if it names one.
+fn named_line(e: &AuditError) -> Option<u64> {
+    match e {
+        AuditError::Entry { line, .. }
+        | AuditError::Line { line, .. }
+        | AuditError::Log(LogError::Corrupt { line, .. }) => Some(*line),
+        _ => None,
     }
 }
 

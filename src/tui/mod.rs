@@ -14,6 +14,7 @@
 pub mod app;
 pub mod people;
 pub mod picker;
+pub mod replay;
 pub mod screens;
 pub mod terminal;
 pub mod theme;
