@@ -3,6 +3,21 @@
 //! `byok` knows the Azure side (KEK, file format, software verification), `hsm` drives any
 //! PKCS#11 HSM, `media` writes outputs safely, `rehearse` runs a whole ceremony on a throwaway
 //! software token, and `cli` holds the command implementations behind `main.rs`.
+/// `println!` for command output that may go to a pipe: when the reader has gone (`| head`),
+/// the rest is dropped instead of panicking, and the command still finishes its work and
+/// returns its exit code. (Rust ignores SIGPIPE, so a closed pipe is an EPIPE write error.)
+#[macro_export]
+macro_rules! say {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout());
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod audit;
 pub mod byok;
 pub mod ceremony;

@@ -186,36 +186,36 @@ fn run_rehearse(args: RehearseArgs) -> ExitCode {
     };
     match rehearse(&opts) {
         Ok(outcome) => {
-            println!(
+            byok_ceremony::say!(
                 "Rehearsal complete on a throwaway {} token (provisioned 2-of-3, demo custodians).",
                 outcome.token.name()
             );
-            println!("  .byok:     {}", outcome.byok_path.display());
-            println!("  manifest:  {}", outcome.manifest_path.display());
-            println!("  audit log: {}", outcome.log_path.display());
-            println!("  record:    {}", outcome.record_path.display());
-            println!("  .byok SHA-256: {}", hex::encode(outcome.byok_sha256));
-            println!(
+            byok_ceremony::say!("  .byok:     {}", outcome.byok_path.display());
+            byok_ceremony::say!("  manifest:  {}", outcome.manifest_path.display());
+            byok_ceremony::say!("  audit log: {}", outcome.log_path.display());
+            byok_ceremony::say!("  record:    {}", outcome.record_path.display());
+            byok_ceremony::say!("  .byok SHA-256: {}", hex::encode(outcome.byok_sha256));
+            byok_ceremony::say!(
                 "  .byok SHA-256 words: {}",
                 pgp_words_for(&outcome.byok_sha256).join(" ")
             );
-            println!(
+            byok_ceremony::say!(
                 "  KEK fingerprint: {}",
                 outcome.kek_fingerprint.hex_groups()
             );
-            println!(
+            byok_ceremony::say!(
                 "  KEK fingerprint words: {}",
                 outcome.kek_fingerprint.pgp_words().join(" ")
             );
-            println!("  audit log head: {}", outcome.log_head);
+            byok_ceremony::say!("  audit log head: {}", outcome.log_head);
             if let Some(check) = &outcome.software_check {
-                println!("  check: {check}");
+                byok_ceremony::say!("  check: {check}");
             }
             for reason in &outcome.manifest.rehearsal_grade_reasons {
-                println!("  REHEARSAL-GRADE: {reason}");
+                byok_ceremony::say!("  REHEARSAL-GRADE: {reason}");
             }
             for w in &outcome.warnings {
-                println!("  warning: {w}");
+                byok_ceremony::say!("  warning: {w}");
             }
             ExitCode::SUCCESS
         }

@@ -258,3 +258,38 @@ fn verify_byok_prints_one_line_per_problem_and_fails() {
         .arg(data(KEK_PUBLIC)));
     assert_eq!(missing.status.code(), Some(3));
 }
+
+/// `byok-ceremony ... | head`: a reader that has gone is not a crash. The command finishes and
+/// its exit code still tells the verdict.
+#[test]
+fn a_closed_stdout_does_not_panic_and_keeps_the_verdict() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = bin()
+        .arg("verify-byok")
+        .arg(data("independent/rsa-2048.kek-2048.byok"))
+        .arg("--kek")
+        .arg(data(KEK_PUBLIC))
+        .args([
+            "--kid",
+            "https://independent-test.vault.azure.net/keys/kek-2048/f2cd2c4345a5ee31c5fe5cbbb33f4f4a",
+        ])
+        .arg("--kek-private")
+        .arg(data(KEK_PRIVATE))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Close the reading end before the first line is written.
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read");
+    let status = child.wait().expect("wait");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}

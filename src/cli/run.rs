@@ -92,15 +92,15 @@ pub fn run(args: RunArgs) -> ExitCode {
 }
 
 fn print_outcome(log: &Path, head: &str, files: &[PathBuf], phase: Phase) {
-    println!("Ceremony {}.", phase.title().to_lowercase());
-    println!("  audit log: {}", log.display());
-    println!("  log head:  {head}");
+    crate::say!("Ceremony {}.", phase.title().to_lowercase());
+    crate::say!("  audit log: {}", log.display());
+    crate::say!("  log head:  {head}");
     if let Ok(bytes) = hex::decode(head) {
-        println!("  log head words: {}", pgp_words_for(&bytes).join(" "));
+        crate::say!("  log head words: {}", pgp_words_for(&bytes).join(" "));
     }
     for f in files {
         if let Ok(hash) = crate::media::atomic::sha256_file(f) {
-            println!("  wrote {} (SHA-256 {})", f.display(), hex::encode(hash));
+            crate::say!("  wrote {} (SHA-256 {})", f.display(), hex::encode(hash));
         }
     }
 }

@@ -23,12 +23,12 @@ pub fn run(file: &Path, inputs: &Inputs) -> ExitCode {
     match check(file, inputs) {
         Ok(lines) if lines.problems.is_empty() => {
             for w in &lines.warnings {
-                println!("warning: {w}");
+                crate::say!("warning: {w}");
             }
             for i in &lines.info {
-                println!("{i}");
+                crate::say!("{i}");
             }
-            println!(
+            crate::say!(
                 "OK: {} is a correct .byok file for this KEK",
                 file.display()
             );
@@ -36,12 +36,12 @@ pub fn run(file: &Path, inputs: &Inputs) -> ExitCode {
         }
         Ok(lines) => {
             for w in &lines.warnings {
-                println!("warning: {w}");
+                crate::say!("warning: {w}");
             }
             for p in &lines.problems {
-                println!("problem: {p}");
+                crate::say!("problem: {p}");
             }
-            println!(
+            crate::say!(
                 "FAILED: {} has {} problem(s); do not upload it",
                 file.display(),
                 lines.problems.len()

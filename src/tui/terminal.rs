@@ -90,11 +90,11 @@ pub fn run(
     drop(replies);
     match &app.finished {
         Some(Ok(f)) => {
-            println!("Ceremony {}.", f.phase.title().to_lowercase());
-            println!("  audit log: {}", f.log_path);
-            println!("  log head:  {}", f.head);
+            crate::say!("Ceremony {}.", f.phase.title().to_lowercase());
+            crate::say!("  audit log: {}", f.log_path);
+            crate::say!("  log head:  {}", f.head);
             for (name, hash) in &f.files {
-                println!("  wrote {name} (SHA-256 {hash})");
+                crate::say!("  wrote {name} (SHA-256 {hash})");
             }
             if f.phase == Phase::Closed {
                 ExitCode::SUCCESS
