@@ -106,6 +106,7 @@ fn happy_path() -> Vec<Event> {
             fingerprint_sha256: "33".repeat(32),
             bits: 2048,
             warnings: vec![],
+            file: None,
         },
         Event::KekConfirmed {
             custodian: "carol".into(),

@@ -293,3 +293,38 @@ fn without_a_command_the_scripts_found_are_listed_and_the_chosen_one_starts() {
     ui.keys(&["q"]);
     ui.wait_for("EXIT=");
 }
+
+#[test]
+fn the_kek_is_loaded_from_a_medium_chosen_on_screen() {
+    let room = Room::new("tui kek picker");
+    // The KEK is not on the configured medium but on another one, mounted under mnt/.
+    std::fs::create_dir_all(room.path("mnt/KEK-STICK")).expect("mount");
+    std::fs::rename(room.path("kek-usb/kek.pem"), room.path("mnt/KEK-STICK/kek.pem"))
+        .expect("move the KEK");
+    let ui = Tmux::start_with(
+        &room,
+        "kekpick",
+        "run ceremony.toml --state-dir state --media-root mnt",
+    );
+    open_and_check_in(&ui);
+    present(&ui, &share_of(&room, "carol"), false);
+    ui.wait_for_all(&["Shares accepted: 1 of 2", "Enter: enter share"]);
+    present(&ui, &share_of(&room, "dave"), true);
+    // The load from kek-usb failed; the screen lists the media, the stick marked [x].
+    let screen = ui.wait_for_all(&["Media that could hold the KEK", "Enter: load from it"]);
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("KEK-STICK") && l.contains("[x]")),
+        "{screen}"
+    );
+    ui.keys(&["Down", "Enter"]);
+    finish(&ui);
+    outputs_verify(&room);
+    // The log has the choice and the file it led to.
+    let log = log_text(&room);
+    let retry = log.find("\"retry_requested\"").expect("choice logged");
+    let loaded = log.find("\"kek_loaded\"").expect("loaded");
+    assert!(retry < loaded);
+    assert!(log[loaded..].contains("KEK-STICK/kek.pem"), "the file is not named");
+}

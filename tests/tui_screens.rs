@@ -142,3 +142,27 @@ fn keys_do_nothing_while_the_tool_works() {
     let drawn = format!("{}", render(&app, 120, 40).backend());
     assert!(drawn.contains("Enter: check in"), "{drawn}");
 }
+
+#[test]
+fn the_kek_medium_is_chosen_on_screen_and_only_one_holding_the_scripts_file() {
+    let mut app = app_at(Phase::KekLoad);
+    assert_eq!(app.screen(), Screen::KekLoad);
+    // The configured medium is not mounted: refused with a hint, nothing sent.
+    assert!(app.on_key(key(KeyCode::Enter)).is_none());
+    assert!(app.hint.as_deref().unwrap_or("").contains("kek.pem"), "{:?}", app.hint);
+    app.on_key(key(KeyCode::Down));
+    match app.on_key(key(KeyCode::Enter)) {
+        Some(Reply::Act(Action::LoadKekFrom(dir))) => {
+            assert_eq!(dir, std::path::PathBuf::from("/media/alice/KEK-2026"));
+        }
+        other => panic!("expected a load from the chosen medium, got {other:?}"),
+    }
+    // A failed load keeps the KEK screen, with the problem on it.
+    app.on_runner(FromRunner::Ask {
+        view: Box::new(view(Phase::KekLoad)),
+        problem: Some("no KEK at /media/alice/KEK-2026/kek.pem".into()),
+    });
+    assert_eq!(app.screen(), Screen::KekLoad);
+    let drawn = format!("{}", render(&app, 80, 24).backend());
+    assert!(drawn.contains("no KEK at"), "{drawn}");
+}

@@ -210,6 +210,9 @@ pub enum Event {
         fingerprint_sha256: String,
         bits: usize,
         warnings: Vec<String>,
+        /// Where the KEK was read from (the medium people chose); absent in older logs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
     },
     /// A custodian compared the fingerprint read aloud from the online side.
     KekConfirmed {

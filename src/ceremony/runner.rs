@@ -75,6 +75,8 @@ pub struct Media {
     pub kek: PathBuf,
     pub out: PathBuf,
     pub second: Option<PathBuf>,
+    /// Where other media are mounted, for the KEK screen's picker (`/media`, `/mnt`, ...).
+    pub roots: Vec<PathBuf>,
 }
 
 impl Media {
@@ -83,6 +85,7 @@ impl Media {
             kek: answers.kek_media.clone(),
             out: answers.media.clone(),
             second: answers.second_media.clone(),
+            roots: Vec::new(),
         }
     }
 }
@@ -104,6 +107,8 @@ pub struct View {
     pub checks: Vec<Check>,
     /// A line for people about the newest event: why a share was refused, who confirmed.
     pub notice: Option<String>,
+    /// While the KEK is loaded: the media that could hold it, the configured one first.
+    pub kek_media: Vec<crate::media::discover::KekMedium>,
 }
 
 impl View {
@@ -146,6 +151,8 @@ pub enum Action {
     AcknowledgeDeviation(usize),
     /// Run the failed step of the current phase again (after mounting a medium, say).
     Retry,
+    /// Load the KEK from this medium instead (the KEK screen's picker).
+    LoadKekFrom(PathBuf),
     Abort(String),
 }
 
@@ -178,6 +185,7 @@ impl std::fmt::Debug for Action {
                 f.debug_tuple("AcknowledgeDeviation").field(n).finish()
             }
             Action::Retry => f.write_str("Retry"),
+            Action::LoadKekFrom(dir) => f.debug_tuple("LoadKekFrom").field(dir).finish(),
             Action::Abort(r) => f.debug_tuple("Abort").field(r).finish(),
         }
     }
@@ -484,6 +492,15 @@ impl<'p> Runner<'p> {
             last_event: self.last_event,
             checks: self.checks.clone(),
             notice: self.notice.clone(),
+            kek_media: if self.state.phase == Phase::KekLoad {
+                crate::media::discover::kek_media(
+                    &self.media.kek,
+                    &self.media.roots,
+                    &self.script.kek_file,
+                )
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -573,6 +590,21 @@ impl<'p> Runner<'p> {
                 by: admin,
                 phase: self.state.phase,
             },
+            // A load from the medium people chose: the retry is logged, and the KEK's event
+            // names the file it was read from.
+            Action::LoadKekFrom(dir) => {
+                if self.state.phase != Phase::KekLoad {
+                    return Err(RunError::Refused(machine::Refusal {
+                        phase: self.state.phase,
+                        rule: "the KEK medium is chosen only while the KEK is loaded".into(),
+                    }));
+                }
+                self.media.kek = dir;
+                Event::RetryRequested {
+                    by: admin,
+                    phase: Phase::KekLoad,
+                }
+            }
         };
         self.commit(event, true)
     }
@@ -793,6 +825,7 @@ impl<'p> Runner<'p> {
             fingerprint_sha256: kek.fingerprint().hex(),
             bits: kek.bits(),
             warnings: kek.warnings().to_vec(),
+            file: Some(file.display().to_string()),
         };
         self.kek = Some(kek);
         Ok(Some(event))

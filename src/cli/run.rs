@@ -32,6 +32,11 @@ pub struct RunArgs {
     /// Guided UI: the second output medium, when the script asks for a second copy
     #[arg(long, conflicts_with = "answers")]
     pub second_media: Option<PathBuf>,
+    /// Guided UI: where other media are mounted, offered on the KEK screen when the KEK
+    /// medium is not the default (repeat the option for several)
+    #[arg(long = "media-root", value_name = "DIR", conflicts_with = "answers",
+          default_values_t = crate::media::discover::DEFAULT_ROOTS.map(String::from))]
+    pub media_roots: Vec<String>,
 }
 
 impl RunArgs {
@@ -45,6 +50,7 @@ impl RunArgs {
             kek_media: PathBuf::from("kek-usb"),
             media: PathBuf::from("out-usb"),
             second_media: None,
+            media_roots: crate::media::discover::DEFAULT_ROOTS.map(String::from).to_vec(),
         }
     }
 }
@@ -60,6 +66,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             kek: args.kek_media,
             out: args.media,
             second: args.second_media,
+            roots: args.media_roots.iter().map(PathBuf::from).collect(),
         };
         return crate::tui::run(&args.script, media, &args.state_dir, recover);
     };

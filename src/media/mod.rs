@@ -1,2 +1,3 @@
 //! Writing ceremony outputs to disk and removable media.
 pub mod atomic;
+pub mod discover;

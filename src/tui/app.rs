@@ -198,12 +198,21 @@ impl App {
         if self.approve.is_some() {
             return Screen::Approve;
         }
-        if self.problem.is_some() {
-            return Screen::Error;
-        }
         let Some(view) = &self.view else {
-            return Screen::Preflight;
+            return if self.problem.is_some() {
+                Screen::Error
+            } else {
+                Screen::Preflight
+            };
         };
+        // The KEK screen shows its own problem beside the media to choose from.
+        if self.problem.is_some() {
+            return if view.state.phase == Phase::KekLoad {
+                Screen::KekLoad
+            } else {
+                Screen::Error
+            };
+        }
         match view.state.phase {
             Phase::Opened | Phase::Preflight => Screen::Preflight,
             Phase::Attendance if !self.preflight_seen => Screen::Preflight,
@@ -282,6 +291,11 @@ impl App {
                 .filter(|c| !s.shares_from.contains(c))
                 .collect(),
             Screen::KekConfirm => s.custodians_present(),
+            Screen::KekLoad => view
+                .kek_media
+                .iter()
+                .map(|m| m.dir.display().to_string())
+                .collect(),
             Screen::SignOff => roster(&self.script)
                 .into_iter()
                 .filter(|n| s.present.contains(n))
@@ -394,6 +408,19 @@ impl App {
                 }
                 self.share = Some(ShareEntry::new(custodian));
                 None
+            }
+            (Screen::KekLoad, KeyCode::Enter) => {
+                let view = self.view.as_ref()?;
+                let medium = view.kek_media.get(self.cursor)?;
+                if !medium.has_script_file {
+                    self.hint = Some(format!(
+                        "{} is not on that medium: choose one that holds it, or mount it and press r",
+                        view.script.kek_file
+                    ));
+                    return None;
+                }
+                let dir = medium.dir.clone();
+                self.act(Action::LoadKekFrom(dir))
             }
             (Screen::KekConfirm, KeyCode::Char('y')) => {
                 let c = self.selected()?;

@@ -334,12 +334,15 @@ pub fn app_for(replay: &Replay, at: usize, script: &Arc<CeremonyScript>, log_nam
             kek: MEDIUM_NOT_IN_LOG.into(),
             out: MEDIUM_NOT_IN_LOG.into(),
             second: None,
+            roots: Vec::new(),
         },
         log_head: step.entry.hash.clone(),
         log_len: at as u64 + 1,
         last_event: Some(step.kind()),
         checks: step.checks.clone(),
         notice: None,
+        // The media offered then were not logged; the KEK's event names the file used.
+        kek_media: Vec::new(),
     });
     app.on_runner(match &step.approval {
         Some(effect) => FromRunner::Approve {

@@ -156,7 +156,7 @@ fn keys_for(app: &App, screen: Screen) -> String {
         Screen::Preflight => "checks running...",
         Screen::Attendance => "Up/Down: choose  Enter: check in  c: close attendance",
         Screen::Shares => "Up/Down: choose custodian  Enter: enter share",
-        Screen::KekLoad => "r: load the KEK from the medium",
+        Screen::KekLoad => "Up/Down: medium  Enter: load from it  r: try again",
         Screen::KekConfirm => "Up/Down: custodian  y: words match  n: they differ",
         Screen::Approve => "type the word shown  Enter: confirm",
         Screen::Generation => "working: the HSM generates and wraps",
@@ -421,9 +421,13 @@ fn draw_shares(frame: &mut Frame, area: Rect, app: &App) {
 fn draw_kek_load(frame: &mut Frame, area: Rect, app: &App) {
     let Some(view) = &app.view else { return };
     let s = &view.script;
-    let lines = vec![
-        kv("KEK medium", view.media.kek.display().to_string()),
-        kv("KEK file", s.kek_file.clone()),
+    let mut lines = Vec::new();
+    if let Some(problem) = &app.problem {
+        lines.push(Line::styled(problem.to_string(), app.theme.bad()));
+        lines.push(Line::raw(""));
+    }
+    lines.extend([
+        kv("KEK file", format!("{} (named by the script)", s.kek_file)),
         kv(
             "Expected kid",
             s.expected_kid
@@ -431,12 +435,32 @@ fn draw_kek_load(frame: &mut Frame, area: Rect, app: &App) {
                 .map_or("(from the key JSON)".into(), |k| k.url().to_owned()),
         ),
         Line::raw(""),
-        Line::raw(if app.waiting {
-            "Mount the KEK medium, then press r to load the KEK from it."
+        Line::styled("Media that could hold the KEK:", BOLD),
+    ]);
+    for (i, m) in view.kek_media.iter().enumerate() {
+        let (marker, style) = marker(app, i);
+        let (tick, tick_style, files) = if !m.mounted {
+            ("[ ]", Style::new(), "not mounted".to_owned())
+        } else if m.has_script_file {
+            ("[x]", app.theme.ok(), m.files.join(", "))
+        } else if m.files.is_empty() {
+            ("[ ]", Style::new(), "no KEK file".to_owned())
         } else {
-            "Loading and checking the KEK..."
-        }),
-    ];
+            ("[ ]", Style::new(), format!("{} (not the script's file)", m.files.join(", ")))
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{marker}{}", m.dir.display()), style),
+            Span::raw(" "),
+            Span::styled(tick, tick_style),
+            Span::raw(format!(" {files}")),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::raw(if app.waiting {
+        "Choose the medium marked [x] and press Enter; or mount the KEK medium and press r."
+    } else {
+        "Loading and checking the KEK..."
+    }));
     frame.render_widget(para(lines, "Load the KEK"), area);
 }
 
@@ -745,7 +769,7 @@ fn help_text(screen: Screen) -> &'static str {
             "Choose a custodian and press Enter; they type their share out of sight of the others. Only a count of characters is shown. Spaces and dashes do not matter. A wrong share is refused and logged; type it again."
         }
         Screen::KekLoad => {
-            "The KEK public key comes from the Key Vault on the online side, on its own medium. Press r to load it; the tool checks its size and kid."
+            "The KEK public key comes from the Key Vault on the online side, on its own medium. The media mounted are listed; [x] marks those that hold the file the script names. Choose one and press Enter, or press r to try the configured medium again. The tool checks the key's size and kid, and logs which file it read."
         }
         Screen::KekConfirm => {
             "The online side reads the fingerprint aloud as words. Each custodian compares them with the screen and answers y (they match) or n (they differ). Nothing is wrapped until all agree."

@@ -11,6 +11,7 @@ use byok_ceremony::ceremony::machine::{Check, Effect, FileRecord, Phase, State};
 use byok_ceremony::ceremony::runner::{Media, View};
 use byok_ceremony::ceremony::script::CeremonyScript;
 use byok_ceremony::hsm::target::KeyAttributes;
+use byok_ceremony::media::discover::KekMedium;
 use byok_ceremony::tui::app::{App, Screen};
 use byok_ceremony::tui::people::{Finished, FromRunner, Reply};
 
@@ -128,10 +129,35 @@ pub fn view(phase: Phase) -> View {
             kek: PathBuf::from("/media/kek-usb"),
             out: PathBuf::from("/media/out-usb"),
             second: None,
+            roots: Vec::new(),
         },
         log_head: HEAD.into(),
         log_len: 23,
         last_event: None,
+        kek_media: if phase == Phase::KekLoad {
+            vec![
+                KekMedium {
+                    dir: PathBuf::from("/media/kek-usb"),
+                    mounted: false,
+                    files: Vec::new(),
+                    has_script_file: false,
+                },
+                KekMedium {
+                    dir: PathBuf::from("/media/alice/KEK-2026"),
+                    mounted: true,
+                    files: vec!["kek.pem".into(), "kek.json".into()],
+                    has_script_file: true,
+                },
+                KekMedium {
+                    dir: PathBuf::from("/media/alice/OLD"),
+                    mounted: true,
+                    files: vec!["kek-2025.pem".into()],
+                    has_script_file: false,
+                },
+            ]
+        } else {
+            Vec::new()
+        },
         checks: vec![
             Check {
                 name: "script".into(),

@@ -303,6 +303,7 @@ impl Gatherer {
                 fingerprint_sha256,
                 bits,
                 warnings,
+                ..
             } => {
                 self.kek = Some(Kek {
                     kid: kid.clone(),
