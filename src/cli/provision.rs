@@ -1,24 +1,31 @@
-//! `byok-ceremony provision SCRIPT --headless --out DIR`: put a token under quorum control,
-//! or (`--resplit RECORD --share FILE...`) replace its user-PIN split.
+//! `byok-ceremony provision SCRIPT --out DIR`: put a token under quorum control with the
+//! guided terminal UI (`--headless` for scripts), or (`--resplit RECORD --share FILE...`,
+//! headless) replace its user-PIN split.
 //!
+//! Both modes drive the same provisioning core and write the same files and audit events.
 //! Prints what was done and where each custodian's file went; never a PIN or a share.
 //! Exit codes: 0 done and verified; 1 refused or failed (the message says whether the token
 //! was changed); 2 bad usage; 3 the script or the HSM module could not be read or loaded.
-use std::path::PathBuf;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use sha2::{Digest, Sha256};
 
 use crate::hsm::HsmError;
 use crate::quorum::login::LoginPolicy;
 use crate::quorum::provision::{ProvisionError, ProvisionOptions, ProvisionOutcome, provision};
 use crate::quorum::resplit::{ResplitError, ResplitOptions, resplit};
 use crate::quorum::script::{ProvisioningScript, ScriptError};
+use crate::tui::provision::Ending;
 
 /// The command's arguments (parsed by clap in main.rs).
 #[derive(Debug, clap::Args)]
 pub struct ProvisionArgs {
     /// The provisioning script (TOML; see ceremony-scripts/provisioning-3of5.toml)
     pub script: PathBuf,
-    /// Run without the terminal UI: each custodian's share goes to DIR/<custodian>.share.txt
+    /// Run without the terminal UI (for scripts). Either way each custodian's share goes to
+    /// DIR/<custodian>.share.txt; the guided UI also shows it to that custodian alone
     #[arg(long)]
     pub headless: bool,
     /// Directory for the share files and provisioning-record.json (never overwritten)
@@ -42,13 +49,21 @@ pub struct ProvisionArgs {
 /// Runs the command and returns its exit code.
 pub fn run(args: ProvisionArgs) -> ExitCode {
     if !args.headless {
-        eprintln!(
-            "error: the guided terminal UI is not available yet; run `byok-ceremony provision SCRIPT --headless --out DIR`"
-        );
-        return ExitCode::from(2);
+        if args.resplit.is_some() {
+            eprintln!(
+                "error: a re-split runs headless only: add --headless (the old custodians' share files come with --share)"
+            );
+            return ExitCode::from(2);
+        }
+        if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+            eprintln!(
+                "error: the guided provisioning needs a terminal (80x24 is enough); from a script or a pipe, add --headless"
+            );
+            return ExitCode::from(2);
+        }
     }
-    let script = match ProvisioningScript::load(&args.script) {
-        Ok(s) => s,
+    let (script, sha256) = match load(&args.script) {
+        Ok(loaded) => loaded,
         Err(e @ ScriptError::Read { .. }) => {
             eprintln!("error: {e}");
             return ExitCode::from(3);
@@ -58,6 +73,9 @@ pub fn run(args: ProvisionArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if !args.headless {
+        return guided(script, &args, sha256);
+    }
     let result = match &args.resplit {
         Some(record) => resplit(
             &script,
@@ -97,9 +115,53 @@ pub fn run(args: ProvisionArgs) -> ExitCode {
     }
 }
 
+/// The script and the SHA-256 of the bytes it was parsed from (shown for comparison with the
+/// signed copy).
+fn load(path: &Path) -> Result<(ProvisioningScript, String), ScriptError> {
+    let bytes = std::fs::read(path).map_err(|source| ScriptError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| ScriptError::Read {
+        path: path.display().to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })?;
+    let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+    Ok((ProvisioningScript::parse(&text)?, sha256))
+}
+
+/// The guided terminal UI over the same core; the report afterwards is the headless one.
+fn guided(script: ProvisioningScript, args: &ProvisionArgs, sha256: String) -> ExitCode {
+    let opts = ProvisionOptions {
+        out_dir: args.out.clone(),
+        current_pins: args.current_pins.clone(),
+    };
+    match crate::tui::provision::run(script, &args.script, sha256, opts) {
+        Ending::Done(outcome) => {
+            report(&outcome, false);
+            ExitCode::SUCCESS
+        }
+        Ending::Failed(e) => {
+            eprintln!("error: {e}");
+            let could_not_run = matches!(e, ProvisionError::Hsm(HsmError::Load { .. }));
+            ExitCode::from(if could_not_run { 3 } else { 1 })
+        }
+        Ending::LeftBeforeStart => {
+            eprintln!(
+                "provisioning was left before the token was found: nothing was changed or written"
+            );
+            ExitCode::from(1)
+        }
+        Ending::Broken(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn report(outcome: &ProvisionOutcome, resplit: bool) {
     let r = &outcome.record;
-    println!(
+    crate::say!(
         "{} token \"{}\" (serial {}).",
         if resplit {
             "Re-split the user PIN of"
@@ -110,27 +172,30 @@ fn report(outcome: &ProvisionOutcome, resplit: bool) {
         r.token.serial
     );
     if r.rehearsal {
-        println!("  REHEARSAL: not for a production token.");
+        crate::say!("  REHEARSAL: not for a production token.");
     }
     for (group, g) in r.groups() {
-        println!(
+        crate::say!(
             "  {group}: split {} - any {} of {} custodians",
-            g.split_id, g.threshold, g.shares
+            g.split_id,
+            g.threshold,
+            g.shares
         );
     }
     if let Some(old) = r.supersedes {
-        println!("  replaces user-PIN split {old}: its shares no longer log in");
+        crate::say!("  replaces user-PIN split {old}: its shares no longer log in");
     }
-    println!(
+    crate::say!(
         "  audit key: {} (SHA-256 of its public key {})",
-        r.audit_key.algorithm, r.audit_key.public_key_sha256
+        r.audit_key.algorithm,
+        r.audit_key.public_key_sha256
     );
-    println!("  record:    {}", outcome.written.record.display());
+    crate::say!("  record:    {}", outcome.written.record.display());
     for (custodian, path) in &outcome.written.share_files {
-        println!("  share of {custodian}: {}", path.display());
+        crate::say!("  share of {custodian}: {}", path.display());
     }
-    println!(
+    crate::say!(
         "  Each share file belongs on its custodian's own medium; move it there and delete it here."
     );
-    println!("  {} quorum events recorded.", outcome.events.len());
+    crate::say!("  {} quorum events recorded.", outcome.events.len());
 }

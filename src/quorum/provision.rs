@@ -1,6 +1,8 @@
 //! Provisioning: put a token under quorum control.
 //!
-//! 1. Check the outputs can be written (nothing exists yet) before touching the token.
+//! 1. Check the outputs can be written (nothing exists yet) before touching the token; find
+//!    the token and have the people confirm it (nothing, not even the audit log, is written
+//!    before they do).
 //! 2. Initialise the token with temporary PINs from the OS generator, or adopt an initialised
 //!    one with its current PINs.
 //! 3. Generate the ceremony audit key inside the token.
@@ -10,6 +12,13 @@
 //! 6. Only then set the new PINs on the token (C_SetPIN), so that a failed write never leaves
 //!    a token whose PIN nobody holds.
 //! 7. Read M shares back from the custodians' files, rebuild each PIN and log in with it.
+//! 8. Hand each custodian their share, one at a time (the guided UI shows it; headless, the
+//!    file is the hand-out).
+//!
+//! The people in the room answer through [`ProvisionPeople`]: the headless command and the
+//! guided terminal UI drive this same core, so both record the same quorum events.
+pub mod people;
+
 use std::path::{Path, PathBuf};
 
 use cryptoki::session::UserType;
@@ -27,6 +36,8 @@ use super::script::{ProvisioningScript, TokenPlan};
 use super::share::{PinGroup, Share};
 use super::split::{self, SplitError};
 use crate::hsm::{Hsm, HsmError, HsmSession, TokenIdentity, TokenSelector};
+
+pub use people::{HandOut, Headless, ProvisionPeople, ProvisionStep, TokenToChange};
 
 /// Why provisioning stopped. Messages say whether the token was changed and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +102,14 @@ pub enum ProvisionError {
         "the {group} rebuilt from the written share files did not log in ({detail}); treat the share files as void and investigate before using this token"
     )]
     Verify { group: PinGroup, detail: String },
+    #[error(
+        "provisioning was not confirmed, so it stopped before the token was changed; nothing was written. Run it again when everyone is ready"
+    )]
+    NotApproved,
+    #[error(
+        "the token is provisioned and every share file is in {0}, but the on-screen hand-out was left before {1} had their share: give each remaining custodian their own file"
+    )]
+    HandOutLeft(PathBuf, String),
 }
 
 /// Where the outputs go and what the command line gave.
@@ -127,10 +146,20 @@ pub(crate) fn limits(hsm: &Hsm, slot: Slot) -> Result<PinLimits, HsmError> {
 /// The provisioning audit log written beside the record: every quorum step, hash-chained.
 pub const AUDIT_LOG_NAME: &str = "provisioning-audit.jsonl";
 
-/// Runs the whole provisioning described by `script`.
+/// Runs the whole provisioning described by `script`, headless: the share files are the
+/// hand-out.
 pub fn provision(
     script: &ProvisioningScript,
     opts: &ProvisionOptions,
+) -> Result<ProvisionOutcome, ProvisionError> {
+    provision_with(script, opts, &mut Headless)
+}
+
+/// Runs the whole provisioning described by `script`, asking `people` where people decide.
+pub fn provision_with(
+    script: &ProvisioningScript,
+    opts: &ProvisionOptions,
+    people: &mut dyn ProvisionPeople,
 ) -> Result<ProvisionOutcome, ProvisionError> {
     let mut everyone: Vec<&String> = script.user_pin.custodians.iter().collect();
     if let Some(so) = &script.so_pin {
@@ -148,14 +177,18 @@ pub fn provision(
     if script.so_pin.is_some() && current.as_ref().is_some_and(|c| c.so.is_none()) {
         return Err(ProvisionError::SoPinNeeded);
     }
+    let hsm = Hsm::load(&script.module)?;
+    // Which token changes, found and shown before anything is changed or written.
+    let (slot, change) = token_to_change(&hsm, &script.token)?;
+    people.approve(&change)?;
     // Every quorum step from here on is appended to the provisioning audit log as it happens.
     let mut events = EventSink::to_log(&opts.out_dir.join(AUDIT_LOG_NAME))
         .map_err(|e| ProvisionError::AuditLog(e.to_string()))?;
-    let hsm = Hsm::load(&script.module)?;
+    people.progress(ProvisionStep::PrepareToken);
     // The PINs the token has now: temporary ones for a fresh token, or the adopted token's.
     let (slot, old_user, old_so) = match (&script.token, current) {
-        (TokenPlan::Initialise { label, slot_id }, _) => {
-            let (slot, user, so) = initialise(&hsm, label, *slot_id)?;
+        (TokenPlan::Initialise { label, .. }, _) => {
+            let (slot, user, so) = initialise(&hsm, slot, label)?;
             let id = hsm.token_identity(slot)?;
             events.push(QuorumEvent::TokenInitialised {
                 label: id.label,
@@ -163,8 +196,7 @@ pub fn provision(
             });
             (slot, user, Some(so))
         }
-        (TokenPlan::Adopt { selector }, Some(pins)) => {
-            let slot = hsm.find_token(selector)?;
+        (TokenPlan::Adopt { .. }, Some(pins)) => {
             let id = hsm.token_identity(slot)?;
             events.push(QuorumEvent::TokenAdopted {
                 label: id.label,
@@ -178,11 +210,13 @@ pub fn provision(
     let limits = limits(&hsm, slot)?;
     let session = hsm.open_session(slot)?;
     login_current(&session, UserType::User, &old_user)?;
+    people.progress(ProvisionStep::AuditKey);
     let audit = audit_key::generate(&session)?;
     events.push(QuorumEvent::AuditKeyGenerated {
         label: audit.label.clone(),
         public_key_sha256: audit.public_key_sha256.clone(),
     });
+    people.progress(ProvisionStep::Split);
     let user_pin = pin::generate(&session, limits)?;
     let user = issue::issue(
         &user_pin,
@@ -219,11 +253,13 @@ pub fn provision(
     record.validate()?;
     let mut splits: Vec<&IssuedSplit> = vec![&user];
     splits.extend(so.as_ref().map(|(_, i)| i));
+    let handouts = outputs::handouts(&splits);
+    people.progress(ProvisionStep::WriteFiles);
     let written = outputs::write_all(
         &opts.out_dir,
         &token,
         script.rehearsal,
-        &outputs::handouts(&splits),
+        &handouts,
         &record,
         &mut events,
     )
@@ -231,6 +267,7 @@ pub fn provision(
 
     // Only now: the new PINs go onto the token (and only with the audit trail intact).
     events.healthy().map_err(ProvisionError::AuditLog)?;
+    people.progress(ProvisionStep::SetPins);
     set_pin(
         &session,
         PinGroup::UserPin,
@@ -255,10 +292,12 @@ pub fn provision(
         logout(&session)?;
     }
     drop(user_pin);
+    people.progress(ProvisionStep::Verify);
     verify_from_files(&session, &written, &user, PinGroup::UserPin)?;
     if let Some((_, issued)) = &so {
         verify_from_files(&session, &written, issued, PinGroup::SoPin)?;
     }
+    hand_out_all(people, &handouts, &written, &opts.out_dir)?;
     Ok(ProvisionOutcome {
         record,
         written,
@@ -266,8 +305,76 @@ pub fn provision(
     })
 }
 
+/// Each custodian's turn, in the order of the script; the shares handed out are exactly the
+/// ones written to (and read back from) their files.
+fn hand_out_all(
+    people: &mut dyn ProvisionPeople,
+    handouts: &[(String, Vec<&Share>)],
+    written: &Written,
+    out_dir: &Path,
+) -> Result<(), ProvisionError> {
+    for (i, (custodian, shares)) in handouts.iter().enumerate() {
+        let Some(file) = share_path(written, custodian) else {
+            return Err(ProvisionError::HandOutLeft(
+                out_dir.to_owned(),
+                custodian.clone(),
+            ));
+        };
+        people.hand_out(&HandOut {
+            custodian,
+            shares,
+            file,
+            number: i + 1,
+            of: handouts.len(),
+        })?;
+    }
+    Ok(())
+}
+
 pub(crate) fn tool() -> String {
     format!("byok-ceremony {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// The slot to change and what the people are shown about it before they confirm.
+fn token_to_change(hsm: &Hsm, plan: &TokenPlan) -> Result<(Slot, TokenToChange), ProvisionError> {
+    match plan {
+        TokenPlan::Initialise { label, slot_id } => {
+            let slot = choose_free_slot(hsm, label, *slot_id)?;
+            let info = hsm
+                .context()
+                .get_token_info(slot)
+                .map_err(p11("describe the slot"))?;
+            let change = TokenToChange::Initialise {
+                slot: slot.id(),
+                label: label.clone(),
+                manufacturer: info.manufacturer_id().trim().to_owned(),
+                model: info.model().trim().to_owned(),
+            };
+            Ok((slot, change))
+        }
+        TokenPlan::Adopt { selector } => {
+            let slot = hsm.find_token(selector)?;
+            let id = hsm.token_identity(slot)?;
+            let change = TokenToChange::Adopt {
+                label: id.label,
+                serial: id.serial,
+                manufacturer: id.manufacturer,
+                model: id.model,
+            };
+            Ok((slot, change))
+        }
+    }
+}
+
+/// The uninitialised slot to provision, refusing a label another token already has.
+fn choose_free_slot(hsm: &Hsm, label: &str, slot_id: Option<u64>) -> Result<Slot, ProvisionError> {
+    match hsm.find_token(&TokenSelector::Label(label.to_owned())) {
+        Ok(_) | Err(HsmError::AmbiguousToken { .. }) => {
+            return Err(ProvisionError::LabelTaken(label.to_owned()));
+        }
+        Err(_) => {}
+    }
+    free_slot(hsm, slot_id)
 }
 
 /// C_InitToken with a temporary SO PIN, then a temporary user PIN; both from the OS
@@ -275,16 +382,9 @@ pub(crate) fn tool() -> String {
 /// mixed PINs before provisioning ends.
 fn initialise(
     hsm: &Hsm,
+    slot: Slot,
     label: &str,
-    slot_id: Option<u64>,
 ) -> Result<(Slot, AuthPin, AuthPin), ProvisionError> {
-    match hsm.find_token(&TokenSelector::Label(label.to_owned())) {
-        Ok(_) | Err(HsmError::AmbiguousToken { .. }) => {
-            return Err(ProvisionError::LabelTaken(label.to_owned()));
-        }
-        Err(_) => {}
-    }
-    let slot = free_slot(hsm, slot_id)?;
     let limits = limits(hsm, slot)?;
     let len = pin::secret_len_for(limits)?;
     let so = pin::generate_os_only(len)?.auth_pin();

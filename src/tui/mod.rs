@@ -14,6 +14,7 @@
 pub mod app;
 pub mod people;
 pub mod picker;
+pub mod provision;
 pub mod replay;
 pub mod screens;
 pub mod terminal;

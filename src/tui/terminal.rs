@@ -56,7 +56,7 @@ pub fn run(
     loop {
         if app.clear_requested {
             // After a share: nothing of it may linger in the terminal's buffers.
-            let _ = terminal.clear();
+            wipe(&mut terminal);
             app.clear_requested = false;
         }
         app.clock = clock_now();
@@ -111,6 +111,24 @@ pub fn run(
             ExitCode::from(1)
         }
     }
+}
+
+/// Clears the screen and the terminal's scrollback, so nothing of a share stays behind.
+///
+/// Not `Terminal::clear`: it first asks the terminal where the cursor is, and the answer goes
+/// to the input thread's blocking read, so it waits two seconds, fails, and clears nothing.
+/// Instead the escape sequences go straight out, then a blank frame brings ratatui's idea of
+/// the screen in line (and overwrites its copies of the share's cells), so the next frame is
+/// drawn whole.
+pub fn wipe(terminal: &mut ratatui::DefaultTerminal) {
+    let backend = terminal.backend_mut();
+    let _ = crossterm::execute!(
+        backend,
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::All),
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::Purge)
+    );
+    let _ = std::io::Write::flush(backend);
+    let _ = terminal.draw(|_| {});
 }
 
 fn until_next_second() -> Duration {

@@ -71,3 +71,22 @@ pub fn clock_now() -> String {
     let t = crate::audit::time::rfc3339(std::time::SystemTime::now());
     t.get(11..19).unwrap_or("--:--:--").to_owned()
 }
+
+/// A share's QR code for the screen, drawn with half blocks: the same code as the share
+/// file's (`quorum::qr`: uppercase text, error correction M) but without the four-module
+/// quiet zone, so that it fits beside the text at 80x24; the screen leaves blank cells around
+/// it instead. As secret as the share: it comes back zeroizing, and is empty when the share
+/// cannot be drawn (the text and the share file still carry it).
+pub fn share_qr(text: &crate::quorum::share::ShareText) -> zeroize::Zeroizing<String> {
+    let Ok(code) = QrCode::with_error_correction_level(text.uppercase().as_bytes(), EcLevel::M)
+    else {
+        return zeroize::Zeroizing::new(String::new());
+    };
+    zeroize::Zeroizing::new(
+        code.render::<Dense1x2>()
+            .dark_color(Dense1x2::Dark)
+            .light_color(Dense1x2::Light)
+            .quiet_zone(false)
+            .build(),
+    )
+}

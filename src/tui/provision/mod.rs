@@ -1,0 +1,23 @@
+//! The guided terminal flow for provisioning a token: the script and its hash, attendance,
+//! a typed confirmation before the token is changed, progress while the HSM works, then each
+//! custodian's share handed out to that custodian alone, and a summary.
+//!
+//! The provisioning itself is the same core as the headless command
+//! ([`crate::quorum::provision::provision_with`]), running on a worker thread behind
+//! [`people::GuidedPeople`], the UI's side of the core's `ProvisionPeople` seam; it writes the
+//! same share files and the same audit events. As for the ceremony, state and keys
+//! ([`app`], [`handout`]), drawing ([`screens`], [`handout_screen`]) and the loop
+//! ([`terminal`]) live apart.
+//!
+//! A share is on screen only while its custodian shows it; it lives in zeroizing strings that
+//! the screen borrows, and the terminal (screen and scrollback) is cleared as soon as it is
+//! hidden. The terminal's own buffers are outside our reach: provision on the air-gapped
+//! machine only.
+pub mod app;
+pub mod handout;
+pub mod handout_screen;
+pub mod people;
+pub mod screens;
+pub mod terminal;
+
+pub use terminal::{Ending, run};

@@ -1,0 +1,391 @@
+//! Drawing the provisioning screens: one function per screen, each reading a
+//! [`ProvisionApp`] and nothing else. The same look as the ceremony's screens (header with
+//! the token, the step and the UTC clock; the keys that work here in the footer), plain text
+//! and bold/reverse only, so a Linux console at 80x24 without colour shows it all.
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use super::app::{CONFIRM_WORD, ProvisionApp, Screen};
+use super::handout::Stage;
+use super::handout_screen;
+use crate::quorum::provision::{AUDIT_LOG_NAME, ProvisionStep, TokenToChange};
+use crate::quorum::script::TokenPlan;
+use crate::tui::widgets::{hex_groups, word_rows, words};
+
+pub(super) const BOLD: Style = Style::new().add_modifier(Modifier::BOLD);
+pub(super) const REVERSED: Style = Style::new().add_modifier(Modifier::REVERSED);
+
+/// Draws the whole frame.
+pub fn draw(frame: &mut Frame, app: &ProvisionApp) {
+    let typing =
+        app.approve.is_some() || app.turn.as_ref().is_some_and(|t| t.stage == Stage::Check);
+    let [header, body, status, footer] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(3),
+        Constraint::Length(if typing { 3 } else { 1 }),
+        Constraint::Length(2),
+    ])
+    .areas(frame.area());
+    let screen = app.screen();
+    draw_header(frame, header, app, screen);
+    if app.help {
+        draw_help(frame, body, app, screen);
+    } else {
+        match screen {
+            Screen::Script => draw_script(frame, body, app),
+            Screen::Attendance => draw_attendance(frame, body, app),
+            Screen::Confirm => draw_confirm(frame, body, app),
+            Screen::Working => draw_working(frame, body, app),
+            Screen::HandOut => handout_screen::draw(frame, body, app),
+            Screen::Summary => draw_summary(frame, body, app),
+            Screen::Stopped => draw_stopped(frame, body, app),
+        }
+    }
+    draw_status(frame, status, app);
+    frame.render_widget(
+        Paragraph::new(format!(" {}", keys_for(app, screen)))
+            .style(app.theme.keys())
+            .wrap(Wrap { trim: true }),
+        footer,
+    );
+}
+
+fn draw_header(frame: &mut Frame, area: Rect, app: &ProvisionApp, screen: Screen) {
+    let step = match screen.step_number() {
+        Some(k) => format!("Step {k}/{}: {}", Screen::STEPS.len(), screen.title()),
+        None => screen.title().to_owned(),
+    };
+    let rehearsal = if app.script.rehearsal {
+        " REHEARSAL"
+    } else {
+        ""
+    };
+    let line1 = format!(" Provision {}{rehearsal} | {step}", app.token_name());
+    let line2 = if app.present.is_empty() {
+        " Present: nobody has checked in yet".to_owned()
+    } else {
+        format!(" Present: custodians {}", app.present.join(", "))
+    };
+    let [top, second] =
+        Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    let [left, right] =
+        Layout::horizontal([Constraint::Min(10), Constraint::Length(13)]).areas(top);
+    let bar = app.theme.bar(app.script.rehearsal);
+    frame.render_widget(Paragraph::new(line1).style(bar), left);
+    frame.render_widget(
+        Paragraph::new(format!("{} UTC", app.clock))
+            .style(bar)
+            .alignment(Alignment::Right),
+        right,
+    );
+    frame.render_widget(Paragraph::new(line2), second);
+}
+
+/// The keys that work on this screen, and only those: while the HSM works the legend says
+/// to wait (people, and scripts driving the terminal, wait for the legend to come back).
+fn keys_for(app: &ProvisionApp, screen: Screen) -> String {
+    if app.help {
+        return "Esc or ?: close help".into();
+    }
+    match screen {
+        Screen::Script => "Enter: go to attendance  q: quit  ?: help".into(),
+        Screen::Attendance => {
+            "Up/Down: choose  Enter: check in  c: continue  Esc: back  q: quit  ?: help".into()
+        }
+        Screen::Confirm => {
+            format!("type {CONFIRM_WORD}  Enter: confirm  Esc: stop, nothing is changed")
+        }
+        Screen::Working if app.step.is_none() => "working: finding the token, wait  ?: help".into(),
+        Screen::Working => "working: the HSM is busy, wait  ?: help".into(),
+        Screen::HandOut => handout_screen::keys(app),
+        Screen::Summary => "q: quit  ?: help".into(),
+        Screen::Stopped => "q: quit  ?: help".into(),
+    }
+}
+
+fn draw_status(frame: &mut Frame, area: Rect, app: &ProvisionApp) {
+    let mut lines = vec![Line::styled(
+        format!(" {}", app.hint.clone().unwrap_or_default()),
+        app.theme.attention(),
+    )];
+    if app.approve.is_some() {
+        lines.push(Line::styled(
+            format!(" Type {CONFIRM_WORD} and press Enter to change the token"),
+            app.theme.attention(),
+        ));
+        lines.push(Line::raw(format!(" > {}_", app.typed)));
+    } else if let Some(turn) = app.turn.as_ref().filter(|t| t.stage == Stage::Check) {
+        // Only a count: what is typed back is part of the share and is never drawn.
+        lines.push(Line::styled(
+            format!(
+                " {}: the last two groups of your share (hidden as you type)",
+                turn.turn.custodian
+            ),
+            BOLD,
+        ));
+        lines.push(Line::raw(format!(
+            " > {} ({} typed)",
+            "*".repeat(turn.typed().min(60)),
+            turn.typed()
+        )));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+pub(super) fn pane(title: &str) -> Block<'_> {
+    Block::new()
+        .borders(Borders::TOP)
+        .title(Span::styled(format!(" {title} "), BOLD))
+}
+
+pub(super) fn para<'a>(lines: Vec<Line<'a>>, title: &'a str) -> Paragraph<'a> {
+    Paragraph::new(lines)
+        .block(pane(title))
+        .wrap(Wrap { trim: false })
+}
+
+pub(super) fn kv(key: &str, value: impl Into<String>) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!("{key:<14}"), BOLD),
+        Span::raw(value.into()),
+    ])
+}
+
+/// A hash as hex in groups of four, eight groups a line, then its PGP words.
+fn hash_lines(hex: &str, width: u16) -> Vec<Line<'static>> {
+    let groups = hex_groups(hex);
+    let parts: Vec<&str> = groups.split(' ').collect();
+    let mut out: Vec<Line<'static>> = parts
+        .chunks(8)
+        .map(|c| Line::raw(format!("  {}", c.join(" "))))
+        .collect();
+    for row in word_rows(&words(hex), usize::from(width.saturating_sub(8)).max(20)) {
+        out.push(Line::raw(format!("  {row}")));
+    }
+    out
+}
+
+fn group_line(name: &str, threshold: u8, custodians: &[String]) -> Line<'static> {
+    kv(
+        name,
+        format!(
+            "any {threshold} of {}: {}",
+            custodians.len(),
+            custodians.join(", ")
+        ),
+    )
+}
+
+fn draw_script(frame: &mut Frame, area: Rect, app: &ProvisionApp) {
+    let s = &app.script;
+    let mode = match &s.token {
+        TokenPlan::Initialise { label, slot_id } => format!(
+            "initialise a new token \"{label}\"{}",
+            slot_id.map_or(String::new(), |id| format!(" in slot {id}"))
+        ),
+        TokenPlan::Adopt { selector } => format!("adopt the token with {selector}"),
+    };
+    let mut lines = vec![
+        kv("Script", app.script_path.clone()),
+        kv("Token", mode),
+        kv("Module", s.module.display().to_string()),
+        group_line("User PIN", s.user_pin.threshold, &s.user_pin.custodians),
+    ];
+    if let Some(so) = &s.so_pin {
+        lines.push(group_line("SO PIN", so.threshold, &so.custodians));
+    }
+    lines.push(kv("Share files", app.out_dir.display().to_string()));
+    lines.push(kv("Audit log", AUDIT_LOG_NAME));
+    if s.rehearsal {
+        lines.push(Line::styled(
+            "REHEARSAL: for a practice token; never for a production token.",
+            BOLD,
+        ));
+    }
+    lines.push(Line::styled(
+        "Script SHA-256 (compare with the signed copy):",
+        BOLD,
+    ));
+    lines.extend(hash_lines(&app.script_sha256, area.width));
+    frame.render_widget(para(lines, "Provisioning script"), area);
+}
+
+fn draw_attendance(frame: &mut Frame, area: Rect, app: &ProvisionApp) {
+    let mut lines = vec![
+        Line::raw("Each custodian checks in by name. Every one of them must be here:"),
+        Line::raw("each receives their share in person, one at a time."),
+        Line::raw(""),
+    ];
+    for (i, name) in app.custodians.iter().enumerate() {
+        let (m, style) = if i == app.cursor {
+            ("> ", REVERSED)
+        } else {
+            ("  ", Style::new())
+        };
+        let (tick, tick_style) = if app.present.contains(name) {
+            ("[x]", app.theme.ok())
+        } else {
+            ("[ ]", Style::new())
+        };
+        lines.push(Line::from(vec![
+            Span::styled(m, style),
+            Span::styled(tick, style.patch(tick_style)),
+            Span::styled(format!(" {name:<16} {}", app.guards(name)), style),
+        ]));
+    }
+    frame.render_widget(para(lines, "Attendance"), area);
+}
+
+fn draw_confirm(frame: &mut Frame, area: Rect, app: &ProvisionApp) {
+    let Some(token) = &app.approve else { return };
+    let mut lines = match token {
+        TokenToChange::Initialise {
+            slot,
+            label,
+            manufacturer,
+            model,
+        } => vec![
+            Line::raw("This uninitialised token will be initialised (C_InitToken):"),
+            kv("Slot", slot.to_string()),
+            kv("New label", label.clone()),
+            kv("Made by", format!("{manufacturer} {model}")),
+        ],
+        TokenToChange::Adopt {
+            label,
+            serial,
+            manufacturer,
+            model,
+        } => vec![
+            Line::raw("This token's PINs will be replaced:"),
+            kv("Label", label.clone()),
+            kv("Serial", serial.clone()),
+            kv("Made by", format!("{manufacturer} {model}")),
+        ],
+    };
+    lines.push(Line::raw(""));
+    lines.push(Line::raw(
+        "It gets random PINs that nobody sees, split among the custodians; the audit key is made inside it.",
+    ));
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        format!("This cannot be undone: type {CONFIRM_WORD} to go on."),
+        BOLD,
+    ));
+    frame.render_widget(para(lines, "Confirm the token"), area);
+}
+
+fn draw_working(frame: &mut Frame, area: Rect, app: &ProvisionApp) {
+    let mut lines = Vec::new();
+    for step in ProvisionStep::ALL {
+        let tick = match app.step {
+            Some(now) if step < now => "[x]",
+            Some(now) if step == now => "[.]",
+            _ => "[ ]",
+        };
+        lines.push(Line::raw(format!("{tick} {}", step.describe())));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::raw(
+        "Every step goes into the provisioning audit log as it happens. Then each custodian is called to receive their share.",
+    ));
+    frame.render_widget(para(lines, "The HSM works"), area);
+}
+
+fn draw_summary(frame: &mut Frame, area: Rect, app: &ProvisionApp) {
+    let Some(Ok(s)) = &app.finished else { return };
+    let mut lines = vec![Line::styled(
+        format!(
+            "Token \"{}\" (serial {}) is provisioned{}.",
+            s.label,
+            s.serial,
+            if s.rehearsal { " (REHEARSAL)" } else { "" }
+        ),
+        BOLD,
+    )];
+    for (group, id, m, n) in &s.splits {
+        lines.push(kv(
+            &format!("{group}"),
+            format!("split {id}, any {m} of {n}"),
+        ));
+    }
+    lines.push(kv("Audit key", "SHA-256 of its public key:"));
+    let groups = hex_groups(&s.audit_key_sha256);
+    let parts: Vec<&str> = groups.split(' ').collect();
+    for chunk in parts.chunks(8) {
+        lines.push(Line::raw(format!("  {}", chunk.join(" "))));
+    }
+    lines.push(kv("Record", s.record.display().to_string()));
+    lines.push(kv(
+        "Audit log",
+        format!("{} ({} quorum events)", s.audit_log.display(), s.events),
+    ));
+    lines.push(Line::styled(
+        "Share files (one per custodian, mode 0400):",
+        BOLD,
+    ));
+    for (custodian, path) in &s.share_files {
+        lines.push(Line::raw(format!("  {custodian:<10} {}", path.display())));
+    }
+    lines.push(Line::raw(
+        "Move each file to its custodian's own medium and delete it here.",
+    ));
+    frame.render_widget(para(lines, "Summary"), area);
+}
+
+fn draw_stopped(frame: &mut Frame, area: Rect, app: &ProvisionApp) {
+    let Some(Err(e)) = &app.finished else { return };
+    let after = if app.approved {
+        format!(
+            "Every step that happened is in the audit log {}.",
+            app.out_dir.join(AUDIT_LOG_NAME).display()
+        )
+    } else {
+        "This was before the confirmation: the token was not changed and nothing was written."
+            .to_owned()
+    };
+    let lines = vec![
+        Line::styled("Provisioning stopped.", app.theme.bad()),
+        Line::raw(e.clone()),
+        Line::raw(""),
+        Line::raw(after),
+    ];
+    frame.render_widget(para(lines, "Stopped"), area);
+}
+
+fn help_text(screen: Screen) -> &'static str {
+    match screen {
+        Screen::Script => {
+            "Check the script with the printed, signed copy: compare the SHA-256 (or its words), the token and the custodians. Enter goes on to attendance; nothing touches the token before the typed confirmation."
+        }
+        Screen::Attendance => {
+            "Each custodian checks in (Enter on their name). Every custodian must be present: each receives their share in person. c continues once everyone is in; the tool then finds the token."
+        }
+        Screen::Confirm => {
+            "The token shown is the one that will be changed. Type PROVISION and press Enter to go on. Esc stops here: nothing was changed and nothing was written."
+        }
+        Screen::Working => {
+            "The HSM initialises the token, makes the audit key and the new PINs, writes the share files, sets the PINs and logs in with PINs rebuilt from the files. Keys are ignored until it is done."
+        }
+        Screen::HandOut => {
+            "One custodian at a time: only the custodian named may look; everyone else turns away. They show their share, copy it, then type its last two groups back from their copy. The share is hidden and the screen cleared before the next custodian is called. Their share file holds the same share."
+        }
+        Screen::Summary => {
+            "The token is provisioned. Each custodian takes their share file on their own medium; the record and the audit log go to the auditor."
+        }
+        Screen::Stopped => {
+            "The message says whether the token was changed and what to do. The audit log holds every step that happened."
+        }
+    }
+}
+
+fn draw_help(frame: &mut Frame, area: Rect, _app: &ProvisionApp, screen: Screen) {
+    frame.render_widget(
+        Paragraph::new(help_text(screen))
+            .block(pane("Help"))
+            .wrap(Wrap { trim: true }),
+        area,
+    );
+}

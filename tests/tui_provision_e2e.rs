@@ -1,0 +1,383 @@
+//! The guided provisioning in a real pseudo-terminal (tmux, 80x24): the real binary
+//! provisions a fresh SoftHSM2 token 2-of-3, typed key by key as the custodians would, each
+//! share shown to its custodian and typed back. Then: the share files log in (any 2 of 3, user
+//! and SO PIN), the audit log verifies and holds the same quorum steps as a headless run, and
+//! no share is left in the terminal, its scrollback, or what the tool printed.
+//!
+//! One test function: this process points SOFTHSM2_CONF at its own token directory once,
+//! before any module is loaded, and the spawned binary gets the same variable.
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use byok_ceremony::audit::log::{stream_of, verify_chain};
+use byok_ceremony::hsm::ffi::set_token_config_env;
+use byok_ceremony::hsm::{Hsm, TokenSelector};
+use byok_ceremony::quorum::events::QuorumEvent;
+use byok_ceremony::quorum::outputs::read_share;
+use byok_ceremony::quorum::provision::AUDIT_LOG_NAME;
+use byok_ceremony::quorum::{LoginPolicy, PinGroup, ProvisioningRecord, QuorumLogin};
+
+const SOFTHSM2: &str = "/usr/lib/softhsm/libsofthsm2.so";
+const LABEL: &str = "tui provisioned";
+const CUSTODIANS: [&str; 3] = ["carol", "dave", "erin"];
+
+/// A directory with its own SoftHSM2 token store, a provisioning script and an empty `out`.
+struct Room {
+    dir: tempfile::TempDir,
+    conf: PathBuf,
+}
+
+impl Room {
+    fn new() -> Room {
+        let dir = tempfile::Builder::new()
+            .prefix("provision-room-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .expect("temp dir");
+        let tokens = dir.path().join("tokens");
+        std::fs::create_dir(&tokens).expect("tokens dir");
+        std::fs::create_dir(dir.path().join("out")).expect("out dir");
+        let conf = dir.path().join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                tokens.display()
+            ),
+        )
+        .expect("conf");
+        std::fs::write(
+            dir.path().join("provision.toml"),
+            format!(
+                "format = \"byok-ceremony provisioning script\"\nversion = 1\nrehearsal = true\n\n[token]\nmodule = \"{SOFTHSM2}\"\nmode = \"initialise\"\nlabel = \"{LABEL}\"\n\n[user_pin]\nthreshold = 2\ncustodians = [\"carol\", \"dave\", \"erin\"]\n\n[so_pin]\nthreshold = 2\ncustodians = [\"carol\", \"dave\", \"erin\"]\n"
+            ),
+        )
+        .expect("script");
+        Room { dir, conf }
+    }
+
+    fn out(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
+    fn share_file(&self, custodian: &str) -> PathBuf {
+        self.out().join(format!("{custodian}.share.txt"))
+    }
+
+    /// The share of `group` in `custodian`'s file, in groups of five, as they would copy it.
+    fn share(&self, custodian: &str, group: PinGroup) -> String {
+        read_share(&self.share_file(custodian), group)
+            .expect("share file")
+            .to_text()
+            .expect("text")
+            .grouped()
+            .to_string()
+    }
+}
+
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn start(room: &Room) -> Tmux {
+        let session = format!("byok-prov-e2e-{}", std::process::id());
+        let command = format!(
+            "cd '{}' && SOFTHSM2_CONF='{}' '{}' provision provision.toml --out out; sleep 60",
+            room.dir.path().display(),
+            room.conf.display(),
+            env!("CARGO_BIN_EXE_byok-ceremony")
+        );
+        let ok = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &session,
+                "-x",
+                "80",
+                "-y",
+                "24",
+                &command,
+            ])
+            .status()
+            .expect("tmux runs (package tmux)")
+            .success();
+        assert!(ok, "tmux could not start");
+        Tmux { session }
+    }
+
+    fn capture(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .args(args)
+            .output()
+            .expect("capture");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.capture(&[])
+    }
+
+    /// Everything the pane holds: the screen and all its scrollback.
+    fn scrollback(&self) -> String {
+        self.capture(&["-S", "-3000"])
+    }
+
+    /// Waits until every one of `texts` is on the screen (60 s at most: the suite runs tests
+    /// in parallel on two cores), and returns the screen.
+    fn wait_for(&self, texts: &[&str]) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if texts.iter().all(|t| screen.contains(t)) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{texts:?} never appeared; the screen is:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            Command::new("tmux")
+                .args(["send-keys", "-t", &self.session, k])
+                .status()
+                .expect("send-keys");
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn type_text(&self, text: &str) {
+        Command::new("tmux")
+            .args(["send-keys", "-t", &self.session, "-l", text])
+            .status()
+            .expect("send-keys");
+        std::thread::sleep(Duration::from_millis(150));
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
+
+/// The last two groups of a grouped share: what the custodian types back.
+fn tail(grouped: &str) -> String {
+    let groups: Vec<&str> = grouped.split(' ').collect();
+    groups[groups.len() - 2..].join(" ")
+}
+
+/// No share, in any spelling or in part (a row of five groups), in `text`.
+fn assert_no_share(text: &str, shares: &[String], what: &str) {
+    let squeezed = text.to_lowercase().replace([' ', '\n', '-'], "");
+    for s in shares {
+        let canonical = s.replace(' ', "");
+        assert!(!squeezed.contains(&canonical), "a share is in {what}");
+        let groups: Vec<&str> = s.split(' ').collect();
+        for row in groups.chunks(5) {
+            assert!(
+                !text.contains(&row.join(" ")),
+                "part of a share ({} groups) is in {what}",
+                row.len()
+            );
+        }
+        // The middle of a share, whatever the layout.
+        let middle = &canonical[10..30];
+        assert!(!squeezed.contains(middle), "part of a share is in {what}");
+    }
+}
+
+/// Script, attendance, the typed confirmation.
+fn open_and_confirm(ui: &Tmux) {
+    ui.wait_for(&["Enter: go to attendance"]);
+    ui.keys(&["Enter"]);
+    ui.wait_for(&["Enter: check in"]);
+    for name in CUSTODIANS {
+        ui.keys(&["Enter"]);
+        let start = Instant::now();
+        while !ui
+            .screen()
+            .lines()
+            .any(|l| l.contains(&format!(" {name} ")) && l.contains("[x]"))
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{name} not ticked"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    ui.keys(&["c"]);
+    ui.wait_for(&["Confirm the token", "type PROVISION"]);
+    ui.type_text("PROVISION");
+    ui.wait_for(&["> PROVISION_"]);
+    ui.keys(&["Enter"]);
+}
+
+/// One custodian's turn: each of their shares shown (and seen on screen), copied, hidden,
+/// and typed back; carol gets one wrong type-back first. Returns the shares shown.
+fn hand_out(ui: &Tmux, room: &Room, number: usize, name: &str) -> Vec<String> {
+    let mut shown = Vec::new();
+    for (part, group) in [PinGroup::UserPin, PinGroup::SoPin].into_iter().enumerate() {
+        ui.wait_for(&[
+            &format!("Custodian {number} of 3: {}", name.to_uppercase()),
+            &format!("share {} of 2 for you", part + 1),
+            &format!("Enter: show {name}'s share"),
+        ]);
+        // Written (and proven by a login) before the first custodian is called.
+        let share = room.share(name, group);
+        ui.keys(&["Enter"]);
+        // The share is on screen while shown: the captures can see it (so the checks below,
+        // that it is gone, can fail).
+        let first_row: String = share.split(' ').take(5).collect::<Vec<_>>().join(" ");
+        let screen = ui.wait_for(&["Enter: I have copied it", &first_row]);
+        assert!(screen.contains("only you may look"), "{screen}");
+        ui.keys(&["Enter"]);
+        ui.wait_for(&["Check your copy", "Enter: check"]);
+        assert_no_share(
+            &ui.scrollback(),
+            std::slice::from_ref(&share),
+            "the terminal once hidden",
+        );
+        if number == 1 && part == 0 {
+            ui.type_text("qqqqq qq");
+            ui.wait_for(&["(7 typed)"]);
+            ui.keys(&["Enter"]);
+            ui.wait_for(&["that is not how your share ends", "(0 typed)"]);
+        }
+        let back = tail(&share);
+        ui.type_text(&back);
+        let typed = back.replace(' ', "").len();
+        let screen = ui.wait_for(&[&format!("({typed} typed)")]);
+        assert!(!screen.contains(&back), "the type-back was drawn");
+        ui.keys(&["Enter"]);
+        shown.push(share);
+    }
+    shown
+}
+
+fn event_kinds(log: &Path) -> Vec<String> {
+    let mut kinds = Vec::new();
+    stream_of::<QuorumEvent>(log, |_, e| {
+        let v = serde_json::to_value(&e.event).expect("json");
+        let mut kind = v["event"].as_str().expect("tag").to_owned();
+        if let Some(c) = v.get("custodian").and_then(|c| c.as_str()) {
+            kind.push(':');
+            kind.push_str(c);
+        }
+        kinds.push(kind);
+        Ok(())
+    })
+    .expect("stream");
+    kinds
+}
+
+/// The same script, headless, in a second room: the quorum steps the guided run must match.
+fn headless_kinds() -> Vec<String> {
+    let room = Room::new();
+    let out = Command::new(env!("CARGO_BIN_EXE_byok-ceremony"))
+        .args(["provision", "provision.toml", "--headless", "--out", "out"])
+        .env("SOFTHSM2_CONF", &room.conf)
+        .current_dir(room.dir.path())
+        .output()
+        .expect("the binary runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    event_kinds(&room.out().join(AUDIT_LOG_NAME))
+}
+
+/// Any two of the three share files log in, for the user PIN and for the SO PIN.
+fn shares_log_in(room: &Room) {
+    let record = ProvisioningRecord::parse(
+        &std::fs::read(room.out().join("provisioning-record.json")).expect("record"),
+    )
+    .expect("strict record");
+    assert_eq!(record.token.label, LABEL);
+    let hsm = Hsm::load(Path::new(SOFTHSM2)).expect("SoftHSM2");
+    let slot = hsm
+        .find_token(&TokenSelector::Label(LABEL.into()))
+        .expect("the provisioned token");
+    let session = hsm.open_session(slot).expect("session");
+    for group in [PinGroup::UserPin, PinGroup::SoPin] {
+        for pair in [["carol", "dave"], ["dave", "erin"], ["carol", "erin"]] {
+            let mut quorum = QuorumLogin::new(&record, group).expect("quorum");
+            for c in pair {
+                quorum.offer(&room.share(c, group)).expect("share accepted");
+            }
+            quorum
+                .login(&session, LoginPolicy::default())
+                .unwrap_or_else(|e| panic!("{pair:?} did not log in as {group}: {e}"));
+            session.session().logout().expect("log out");
+        }
+        let mut one = QuorumLogin::new(&record, group).expect("quorum");
+        one.offer(&room.share("carol", group))
+            .expect("share accepted");
+        assert!(one.login(&session, LoginPolicy::default()).is_err());
+    }
+}
+
+#[test]
+fn a_token_provisioned_through_the_guided_ui_one_custodian_at_a_time() {
+    let room = Room::new();
+    // Before any module is loaded in this process, and while this is its only test.
+    set_token_config_env("SOFTHSM2_CONF", room.conf.as_os_str());
+    let ui = Tmux::start(&room);
+    open_and_confirm(&ui);
+    let mut shares = Vec::new();
+    for (i, name) in CUSTODIANS.iter().enumerate() {
+        shares.extend(hand_out(&ui, &room, i + 1, name));
+    }
+    assert_eq!(shares.len(), 6);
+    let summary = ui.wait_for(&["is provisioned", "q: quit"]);
+    assert!(summary.contains("share files") || summary.contains("Share files"));
+    assert_no_share(&ui.scrollback(), &shares, "the terminal after the hand-out");
+    ui.keys(&["q"]);
+    let report = ui.wait_for(&["Provisioned token", "quorum events recorded"]);
+    assert!(report.contains(LABEL), "{report}");
+    assert_no_share(
+        &ui.scrollback(),
+        &shares,
+        "the scrollback after the tool ended",
+    );
+
+    // The files are what custodians carry: one each, owner-read-only, and they work.
+    for name in CUSTODIANS {
+        let mode = std::fs::metadata(room.share_file(name))
+            .expect("share file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o400, "{name}'s share file");
+    }
+    shares_log_in(&room);
+
+    // The audit log verifies and records exactly the quorum steps a headless run records.
+    let log = room.out().join(AUDIT_LOG_NAME);
+    let (entries, _head) = verify_chain::<QuorumEvent>(&log).expect("the chain verifies");
+    let kinds = event_kinds(&log);
+    assert_eq!(entries as usize, kinds.len());
+    assert_eq!(kinds, headless_kinds());
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| k.starts_with("share_issued"))
+            .count(),
+        6
+    );
+    assert_no_share(
+        &std::fs::read_to_string(&log).expect("log"),
+        &shares,
+        "the audit log",
+    );
+}
