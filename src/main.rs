@@ -138,7 +138,17 @@ fn choose_and_run() -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    let provisioning: Vec<PathBuf> = scripts
+        .iter()
+        .filter(|s| s.kind == byok_ceremony::tui::picker::ScriptKind::Provisioning)
+        .map(|s| s.path.clone())
+        .collect();
     match choose(scripts) {
+        Ok(Choice::Run(script)) if provisioning.contains(&script) => {
+            byok_ceremony::cli::provision::run(
+                byok_ceremony::cli::provision::ProvisionArgs::guided(script),
+            )
+        }
         Ok(Choice::Run(script)) => {
             byok_ceremony::cli::run::run(byok_ceremony::cli::run::RunArgs::guided(script))
         }

@@ -280,12 +280,25 @@ fn without_a_command_the_scripts_found_are_listed_and_the_chosen_one_starts() {
         .expect("script")
         .replace("record = \"provisioning/", "record = \"../provisioning/");
     std::fs::create_dir(room.path("ceremony-scripts")).expect("dir");
-    std::fs::write(room.path("ceremony-scripts/test.toml"), script).expect("copy");
+    std::fs::write(room.path("ceremony-scripts/a-test.toml"), script).expect("copy");
     std::fs::write(room.path("ceremony-scripts/broken.toml"), "not a script").expect("bad");
+    std::fs::copy(
+        room.path("provision.toml"),
+        room.path("ceremony-scripts/provision-token.toml"),
+    )
+    .expect("provisioning script");
     let ui = Tmux::start_with(&room, "picker", "");
     let screen = ui.wait_for_all(&["Ceremony scripts found", "Enter: start this ceremony"]);
     assert!(screen.contains("test-ceremony"), "{screen}");
-    assert!(!screen.contains("broken"), "an invalid script was offered:\n{screen}");
+    assert!(
+        !screen.contains("broken"),
+        "an invalid script was offered:\n{screen}"
+    );
+    // Provisioning scripts are offered too (sorted by file name: after a-test.toml).
+    assert!(
+        screen.contains("provision-token") && screen.contains("PIN split 2 of 3"),
+        "{screen}"
+    );
     ui.keys(&["Enter"]);
     // The chosen script's own first screen, with its hash whole.
     let screen = ui.wait_for("Enter: open the ceremony");
@@ -299,8 +312,11 @@ fn the_kek_is_loaded_from_a_medium_chosen_on_screen() {
     let room = Room::new("tui kek picker");
     // The KEK is not on the configured medium but on another one, mounted under mnt/.
     std::fs::create_dir_all(room.path("mnt/KEK-STICK")).expect("mount");
-    std::fs::rename(room.path("kek-usb/kek.pem"), room.path("mnt/KEK-STICK/kek.pem"))
-        .expect("move the KEK");
+    std::fs::rename(
+        room.path("kek-usb/kek.pem"),
+        room.path("mnt/KEK-STICK/kek.pem"),
+    )
+    .expect("move the KEK");
     let ui = Tmux::start_with(
         &room,
         "kekpick",
@@ -326,5 +342,8 @@ fn the_kek_is_loaded_from_a_medium_chosen_on_screen() {
     let retry = log.find("\"retry_requested\"").expect("choice logged");
     let loaded = log.find("\"kek_loaded\"").expect("loaded");
     assert!(retry < loaded);
-    assert!(log[loaded..].contains("KEK-STICK/kek.pem"), "the file is not named");
+    assert!(
+        log[loaded..].contains("KEK-STICK/kek.pem"),
+        "the file is not named"
+    );
 }

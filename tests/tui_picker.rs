@@ -2,7 +2,7 @@
 //! 80x24 and 120x40, and the keys.
 use std::path::PathBuf;
 
-use byok_ceremony::tui::picker::{Choice, FoundScript, Picker, draw};
+use byok_ceremony::tui::picker::{Choice, FoundScript, Picker, ScriptKind, draw};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -11,6 +11,7 @@ fn found() -> Vec<FoundScript> {
     vec![
         FoundScript {
             path: PathBuf::from("ceremony-scripts/azure-keyvault-rsa3072.toml"),
+            kind: ScriptKind::Ceremony,
             ceremony_id: "payments-2026-q4".into(),
             rehearsal: false,
             target: "RSA-HSM 3072 bits".into(),
@@ -18,10 +19,19 @@ fn found() -> Vec<FoundScript> {
         },
         FoundScript {
             path: PathBuf::from("/media/kek-usb/ceremony-scripts/rehearsal.toml"),
+            kind: ScriptKind::Ceremony,
             ceremony_id: "rehearsal".into(),
             rehearsal: true,
             target: "EC-HSM P-384".into(),
             sha256: "0a".repeat(32),
+        },
+        FoundScript {
+            path: PathBuf::from("ceremony-scripts/provisioning-3of5.toml"),
+            kind: ScriptKind::Provisioning,
+            ceremony_id: "provisioning-3of5".into(),
+            rehearsal: false,
+            target: "payments-hsm: PIN split 3 of 5".into(),
+            sha256: "5e".repeat(32),
         },
     ]
 }
@@ -66,12 +76,19 @@ fn enter_starts_the_chosen_script_and_q_quits() {
     let mut picker = Picker::new(found());
     assert_eq!(picker.on_key(key(KeyCode::Up)), None);
     assert_eq!(picker.on_key(key(KeyCode::Down)), None);
-    // The cursor stops at the last script.
-    assert_eq!(picker.on_key(key(KeyCode::Down)), None);
     assert_eq!(
         picker.on_key(key(KeyCode::Enter)),
         Some(Choice::Run(PathBuf::from(
             "/media/kek-usb/ceremony-scripts/rehearsal.toml"
+        )))
+    );
+    // The cursor stops at the last script.
+    picker.on_key(key(KeyCode::Down));
+    picker.on_key(key(KeyCode::Down));
+    assert_eq!(
+        picker.on_key(key(KeyCode::Enter)),
+        Some(Choice::Run(PathBuf::from(
+            "ceremony-scripts/provisioning-3of5.toml"
         )))
     );
     // Help takes the keys until it is closed.

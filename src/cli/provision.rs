@@ -46,6 +46,22 @@ pub struct ProvisionArgs {
     pub allow_final_try: bool,
 }
 
+impl ProvisionArgs {
+    /// The guided provisioning of `script`, its files to `provisioning/` (as chosen on the
+    /// script picker; the directory must not hold earlier files).
+    pub fn guided(script: PathBuf) -> ProvisionArgs {
+        ProvisionArgs {
+            script,
+            headless: false,
+            out: PathBuf::from("provisioning"),
+            current_pins: None,
+            resplit: None,
+            shares: Vec::new(),
+            allow_final_try: false,
+        }
+    }
+}
+
 /// Runs the command and returns its exit code.
 pub fn run(args: ProvisionArgs) -> ExitCode {
     if !args.headless {

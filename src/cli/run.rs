@@ -7,7 +7,7 @@ use crate::byok::fingerprint::pgp_words_for;
 use crate::ceremony::answers::{Answers, Recovery};
 use crate::ceremony::machine::Phase;
 use crate::ceremony::runner::{self, Media};
-use crate::tui::picker::FoundScript;
+use crate::tui::picker::{FoundScript, ScriptKind};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -50,7 +50,9 @@ impl RunArgs {
             kek_media: PathBuf::from("kek-usb"),
             media: PathBuf::from("out-usb"),
             second_media: None,
-            media_roots: crate::media::discover::DEFAULT_ROOTS.map(String::from).to_vec(),
+            media_roots: crate::media::discover::DEFAULT_ROOTS
+                .map(String::from)
+                .to_vec(),
         }
     }
 }
@@ -138,16 +140,39 @@ pub fn find_scripts() -> Vec<FoundScript> {
             .collect();
         here.sort();
         // Only scripts that validate: a broken one would fail on the next screen anyway.
-        scripts.extend(here.into_iter().filter_map(|path| {
-            let script = crate::ceremony::script::CeremonyScript::load(&path).ok()?;
-            Some(FoundScript {
-                ceremony_id: script.ceremony_id.clone(),
-                rehearsal: script.rehearsal,
-                target: script.target.to_string(),
-                sha256: script.sha256.clone(),
-                path,
-            })
-        }));
+        scripts.extend(here.into_iter().filter_map(found_script));
     }
     scripts
+}
+
+/// A ceremony or provisioning script that validates, described for the picker.
+fn found_script(path: PathBuf) -> Option<FoundScript> {
+    if let Ok(script) = crate::ceremony::script::CeremonyScript::load(&path) {
+        return Some(FoundScript {
+            kind: ScriptKind::Ceremony,
+            ceremony_id: script.ceremony_id.clone(),
+            rehearsal: script.rehearsal,
+            target: script.target.to_string(),
+            sha256: script.sha256.clone(),
+            path,
+        });
+    }
+    let script = crate::quorum::script::ProvisioningScript::load(&path).ok()?;
+    let bytes = std::fs::read(&path).ok()?;
+    let token = match &script.token {
+        crate::quorum::script::TokenPlan::Initialise { label, .. } => label.clone(),
+        crate::quorum::script::TokenPlan::Adopt { .. } => "an existing token".into(),
+    };
+    Some(FoundScript {
+        kind: ScriptKind::Provisioning,
+        ceremony_id: path.file_stem()?.to_string_lossy().into_owned(),
+        rehearsal: script.rehearsal,
+        target: format!(
+            "{token}: PIN split {} of {}",
+            script.user_pin.threshold,
+            script.user_pin.custodians.len()
+        ),
+        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+        path,
+    })
 }

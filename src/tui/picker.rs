@@ -13,13 +13,23 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use super::theme::Theme;
 use super::widgets::hex_groups;
 
+/// What a script runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptKind {
+    /// `byok-ceremony run`: generate, wrap and export a key.
+    Ceremony,
+    /// `byok-ceremony provision`: put a token under quorum control.
+    Provisioning,
+}
+
 /// A script found on disk, with what people need to pick the right one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundScript {
     pub path: PathBuf,
+    pub kind: ScriptKind,
     pub ceremony_id: String,
     pub rehearsal: bool,
-    /// What the ceremony makes, e.g. "RSA-HSM 3072 bits".
+    /// What the ceremony makes, e.g. "RSA-HSM 3072 bits", or the quorum a provisioning sets.
     pub target: String,
     pub sha256: String,
 }
@@ -140,10 +150,15 @@ pub fn draw(frame: &mut Frame, picker: &Picker) {
         } else {
             Style::new()
         };
-        let kind = if f.rehearsal { "rehearsal" } else { "CEREMONY" };
+        let kind = match (f.kind, f.rehearsal) {
+            (ScriptKind::Ceremony, true) => "rehearsal",
+            (ScriptKind::Ceremony, false) => "CEREMONY",
+            (ScriptKind::Provisioning, true) => "provision (rehearsal)",
+            (ScriptKind::Provisioning, false) => "PROVISION",
+        };
         lines.push(Line::from(vec![
             Span::styled(format!("{marker}{:<28}", f.ceremony_id), style),
-            Span::raw(format!(" {kind:<10} {}", f.target)),
+            Span::raw(format!(" {kind:<21} {}", f.target)),
         ]));
         lines.push(Line::raw(format!("    {}", f.path.display())));
         if selected {
