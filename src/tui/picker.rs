@@ -153,12 +153,12 @@ pub fn draw(frame: &mut Frame, picker: &Picker) {
         let kind = match (f.kind, f.rehearsal) {
             (ScriptKind::Ceremony, true) => "rehearsal",
             (ScriptKind::Ceremony, false) => "CEREMONY",
-            (ScriptKind::Provisioning, true) => "provision (rehearsal)",
+            (ScriptKind::Provisioning, true) => "PROV rehearsal",
             (ScriptKind::Provisioning, false) => "PROVISION",
         };
         lines.push(Line::from(vec![
-            Span::styled(format!("{marker}{:<28}", f.ceremony_id), style),
-            Span::raw(format!(" {kind:<21} {}", f.target)),
+            Span::styled(format!("{marker}{:<24}", f.ceremony_id), style),
+            Span::raw(format!(" {kind:<14} {}", f.target)),
         ]));
         lines.push(Line::raw(format!("    {}", f.path.display())));
         if selected {
