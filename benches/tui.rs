@@ -6,6 +6,8 @@
 //! tables for docs/benchmarks.md.
 #[path = "../tests/ceremony/mod.rs"]
 mod ceremony;
+#[path = "../tests/tmux/mod.rs"]
+mod tmux;
 #[path = "../tests/tui_fixtures/mod.rs"]
 mod tui_fixtures;
 
@@ -104,60 +106,26 @@ fn idle_cpu() {
         return;
     }
     let room = ceremony::Room::new("bench idle");
-    let session = format!("byok-bench-{}", std::process::id());
     let command = format!(
-        "cd '{}' && SOFTHSM2_CONF='{}' exec '{}' run ceremony.toml --state-dir state",
-        room.dir.path().display(),
+        "SOFTHSM2_CONF='{}' exec '{}' run ceremony.toml --state-dir state",
         room.conf.display(),
         env!("CARGO_BIN_EXE_byok-ceremony")
     );
-    let tmux = |args: &[&str]| {
-        Command::new("tmux")
-            .args(args)
-            .output()
-            .expect("tmux")
-            .stdout
-    };
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session,
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &command,
-    ]);
-    let wait_for = |text: &str| {
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(60) {
-            let screen = String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session]))
-                .into_owned();
-            if screen.contains(text) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("{text:?} never appeared");
-    };
-    let pid = String::from_utf8_lossy(&tmux(&["list-panes", "-t", &session, "-F", "#{pane_pid}"]))
-        .trim()
-        .to_owned();
+    let ui = tmux::Tmux::start("bench-idle", room.dir.path(), 120, 40, &command);
+    let pid = ui.pane_pid();
     println!();
     println!("| UI waiting on | CPU over 10 s (%) | wakeups |");
     println!("|---|---|---|");
-    wait_for("Enter: open the ceremony");
+    ui.wait_for("Enter: open the ceremony");
     println!("| script screen (clock ticking) | {} |", cpu_over_10s(&pid));
-    tmux(&["send-keys", "-t", &session, "Enter"]);
-    wait_for("Enter: continue to attendance");
-    tmux(&["send-keys", "-t", &session, "Enter"]);
-    wait_for("Enter: check in");
+    ui.keys(&["Enter"]);
+    ui.wait_for("Enter: continue to attendance");
+    ui.keys(&["Enter"]);
+    ui.wait_for("Enter: check in");
     println!(
         "| attendance (runner waiting for people) | {} |",
         cpu_over_10s(&pid)
     );
-    tmux(&["kill-session", "-t", &session]);
 }
 
 /// The process's user+system CPU time and its context switches over 10 s, from /proc.

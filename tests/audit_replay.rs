@@ -3,12 +3,12 @@
 //! is refused (or, with --force, replayed only up to the entry verify names); snapshots of the
 //! replay screens from a committed fixture log; and the real binary in tmux.
 mod ceremony;
+mod tmux;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
@@ -24,6 +24,7 @@ use byok_ceremony::manifest::Manifest;
 use byok_ceremony::quorum::record::ProvisioningRecord;
 use byok_ceremony::tui::replay::Player;
 use ceremony::Room;
+use tmux::Tmux;
 
 /// The fixture: a real ceremony's log (SoftHSM2, 2-of-3, a refused share and a deviation),
 /// its provisioning record and its script, made once by `make_the_replay_fixture`.
@@ -427,69 +428,6 @@ fn replay_screens_at_80x24_and_120x40() {
     }
 }
 
-/// A tmux session running one command in an 80x24 pseudo-terminal.
-struct Tmux {
-    session: String,
-}
-
-impl Tmux {
-    fn start(dir: &Path, command: &str) -> Tmux {
-        let session = format!("byok-replay-{}", std::process::id());
-        let ok = Command::new("tmux")
-            .args(["new-session", "-d", "-s", &session, "-x", "80", "-y", "24"])
-            .arg(format!(
-                "cd '{}' && {command}; echo EXIT=$?; sleep 30",
-                dir.display()
-            ))
-            .status()
-            .expect("tmux runs (package tmux)")
-            .success();
-        assert!(ok, "tmux could not start");
-        Tmux { session }
-    }
-
-    fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.session])
-            .output()
-            .expect("capture");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Waits (60 s at most) until every one of `texts` is on the screen.
-    fn wait_for(&self, texts: &[&str]) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if texts.iter().all(|t| screen.contains(t)) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "{texts:?} never appeared; the screen is:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            Command::new("tmux")
-                .args(["send-keys", "-t", &self.session, k])
-                .status()
-                .expect("send-keys");
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.session])
-            .status();
-    }
-}
-
 /// Every file in `dir` with its bytes.
 fn contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
@@ -517,44 +455,47 @@ fn the_binary_replays_in_a_terminal_steps_and_jumps_and_writes_nothing() {
     }
     let before = contents(dir.path());
     let ui = Tmux::start(
+        "replay",
         dir.path(),
+        80,
+        24,
         &format!(
             "'{}' audit replay {FIXTURE_LOG} --record {FIXTURE_RECORD} --script {FIXTURE_SCRIPT}",
             env!("CARGO_BIN_EXE_byok-ceremony")
         ),
     );
-    ui.wait_for(&[
+    ui.wait_for_all(&[
         "REPLAY (read-only)  event 1 of 31",
         "ceremony_opened by tool",
     ]);
     ui.keys(&["n"]);
-    ui.wait_for(&["event 2 of 31", "[ OK ] provisioning record"]);
+    ui.wait_for_all(&["event 2 of 31", "[ OK ] provisioning record"]);
     ui.keys(&["Right", "Right", "Right", "Right", "Right"]);
-    ui.wait_for(&[
+    ui.wait_for_all(&[
         "event 7 of 31",
         "checked_in by carol (custodian)",
         "> [x] carol",
     ]);
     ui.keys(&["Left"]);
-    ui.wait_for(&["event 6 of 31", "checked_in by wendy (witness)"]);
+    ui.wait_for_all(&["event 6 of 31", "checked_in by wendy (witness)"]);
     ui.keys(&["End"]);
-    ui.wait_for(&["event 31 of 31", "The ceremony is closed."]);
+    ui.wait_for_all(&["event 31 of 31", "The ceremony is closed."]);
     ui.keys(&["g", "1", "8"]);
-    ui.wait_for(&["Go to event (1-31): 18_"]);
+    ui.wait_for_all(&["Go to event (1-31): 18_"]);
     ui.keys(&["Enter"]);
     // The script given is the real one: the approval shows its target.
-    ui.wait_for(&[
+    ui.wait_for_all(&[
         "event 18 of 31",
         "Type GENERATE and press Enter",
         "RSA-HSM 2048 bits",
     ]);
     ui.keys(&["p"]);
-    ui.wait_for(&["event 17 of 31", "kek_confirmed by dave (custodian)"]);
+    ui.wait_for_all(&["event 17 of 31", "kek_confirmed by dave (custodian)"]);
     ui.keys(&["Home"]);
-    ui.wait_for(&["event 1 of 31"]);
+    ui.wait_for_all(&["event 1 of 31"]);
     ui.keys(&["?"]);
-    ui.wait_for(&["Replay help", "Esc or ?: close help"]);
+    ui.wait_for_all(&["Replay help", "Esc or ?: close help"]);
     ui.keys(&["Escape", "q"]);
-    ui.wait_for(&["EXIT=0"]);
+    ui.wait_for_all(&["EXIT=0"]);
     assert_eq!(contents(dir.path()), before, "the replay wrote nothing");
 }

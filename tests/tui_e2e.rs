@@ -3,124 +3,38 @@
 //! ends with a .byok that unwraps correctly and a log that verifies; a wrong share and a
 //! missing medium are shown, recovered from, and logged.
 mod ceremony;
-
-use std::process::Command;
-use std::time::{Duration, Instant};
+mod tmux;
 
 use byok_ceremony::quorum::share::PinGroup;
 use byok_ceremony::quorum::share_file::share_text_in;
 use ceremony::Room;
+use tmux::Tmux;
 
-struct Tmux {
-    session: String,
+/// The real binary in a 120x40 pane, in the room, on the room's token.
+fn ceremony_ui(room: &Room, name: &str, args: &str) -> Tmux {
+    let command = format!(
+        "SOFTHSM2_CONF='{}' '{}' {args}",
+        room.conf.display(),
+        env!("CARGO_BIN_EXE_byok-ceremony")
+    );
+    Tmux::start(name, room.dir.path(), 120, 40, &command)
 }
 
-impl Tmux {
-    fn start(room: &Room, name: &str) -> Tmux {
-        Tmux::start_with(room, name, "run ceremony.toml --state-dir state")
-    }
-
-    /// The binary with `args`, in the room's directory; the pane stays 30 s after it ends.
-    fn start_with(room: &Room, name: &str, args: &str) -> Tmux {
-        let session = format!("byok-e2e-{}-{name}", std::process::id());
-        let command = format!(
-            "cd '{}' && SOFTHSM2_CONF='{}' '{}' {args}; echo EXIT=$?; sleep 30",
-            room.dir.path().display(),
-            room.conf.display(),
-            env!("CARGO_BIN_EXE_byok-ceremony")
-        );
-        let ok = Command::new("tmux")
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &session,
-                "-x",
-                "120",
-                "-y",
-                "40",
-                &command,
-            ])
-            .status()
-            .expect("tmux runs (package tmux)")
-            .success();
-        assert!(ok, "tmux could not start");
-        Tmux { session }
-    }
-
-    fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.session])
-            .output()
-            .expect("capture");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Waits until `ready` holds for the screen (60 s at most: the suite runs tests in
-    /// parallel on two cores), and returns the screen.
-    fn wait_until(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if ready(&screen) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "{what} never appeared; the screen is:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn wait_for(&self, text: &str) -> String {
-        self.wait_until(&format!("{text:?}"), |s| s.contains(text))
-    }
-
-    /// Waits until every one of `texts` is on the same screen.
-    fn wait_for_all(&self, texts: &[&str]) -> String {
-        self.wait_until(&format!("{texts:?}"), |s| {
-            texts.iter().all(|t| s.contains(t))
-        })
-    }
-
-    /// Waits until `name`'s row is ticked and the key legend `legend` is back. The legend
-    /// is drawn only while the runner waits for input (keys pressed while the tool works
-    /// are ignored), and a row ticked by this action can only be drawn after the key was
-    /// taken, so together they mean "done, ready for the next key".
-    fn wait_ticked(&self, name: &str, legend: &str) -> String {
-        self.wait_until(&format!("{name} ticked, then {legend:?}"), |s| {
-            s.contains(legend)
-                && s.lines()
-                    .any(|l| l.contains(&format!(" {name} ")) && l.contains("[x]"))
-        })
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            Command::new("tmux")
-                .args(["send-keys", "-t", &self.session, k])
-                .status()
-                .expect("send-keys");
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-
-    fn type_text(&self, text: &str) {
-        Command::new("tmux")
-            .args(["send-keys", "-t", &self.session, "-l", text])
-            .status()
-            .expect("send-keys");
-        std::thread::sleep(Duration::from_millis(150));
-    }
+/// The guided ceremony of the room's script.
+fn start(room: &Room, name: &str) -> Tmux {
+    ceremony_ui(room, name, "run ceremony.toml --state-dir state")
 }
 
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.session])
-            .status();
-    }
+/// Waits until `name`'s row is ticked and the key legend `legend` is back. The legend
+/// is drawn only while the runner waits for input (keys pressed while the tool works
+/// are ignored), and a row ticked by this action can only be drawn after the key was
+/// taken, so together they mean "done, ready for the next key".
+fn wait_ticked(ui: &Tmux, name: &str, legend: &str) -> String {
+    ui.wait_until(&format!("{name} ticked, then {legend:?}"), |s| {
+        s.contains(legend)
+            && s.lines()
+                .any(|l| l.contains(&format!(" {name} ")) && l.contains("[x]"))
+    })
 }
 
 fn share_of(room: &Room, custodian: &str) -> String {
@@ -149,7 +63,7 @@ fn check_in(ui: &Tmux) {
             ui.keys(&["Down"]);
         }
         ui.keys(&["Enter"]);
-        ui.wait_ticked(name, "Enter: check in");
+        wait_ticked(ui, name, "Enter: check in");
     }
     ui.keys(&["c"]);
     ui.wait_for_all(&["Shares accepted: 0 of 2", "Enter: enter share"]);
@@ -173,7 +87,7 @@ fn present(ui: &Tmux, share: &str, down: bool) {
 fn finish(ui: &Tmux) {
     ui.wait_for("y: words match");
     ui.keys(&["y"]);
-    ui.wait_ticked("carol", "y: words match");
+    wait_ticked(ui, "carol", "y: words match");
     ui.keys(&["Down", "y"]);
     ui.wait_for("type GENERATE");
     ui.type_text("GENERATE");
@@ -189,7 +103,7 @@ fn finish(ui: &Tmux) {
             ui.keys(&["Down"]);
         }
         ui.keys(&["Enter"]);
-        ui.wait_ticked(name, "Enter: sign off");
+        wait_ticked(ui, name, "Enter: sign off");
     }
     ui.keys(&["c"]);
     ui.wait_for("Type the ceremony id");
@@ -213,7 +127,7 @@ fn log_text(room: &Room) -> String {
 #[test]
 fn a_whole_ceremony_typed_key_by_key() {
     let room = Room::new("tui whole");
-    let ui = Tmux::start(&room, "whole");
+    let ui = start(&room, "whole");
     open_and_check_in(&ui);
     present(&ui, &share_of(&room, "carol"), false);
     ui.wait_for_all(&["Shares accepted: 1 of 2", "Enter: enter share"]);
@@ -227,7 +141,7 @@ fn a_whole_ceremony_typed_key_by_key() {
 #[test]
 fn a_wrong_share_is_refused_and_logged_then_the_right_one_goes_on() {
     let room = Room::new("tui wrong share");
-    let ui = Tmux::start(&room, "wrong");
+    let ui = start(&room, "wrong");
     open_and_check_in(&ui);
     // Carol types Dave's share: a valid share, but not hers.
     present(&ui, &share_of(&room, "dave"), false);
@@ -244,7 +158,7 @@ fn a_wrong_share_is_refused_and_logged_then_the_right_one_goes_on() {
 fn a_missing_medium_stops_at_preflight_and_retry_goes_on() {
     let room = Room::new("tui no medium");
     std::fs::remove_dir(room.path("out-usb")).expect("unplug the output medium");
-    let ui = Tmux::start(&room, "medium");
+    let ui = start(&room, "medium");
     ui.wait_for("Enter: open the ceremony");
     ui.keys(&["Enter"]);
     let screen = ui.wait_for("out-usb");
@@ -287,7 +201,7 @@ fn without_a_command_the_scripts_found_are_listed_and_the_chosen_one_starts() {
         room.path("ceremony-scripts/provision-token.toml"),
     )
     .expect("provisioning script");
-    let ui = Tmux::start_with(&room, "picker", "");
+    let ui = ceremony_ui(&room, "picker", "");
     let screen = ui.wait_for_all(&["Ceremony scripts found", "Enter: start this ceremony"]);
     assert!(screen.contains("test-ceremony"), "{screen}");
     assert!(
@@ -317,7 +231,7 @@ fn the_kek_is_loaded_from_a_medium_chosen_on_screen() {
         room.path("mnt/KEK-STICK/kek.pem"),
     )
     .expect("move the KEK");
-    let ui = Tmux::start_with(
+    let ui = ceremony_ui(
         &room,
         "kekpick",
         "run ceremony.toml --state-dir state --media-root mnt",

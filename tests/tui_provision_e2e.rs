@@ -7,9 +7,10 @@
 //! One test function: this process points SOFTHSM2_CONF at its own token directory once,
 //! before any module is loaded, and the spawned binary gets the same variable.
 use std::os::unix::fs::PermissionsExt as _;
+mod tmux;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use byok_ceremony::audit::log::{stream_of, verify_chain};
 use byok_ceremony::hsm::ffi::set_token_config_env;
@@ -18,6 +19,7 @@ use byok_ceremony::quorum::events::QuorumEvent;
 use byok_ceremony::quorum::outputs::read_share;
 use byok_ceremony::quorum::provision::AUDIT_LOG_NAME;
 use byok_ceremony::quorum::{LoginPolicy, PinGroup, ProvisioningRecord, QuorumLogin};
+use tmux::Tmux;
 
 const SOFTHSM2: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const LABEL: &str = "tui provisioned";
@@ -76,100 +78,6 @@ impl Room {
     }
 }
 
-struct Tmux {
-    session: String,
-}
-
-impl Tmux {
-    fn start(room: &Room) -> Tmux {
-        let session = format!("byok-prov-e2e-{}", std::process::id());
-        let command = format!(
-            "cd '{}' && SOFTHSM2_CONF='{}' '{}' provision provision.toml --out out; sleep 60",
-            room.dir.path().display(),
-            room.conf.display(),
-            env!("CARGO_BIN_EXE_byok-ceremony")
-        );
-        let ok = Command::new("tmux")
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &session,
-                "-x",
-                "80",
-                "-y",
-                "24",
-                &command,
-            ])
-            .status()
-            .expect("tmux runs (package tmux)")
-            .success();
-        assert!(ok, "tmux could not start");
-        Tmux { session }
-    }
-
-    fn capture(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.session])
-            .args(args)
-            .output()
-            .expect("capture");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn screen(&self) -> String {
-        self.capture(&[])
-    }
-
-    /// Everything the pane holds: the screen and all its scrollback.
-    fn scrollback(&self) -> String {
-        self.capture(&["-S", "-3000"])
-    }
-
-    /// Waits until every one of `texts` is on the screen (60 s at most: the suite runs tests
-    /// in parallel on two cores), and returns the screen.
-    fn wait_for(&self, texts: &[&str]) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if texts.iter().all(|t| screen.contains(t)) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "{texts:?} never appeared; the screen is:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            Command::new("tmux")
-                .args(["send-keys", "-t", &self.session, k])
-                .status()
-                .expect("send-keys");
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-
-    fn type_text(&self, text: &str) {
-        Command::new("tmux")
-            .args(["send-keys", "-t", &self.session, "-l", text])
-            .status()
-            .expect("send-keys");
-        std::thread::sleep(Duration::from_millis(150));
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.session])
-            .status();
-    }
-}
-
 /// The last two groups of a grouped share: what the custodian types back.
 fn tail(grouped: &str) -> String {
     let groups: Vec<&str> = grouped.split(' ').collect();
@@ -198,28 +106,20 @@ fn assert_no_share(text: &str, shares: &[String], what: &str) {
 
 /// Script, attendance, the typed confirmation.
 fn open_and_confirm(ui: &Tmux) {
-    ui.wait_for(&["Enter: go to attendance"]);
+    ui.wait_for_all(&["Enter: go to attendance"]);
     ui.keys(&["Enter"]);
-    ui.wait_for(&["Enter: check in"]);
+    ui.wait_for_all(&["Enter: check in"]);
     for name in CUSTODIANS {
         ui.keys(&["Enter"]);
-        let start = Instant::now();
-        while !ui
-            .screen()
-            .lines()
-            .any(|l| l.contains(&format!(" {name} ")) && l.contains("[x]"))
-        {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "{name} not ticked"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        ui.wait_until(&format!("{name} ticked"), |s| {
+            s.lines()
+                .any(|l| l.contains(&format!(" {name} ")) && l.contains("[x]"))
+        });
     }
     ui.keys(&["c"]);
-    ui.wait_for(&["Confirm the token", "type PROVISION"]);
+    ui.wait_for_all(&["Confirm the token", "type PROVISION"]);
     ui.type_text("PROVISION");
-    ui.wait_for(&["> PROVISION_"]);
+    ui.wait_for_all(&["> PROVISION_"]);
     ui.keys(&["Enter"]);
 }
 
@@ -228,7 +128,7 @@ fn open_and_confirm(ui: &Tmux) {
 fn hand_out(ui: &Tmux, room: &Room, number: usize, name: &str) -> Vec<String> {
     let mut shown = Vec::new();
     for (part, group) in [PinGroup::UserPin, PinGroup::SoPin].into_iter().enumerate() {
-        ui.wait_for(&[
+        ui.wait_for_all(&[
             &format!("Custodian {number} of 3: {}", name.to_uppercase()),
             &format!("share {} of 2 for you", part + 1),
             &format!("Enter: show {name}'s share"),
@@ -239,10 +139,10 @@ fn hand_out(ui: &Tmux, room: &Room, number: usize, name: &str) -> Vec<String> {
         // The share is on screen while shown: the captures can see it (so the checks below,
         // that it is gone, can fail).
         let first_row: String = share.split(' ').take(5).collect::<Vec<_>>().join(" ");
-        let screen = ui.wait_for(&["Enter: I have copied it", &first_row]);
+        let screen = ui.wait_for_all(&["Enter: I have copied it", &first_row]);
         assert!(screen.contains("only you may look"), "{screen}");
         ui.keys(&["Enter"]);
-        ui.wait_for(&["Check your copy", "Enter: check"]);
+        ui.wait_for_all(&["Check your copy", "Enter: check"]);
         assert_no_share(
             &ui.scrollback(),
             std::slice::from_ref(&share),
@@ -250,14 +150,14 @@ fn hand_out(ui: &Tmux, room: &Room, number: usize, name: &str) -> Vec<String> {
         );
         if number == 1 && part == 0 {
             ui.type_text("qqqqq qq");
-            ui.wait_for(&["(7 typed)"]);
+            ui.wait_for_all(&["(7 typed)"]);
             ui.keys(&["Enter"]);
-            ui.wait_for(&["that is not how your share ends", "(0 typed)"]);
+            ui.wait_for_all(&["that is not how your share ends", "(0 typed)"]);
         }
         let back = tail(&share);
         ui.type_text(&back);
         let typed = back.replace(' ', "").len();
-        let screen = ui.wait_for(&[&format!("({typed} typed)")]);
+        let screen = ui.wait_for_all(&[&format!("({typed} typed)")]);
         assert!(!screen.contains(&back), "the type-back was drawn");
         ui.keys(&["Enter"]);
         shown.push(share);
@@ -333,18 +233,28 @@ fn a_token_provisioned_through_the_guided_ui_one_custodian_at_a_time() {
     let room = Room::new();
     // Before any module is loaded in this process, and while this is its only test.
     set_token_config_env("SOFTHSM2_CONF", room.conf.as_os_str());
-    let ui = Tmux::start(&room);
+    let ui = Tmux::start(
+        "prov-e2e",
+        room.dir.path(),
+        80,
+        24,
+        &format!(
+            "SOFTHSM2_CONF='{}' '{}' provision provision.toml --out out",
+            room.conf.display(),
+            env!("CARGO_BIN_EXE_byok-ceremony")
+        ),
+    );
     open_and_confirm(&ui);
     let mut shares = Vec::new();
     for (i, name) in CUSTODIANS.iter().enumerate() {
         shares.extend(hand_out(&ui, &room, i + 1, name));
     }
     assert_eq!(shares.len(), 6);
-    let summary = ui.wait_for(&["is provisioned", "q: quit"]);
+    let summary = ui.wait_for_all(&["is provisioned", "q: quit"]);
     assert!(summary.contains("share files") || summary.contains("Share files"));
     assert_no_share(&ui.scrollback(), &shares, "the terminal after the hand-out");
     ui.keys(&["q"]);
-    let report = ui.wait_for(&["Provisioned token", "quorum events recorded"]);
+    let report = ui.wait_for_all(&["Provisioned token", "quorum events recorded"]);
     assert!(report.contains(LABEL), "{report}");
     assert_no_share(
         &ui.scrollback(),

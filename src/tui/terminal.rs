@@ -32,23 +32,7 @@ pub fn run(
         }
     };
     let (tx, rx) = mpsc::channel::<Wake>();
-    let input = tx.clone();
-    // Blocks in read(): no polling. Ends with the process.
-    std::thread::spawn(move || {
-        loop {
-            match crossterm::event::read() {
-                Ok(ev) => {
-                    if input.send(Wake::Input(ev)).is_err() {
-                        break;
-                    }
-                }
-                Err(_) => {
-                    let _ = input.send(Wake::InputClosed);
-                    break;
-                }
-            }
-        }
-    });
+    forward_input(tx.clone(), Wake::Input, Wake::InputClosed);
     let mut terminal = ratatui::init();
     let mut app = App::new(script);
     app.theme = super::theme::Theme::detect();
@@ -131,7 +115,29 @@ pub fn wipe(terminal: &mut ratatui::DefaultTerminal) {
     let _ = terminal.draw(|_| {});
 }
 
-fn until_next_second() -> Duration {
+/// Sends each terminal event to `to` (wrapped by `input`) from a thread that blocks in
+/// read(): no polling. `closed` goes last when the terminal goes away. Ends with the process,
+/// or when nobody listens any more.
+pub fn forward_input<W: Send + 'static>(to: Sender<W>, input: fn(TermEvent) -> W, closed: W) {
+    std::thread::spawn(move || {
+        loop {
+            match crossterm::event::read() {
+                Ok(ev) => {
+                    if to.send(input(ev)).is_err() {
+                        break;
+                    }
+                }
+                Err(_) => {
+                    let _ = to.send(closed);
+                    break;
+                }
+            }
+        }
+    });
+}
+
+/// How long until the clock shows the next second.
+pub fn until_next_second() -> Duration {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();

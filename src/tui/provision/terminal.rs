@@ -5,7 +5,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crossterm::event::Event as TermEvent;
 
@@ -46,23 +45,7 @@ pub fn run(
 ) -> Ending {
     let script = Arc::new(script);
     let (tx, rx) = mpsc::channel::<Wake>();
-    let input = tx.clone();
-    // Blocks in read(): no polling. Ends with the process.
-    std::thread::spawn(move || {
-        loop {
-            match crossterm::event::read() {
-                Ok(ev) => {
-                    if input.send(Wake::Input(ev)).is_err() {
-                        break;
-                    }
-                }
-                Err(_) => {
-                    let _ = input.send(Wake::InputClosed);
-                    break;
-                }
-            }
-        }
-    });
+    crate::tui::terminal::forward_input(tx.clone(), Wake::Input, Wake::InputClosed);
     let mut terminal = ratatui::init();
     let mut app = ProvisionApp::new(
         Arc::clone(&script),
@@ -84,7 +67,7 @@ pub fn run(
         if app.started && worker.is_none() {
             worker = Some(start_worker(tx.clone(), Arc::clone(&script), opts.clone()));
         }
-        match rx.recv_timeout(until_next_second()) {
+        match rx.recv_timeout(crate::tui::terminal::until_next_second()) {
             Ok(Wake::Input(TermEvent::Key(key))) => {
                 if let (Some(reply), Some((to_worker, _))) = (app.on_key(key), &worker) {
                     let _ = to_worker.send(reply);
@@ -114,13 +97,6 @@ pub fn run(
                 .into(),
         ),
     }
-}
-
-fn until_next_second() -> Duration {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    Duration::from_millis(1000 - u64::from(now.subsec_millis())).max(Duration::from_millis(10))
 }
 
 fn start_worker(
