@@ -2,7 +2,7 @@
 //! box lines and bold/reverse carry everything, so a Linux console at 80x24 without colour
 //! shows it all; the app's [`Theme`](super::theme::Theme) adds colour where there is some.
 use ratatui::Frame;
-use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
@@ -102,19 +102,13 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         format!(" Present: {}", people.join("; "))
     };
-    let [top, second] =
-        Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
-    let [left, right] =
-        Layout::horizontal([Constraint::Min(10), Constraint::Length(13)]).areas(top);
-    let bar = app.theme.bar(app.script.rehearsal);
-    frame.render_widget(Paragraph::new(line1).style(bar), left);
-    frame.render_widget(
-        Paragraph::new(format!("{} UTC", app.clock))
-            .style(bar)
-            .alignment(Alignment::Right),
-        right,
+    super::widgets::header(
+        frame,
+        area,
+        app.theme,
+        app.script.rehearsal,
+        (&line1, &app.clock, &line2),
     );
-    frame.render_widget(Paragraph::new(line2), second);
 }
 
 fn keys_for(app: &App, screen: Screen) -> String {
@@ -446,7 +440,11 @@ fn draw_kek_load(frame: &mut Frame, area: Rect, app: &App) {
         } else if m.files.is_empty() {
             ("[ ]", Style::new(), "no KEK file".to_owned())
         } else {
-            ("[ ]", Style::new(), format!("{} (not the script's file)", m.files.join(", ")))
+            (
+                "[ ]",
+                Style::new(),
+                format!("{} (not the script's file)", m.files.join(", ")),
+            )
         };
         lines.push(Line::from(vec![
             Span::styled(format!("{marker}{}", m.dir.display()), style),

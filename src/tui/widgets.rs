@@ -90,3 +90,29 @@ pub fn share_qr(text: &crate::quorum::share::ShareText) -> zeroize::Zeroizing<St
             .build(),
     )
 }
+
+/// The two header lines every guided screen has: a bar with `title` and the UTC clock (yellow
+/// for a rehearsal where there is colour), then who is present.
+pub fn header(
+    frame: &mut ratatui::Frame,
+    area: ratatui::layout::Rect,
+    theme: super::theme::Theme,
+    rehearsal: bool,
+    (title, clock, present): (&str, &str, &str),
+) {
+    use ratatui::layout::{Alignment, Constraint, Layout};
+    use ratatui::widgets::Paragraph;
+    let [top, second] =
+        Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    let [left, right] =
+        Layout::horizontal([Constraint::Min(10), Constraint::Length(13)]).areas(top);
+    let bar = theme.bar(rehearsal);
+    frame.render_widget(Paragraph::new(title.to_owned()).style(bar), left);
+    frame.render_widget(
+        Paragraph::new(format!("{clock} UTC"))
+            .style(bar)
+            .alignment(Alignment::Right),
+        right,
+    );
+    frame.render_widget(Paragraph::new(present.to_owned()), second);
+}

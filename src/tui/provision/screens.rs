@@ -3,7 +3,7 @@
 //! the token, the step and the UTC clock; the keys that work here in the footer), plain text
 //! and bold/reverse only, so a Linux console at 80x24 without colour shows it all.
 use ratatui::Frame;
-use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
@@ -69,19 +69,13 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &ProvisionApp, screen: Screen
     } else {
         format!(" Present: custodians {}", app.present.join(", "))
     };
-    let [top, second] =
-        Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
-    let [left, right] =
-        Layout::horizontal([Constraint::Min(10), Constraint::Length(13)]).areas(top);
-    let bar = app.theme.bar(app.script.rehearsal);
-    frame.render_widget(Paragraph::new(line1).style(bar), left);
-    frame.render_widget(
-        Paragraph::new(format!("{} UTC", app.clock))
-            .style(bar)
-            .alignment(Alignment::Right),
-        right,
+    crate::tui::widgets::header(
+        frame,
+        area,
+        app.theme,
+        app.script.rehearsal,
+        (&line1, &app.clock, &line2),
     );
-    frame.render_widget(Paragraph::new(line2), second);
 }
 
 /// The keys that work on this screen, and only those: while the HSM works the legend says
