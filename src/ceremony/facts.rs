@@ -17,6 +17,7 @@ pub struct Facts {
     pub kid: Option<String>,
     pub kek_fingerprint: Option<String>,
     pub kek_bits: usize,
+    pub kek_warnings: Vec<String>,
     pub kty: String,
     pub key_size: Option<u32>,
     pub crv: Option<String>,
@@ -50,11 +51,13 @@ impl Facts {
                 kid,
                 fingerprint_sha256,
                 bits,
+                warnings,
                 ..
             } => {
                 self.kid = Some(kid.clone());
                 self.kek_fingerprint = Some(fingerprint_sha256.clone());
                 self.kek_bits = *bits;
+                self.kek_warnings = warnings.clone();
             }
             Event::KeyGenerated {
                 kty,

@@ -159,9 +159,8 @@ struct Gatherer {
     exceptions: Vec<Exception>,
     exceptions_left_out: u64,
     preflight: Vec<Check>,
-    kek: Option<Kek>,
-    key: Option<Key>,
-    wrap: Option<Wrap>,
+    /// KEK, key and wrap: the same facts the ceremony's outputs are made of.
+    outputs: crate::ceremony::facts::Facts,
     exported: Vec<FileRecord>,
     key_destroyed: Option<String>,
 }
@@ -169,7 +168,8 @@ struct Gatherer {
 impl Gatherer {
     fn observe(&mut self, event: &Event, seq: u64, utc: &str, t: Utc, hash: &str) {
         let phase_before = self.state.phase;
-        self.record(event, seq, utc, t, hash, phase_before);
+        self.record(event, seq, utc, t, phase_before);
+        self.outputs.observe(event, hash);
         // The log verified: the machine accepts every event; keep the state as it was if not.
         if let Ok((next, _)) = machine::step(&self.state, event) {
             self.state = next;
@@ -219,7 +219,7 @@ impl Gatherer {
         self.people.iter_mut().find(|p| p.name == name)
     }
 
-    fn record(&mut self, event: &Event, seq: u64, utc: &str, t: Utc, hash: &str, phase: Phase) {
+    fn record(&mut self, event: &Event, seq: u64, utc: &str, t: Utc, phase: Phase) {
         let at = || utc.to_owned();
         match event {
             Event::CeremonyOpened {
@@ -298,20 +298,6 @@ impl Gatherer {
             Event::LoginFailed { reason } => {
                 self.exception(seq, utc, phase, format!("HSM login failed: {reason}"));
             }
-            Event::KekLoaded {
-                kid,
-                fingerprint_sha256,
-                bits,
-                warnings,
-                ..
-            } => {
-                self.kek = Some(Kek {
-                    kid: kid.clone(),
-                    fingerprint_sha256: fingerprint_sha256.clone(),
-                    bits: *bits,
-                    warnings: warnings.clone(),
-                });
-            }
             Event::KekConfirmed { custodian } => {
                 if let Some(p) = self.person(custodian) {
                     p.kek_confirmed = Some(at());
@@ -327,36 +313,6 @@ impl Gatherer {
                 for p in &mut self.people {
                     p.kek_confirmed = None;
                 }
-            }
-            Event::KeyGenerated {
-                kty,
-                key_size,
-                crv,
-                attributes,
-                public_key_pem,
-                check_value,
-            } => {
-                self.key = Some(Key {
-                    kty: kty.clone(),
-                    key_size: *key_size,
-                    crv: crv.clone(),
-                    attributes: attributes.clone(),
-                    public_key_pem: public_key_pem.clone(),
-                    check_value: check_value.clone(),
-                });
-            }
-            Event::Wrapped {
-                byok_sha256,
-                method,
-                rehearsal_grade,
-                ..
-            } => {
-                self.wrap = Some(Wrap {
-                    byok_sha256: byok_sha256.clone(),
-                    method: method.clone(),
-                    rehearsal_grade: *rehearsal_grade,
-                    entry_hash: hash.to_owned(),
-                });
             }
             Event::Exported { files } => self.exported = files.clone(),
             Event::KeyDestroyed { .. } => self.key_destroyed = Some(at()),
@@ -402,6 +358,30 @@ impl Gatherer {
         let (Some(opened), Some(first), Some(last)) = (self.opened, self.first, self.last) else {
             return Err(DataError::NotOpened);
         };
+        let o = self.outputs;
+        let kek = o.kid.zip(o.kek_fingerprint).map(|(kid, fingerprint_sha256)| Kek {
+            kid,
+            fingerprint_sha256,
+            bits: o.kek_bits,
+            warnings: o.kek_warnings,
+        });
+        let key = o.attributes.map(|attributes| Key {
+            kty: o.kty,
+            key_size: o.key_size,
+            crv: o.crv,
+            attributes,
+            public_key_pem: o.public_key_pem,
+            check_value: o.check_value,
+        });
+        let wrap = match (o.byok_sha256, o.wrap_method, o.wrapped_entry_hash) {
+            (Some(byok_sha256), Some(method), Some(entry_hash)) => Some(Wrap {
+                byok_sha256,
+                method,
+                rehearsal_grade: o.rehearsal_grade,
+                entry_hash,
+            }),
+            _ => None,
+        };
         Ok(Facts {
             opened,
             state: self.state,
@@ -416,9 +396,9 @@ impl Gatherer {
             exceptions: self.exceptions,
             exceptions_left_out: self.exceptions_left_out,
             preflight: self.preflight,
-            kek: self.kek,
-            key: self.key,
-            wrap: self.wrap,
+            kek,
+            key,
+            wrap,
             exported: self.exported,
             key_destroyed: self.key_destroyed,
         })
