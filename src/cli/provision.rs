@@ -1,6 +1,7 @@
 //! `byok-ceremony provision SCRIPT --out DIR`: put a token under quorum control with the
-//! guided terminal UI (`--headless` for scripts), or (`--resplit RECORD --share FILE...`,
-//! headless) replace its user-PIN split.
+//! guided terminal UI (`--headless` for scripts), or (`--resplit RECORD`) replace its
+//! user-PIN split: guided, the old custodians type their shares (or some come from
+//! `--share FILE`); headless, the `--share` files are the old quorum.
 //!
 //! Both modes drive the same provisioning core and write the same files and audit events.
 //! Prints what was done and where each custodian's file went; never a PIN or a share.
@@ -15,9 +16,11 @@ use sha2::{Digest, Sha256};
 use crate::hsm::HsmError;
 use crate::quorum::login::LoginPolicy;
 use crate::quorum::provision::{ProvisionError, ProvisionOptions, ProvisionOutcome, provision};
+use crate::quorum::record::ProvisioningRecord;
 use crate::quorum::resplit::{ResplitError, ResplitOptions, resplit};
 use crate::quorum::script::{ProvisioningScript, ScriptError};
 use crate::tui::provision::Ending;
+use crate::tui::provision::old_quorum::OldQuorum;
 
 /// The command's arguments (parsed by clap in main.rs).
 #[derive(Debug, clap::Args)]
@@ -34,11 +37,12 @@ pub struct ProvisionArgs {
     /// Adopting a token: a file with its current PINs (`user=...`, `so=...` lines)
     #[arg(long, conflicts_with = "resplit")]
     pub current_pins: Option<PathBuf>,
-    /// Re-split: the token's current provisioning record; the old quorum's shares come
-    /// with --share
+    /// Re-split: the token's current provisioning record. Guided, the old custodians type
+    /// their shares; headless, they come with --share
     #[arg(long)]
     pub resplit: Option<PathBuf>,
-    /// Re-split: one old custodian's share file (repeat once per custodian present)
+    /// Re-split: one old custodian's share file (repeat once per custodian; guided, these
+    /// are presented before anyone types)
     #[arg(long = "share", requires = "resplit")]
     pub shares: Vec<PathBuf>,
     /// Re-split: log in even if the token says it is the PIN's final try
@@ -64,19 +68,12 @@ impl ProvisionArgs {
 
 /// Runs the command and returns its exit code.
 pub fn run(args: ProvisionArgs) -> ExitCode {
-    if !args.headless {
-        if args.resplit.is_some() {
-            eprintln!(
-                "error: a re-split runs headless only: add --headless (the old custodians' share files come with --share)"
-            );
-            return ExitCode::from(2);
-        }
-        if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
-            eprintln!(
-                "error: the guided provisioning needs a terminal (80x24 is enough); from a script or a pipe, add --headless"
-            );
-            return ExitCode::from(2);
-        }
+    let terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if !args.headless && !terminal {
+        eprintln!(
+            "error: the guided provisioning needs a terminal (80x24 is enough); from a script or a pipe, add --headless (a re-split then takes the old shares from --share files)"
+        );
+        return ExitCode::from(2);
     }
     let (script, sha256) = match load(&args.script) {
         Ok(loaded) => loaded,
@@ -90,20 +87,13 @@ pub fn run(args: ProvisionArgs) -> ExitCode {
         }
     };
     if !args.headless {
-        return guided(script, &args, sha256);
+        return match resplit_options(&args) {
+            Some(opts) => guided_resplit(script, &args, sha256, opts),
+            None => guided(script, &args, sha256),
+        };
     }
-    let result = match &args.resplit {
-        Some(record) => resplit(
-            &script,
-            &ResplitOptions {
-                out_dir: args.out.clone(),
-                record: record.clone(),
-                share_files: args.shares.clone(),
-                policy: LoginPolicy {
-                    allow_final_try: args.allow_final_try,
-                },
-            },
-        ),
+    let result = match resplit_options(&args) {
+        Some(opts) => resplit(&script, &opts),
         None => provision(
             &script,
             &ProvisionOptions {
@@ -118,17 +108,32 @@ pub fn run(args: ProvisionArgs) -> ExitCode {
             report(&outcome, args.resplit.is_some());
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            let could_not_run = matches!(
-                e,
-                ResplitError::Hsm(HsmError::Load { .. })
-                    | ResplitError::Provision(ProvisionError::Hsm(HsmError::Load { .. }))
-                    | ResplitError::ReadRecord { .. }
-            );
-            ExitCode::from(if could_not_run { 3 } else { 1 })
-        }
+        Err(e) => failed(&e),
     }
+}
+
+/// The re-split's options, when `--resplit` was given.
+fn resplit_options(args: &ProvisionArgs) -> Option<ResplitOptions> {
+    Some(ResplitOptions {
+        out_dir: args.out.clone(),
+        record: args.resplit.clone()?,
+        share_files: args.shares.clone(),
+        policy: LoginPolicy {
+            allow_final_try: args.allow_final_try,
+        },
+    })
+}
+
+/// Prints why a (re-split or) provisioning stopped; exit 3 when it could not run at all.
+fn failed(e: &ResplitError) -> ExitCode {
+    eprintln!("error: {e}");
+    let could_not_run = matches!(
+        e,
+        ResplitError::Hsm(HsmError::Load { .. })
+            | ResplitError::Provision(ProvisionError::Hsm(HsmError::Load { .. }))
+            | ResplitError::ReadRecord { .. }
+    );
+    ExitCode::from(if could_not_run { 3 } else { 1 })
 }
 
 /// The script and the SHA-256 of the bytes it was parsed from (shown for comparison with the
@@ -165,6 +170,44 @@ fn guided(script: ProvisioningScript, args: &ProvisionArgs, sha256: String) -> E
         Ending::LeftBeforeStart => {
             eprintln!(
                 "provisioning was left before the token was found: nothing was changed or written"
+            );
+            ExitCode::from(1)
+        }
+        Ending::Broken(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The guided re-split: the old record is read first, for the screens to name the old
+/// quorum (the core reads it again and checks everything).
+fn guided_resplit(
+    script: ProvisioningScript,
+    args: &ProvisionArgs,
+    sha256: String,
+    opts: ResplitOptions,
+) -> ExitCode {
+    let record = match std::fs::read(&opts.record) {
+        Ok(bytes) => ProvisioningRecord::parse(&bytes).map_err(ResplitError::from),
+        Err(source) => Err(ResplitError::ReadRecord {
+            path: opts.record.display().to_string(),
+            source,
+        }),
+    };
+    let old = match record {
+        Ok(record) => OldQuorum::of(&record, opts.record.clone(), opts.share_files.clone()),
+        Err(e) => return failed(&e),
+    };
+    match crate::tui::provision::run_resplit(script, &args.script, sha256, opts, old) {
+        Ending::Done(outcome) => {
+            report(&outcome, true);
+            ExitCode::SUCCESS
+        }
+        Ending::Failed(e) => failed(&e),
+        Ending::LeftBeforeStart => {
+            eprintln!(
+                "the re-split was left before the token was found: nothing was changed or written"
             );
             ExitCode::from(1)
         }

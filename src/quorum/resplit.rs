@@ -2,20 +2,31 @@
 //! new random PIN is split among the (new) custodians of the script, their files and a new
 //! record are written, and only then does C_SetPIN replace the PIN on the token, so the old
 //! shares stop working. The SO split, if any, is carried over unchanged.
-use std::path::PathBuf;
+//!
+//! The people answer through [`ResplitPeople`]: the headless command (share files, no
+//! questions) and the guided terminal UI (shares typed one custodian at a time, a typed
+//! confirmation, the on-screen hand-out) drive this same core, so both record the same
+//! quorum events and write the same files.
+pub mod people;
+
+use std::path::{Path, PathBuf};
 
 use super::audit_key;
 use super::events::EventSink;
 use super::issue;
 use super::login::{LoginError, LoginPolicy, QuorumLogin};
-use super::outputs::{self, OutputError};
+use super::outputs::{self, OutputError, Written};
 use super::pin;
-use super::provision::{self, ProvisionError, ProvisionOutcome};
+use super::provision::{
+    self, HandOut, ProvisionError, ProvisionOutcome, ProvisionStep, TokenToChange,
+};
 use super::record::{ProvisioningRecord, RecordError};
 use super::script::{ProvisioningScript, TokenPlan};
-use super::share::PinGroup;
+use super::share::{PinGroup, Share};
 use super::share_file::ShareFileError;
 use crate::hsm::{Hsm, HsmError, TokenSelector};
+
+pub use people::{FromFiles, Presented, QuorumSoFar, ResplitPeople};
 
 /// Why a re-split stopped.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +57,11 @@ pub enum ResplitError {
     },
     #[error("{path}: {source}")]
     Share { path: String, source: LoginError },
+    #[error("{custodian}'s share: {source}")]
+    Typed {
+        custodian: String,
+        source: LoginError,
+    },
     #[error("{0}")]
     Login(#[from] LoginError),
     #[error("{0}")]
@@ -56,6 +72,14 @@ pub enum ResplitError {
         "the token's audit key differs from the one in the record; this is not the token the record describes, or it was tampered with"
     )]
     AuditKeyChanged,
+    #[error(
+        "the re-split was not confirmed, so it stopped before the token was used; the token still has its old PIN and the old shares still work. The shares presented are in the audit log in the output directory: run again (with a new output directory) when everyone is ready"
+    )]
+    NotApproved,
+    #[error(
+        "the user PIN is re-split and every new share file is in {0}, but the on-screen hand-out was left before {1} had their share: give each remaining custodian their own file"
+    )]
+    HandOutLeft(PathBuf, String),
 }
 
 /// What the command line gave a re-split.
@@ -68,16 +92,21 @@ pub struct ResplitOptions {
     pub policy: LoginPolicy,
 }
 
-/// Runs the re-split.
+/// Runs the re-split headless: the share files given stand for the old custodians typing.
 pub fn resplit(
     script: &ProvisioningScript,
     opts: &ResplitOptions,
 ) -> Result<ProvisionOutcome, ResplitError> {
-    let bytes = std::fs::read(&opts.record).map_err(|source| ResplitError::ReadRecord {
-        path: opts.record.display().to_string(),
-        source,
-    })?;
-    let old = ProvisioningRecord::parse(&bytes)?;
+    resplit_with(script, opts, &mut FromFiles::new(&opts.share_files))
+}
+
+/// Runs the re-split, asking `people` for the old shares and wherever people decide.
+pub fn resplit_with(
+    script: &ProvisioningScript,
+    opts: &ResplitOptions,
+    people: &mut dyn ResplitPeople,
+) -> Result<ProvisionOutcome, ResplitError> {
+    let old = read_record(&opts.record)?;
     let TokenPlan::Adopt { selector } = &script.token else {
         return Err(ResplitError::NotAdopt);
     };
@@ -93,24 +122,40 @@ pub fn resplit(
     }
     let session = hsm.open_session(slot)?;
     let mut quorum = QuorumLogin::new(&old, PinGroup::UserPin)?;
-    let mut result = Ok(());
-    for path in &opts.share_files {
-        let shown = path.display().to_string();
-        let offered = read_typed(path).and_then(|typed| {
-            quorum.offer(&typed).map_err(|source| ResplitError::Share {
-                path: shown.clone(),
-                source,
-            })
-        });
-        if let Err(e) = offered {
-            result = Err(e);
-            break;
+    let log_path = opts.out_dir.join(provision::AUDIT_LOG_NAME);
+    // The log is opened with the first share presented, so each refusal is on record at once;
+    // people who leave before presenting any share leave nothing behind.
+    let mut log: Option<EventSink> = None;
+    while let Some(presented) = people.next_share(&QuorumSoFar {
+        present: quorum.present(),
+        needed: quorum.needed(),
+    }) {
+        let events = open_log(&mut log, &log_path)?;
+        let by = presented.by();
+        let offered = offer(&mut quorum, presented);
+        events.extend(quorum.take_events());
+        match offered {
+            Ok(accepted) => people.accepted(&by, &accepted),
+            Err(e) => people.refused(&by, e)?,
         }
     }
-    let mut events = EventSink::to_log(&opts.out_dir.join(provision::AUDIT_LOG_NAME))
-        .map_err(|e| ProvisionError::AuditLog(e.to_string()))?;
-    events.extend(quorum.take_events());
-    result?;
+    let mut events = match log {
+        Some(sink) => sink,
+        None => create_log(&log_path)?,
+    };
+    if quorum.ready() {
+        // The token whose PIN changes, confirmed by the people before the old PIN is used.
+        let id = hsm.token_identity(slot)?;
+        people
+            .approve(&TokenToChange::Adopt {
+                label: id.label,
+                serial: id.serial,
+                manufacturer: id.manufacturer,
+                model: id.model,
+            })
+            .map_err(|_| ResplitError::NotApproved)?;
+    }
+    people.progress(ProvisionStep::PrepareToken);
     let logged_in = quorum.login_keeping_pin(&session, opts.policy);
     events.extend(quorum.take_events());
     let (_outcome, old_pin) = logged_in?;
@@ -118,10 +163,12 @@ pub fn resplit(
     if !provision::same_token(&token, &old.token) {
         return Err(ResplitError::OtherToken(old.token.serial.clone()));
     }
+    people.progress(ProvisionStep::AuditKey);
     let audit = audit_key::find(&session).map_err(ProvisionError::from)?;
     if audit != old.audit_key {
         return Err(ResplitError::AuditKeyChanged);
     }
+    people.progress(ProvisionStep::Split);
     let new_pin =
         pin::generate(&session, provision::limits(&hsm, slot)?).map_err(ProvisionError::from)?;
     let user = issue::issue(
@@ -141,16 +188,20 @@ pub fn resplit(
         ..old.clone()
     };
     record.validate()?;
+    let handouts = outputs::handouts(&[&user]);
+    people.progress(ProvisionStep::WriteFiles);
     let written = outputs::write_all(
         &opts.out_dir,
         &token,
         script.rehearsal,
-        &outputs::handouts(&[&user]),
+        &handouts,
         &record,
         &mut events,
     )
     .map_err(ProvisionError::Outputs)?;
+    // Only now, with the files written and the audit trail intact: the old shares stop working.
     events.healthy().map_err(ProvisionError::AuditLog)?;
+    people.progress(ProvisionStep::SetPins);
     provision::set_pin(
         &session,
         PinGroup::UserPin,
@@ -163,7 +214,9 @@ pub fn resplit(
     drop(old_pin);
     drop(new_pin);
     provision::logout(&session)?;
+    people.progress(ProvisionStep::Verify);
     provision::verify_from_files(&session, &written, &user, PinGroup::UserPin)?;
+    hand_out_all(people, &handouts, &written, &opts.out_dir)?;
     Ok(ProvisionOutcome {
         record,
         written,
@@ -171,8 +224,82 @@ pub fn resplit(
     })
 }
 
+/// The token's current record, strictly parsed.
+fn read_record(path: &Path) -> Result<ProvisioningRecord, ResplitError> {
+    let bytes = std::fs::read(path).map_err(|source| ResplitError::ReadRecord {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(ProvisioningRecord::parse(&bytes)?)
+}
+
+/// The provisioning audit log, created the first time it is needed.
+fn open_log<'l>(
+    log: &'l mut Option<EventSink>,
+    path: &Path,
+) -> Result<&'l mut EventSink, ResplitError> {
+    let sink = match log.take() {
+        Some(sink) => sink,
+        None => create_log(path)?,
+    };
+    Ok(log.insert(sink))
+}
+
+fn create_log(path: &Path) -> Result<EventSink, ResplitError> {
+    Ok(EventSink::to_log(path).map_err(|e| ProvisionError::AuditLog(e.to_string()))?)
+}
+
+/// Checks one presented share against the old record; the text is wiped when this returns.
+fn offer(
+    quorum: &mut QuorumLogin<'_>,
+    presented: Presented,
+) -> Result<super::login::Accepted, ResplitError> {
+    match presented {
+        Presented::File(path) => {
+            let shown = path.display().to_string();
+            let typed = read_typed(&path)?;
+            quorum.offer(&typed).map_err(|source| ResplitError::Share {
+                path: shown,
+                source,
+            })
+        }
+        Presented::Typed { custodian, text } => quorum
+            .offer(&text)
+            .map_err(|source| ResplitError::Typed { custodian, source }),
+    }
+}
+
+/// Each new custodian's turn, in the order of the script; the shares handed out are exactly
+/// the ones written to (and read back from) their files.
+fn hand_out_all(
+    people: &mut dyn ResplitPeople,
+    handouts: &[(String, Vec<&Share>)],
+    written: &Written,
+    out_dir: &Path,
+) -> Result<(), ResplitError> {
+    let left = |who: &str| ResplitError::HandOutLeft(out_dir.to_owned(), who.to_owned());
+    for (i, (custodian, shares)) in handouts.iter().enumerate() {
+        let file = written
+            .share_files
+            .iter()
+            .find(|(c, _)| c == custodian)
+            .map(|(_, p)| p.as_path())
+            .ok_or_else(|| left(custodian))?;
+        people
+            .hand_out(&HandOut {
+                custodian,
+                shares,
+                file,
+                number: i + 1,
+                of: handouts.len(),
+            })
+            .map_err(|_| left(custodian))?;
+    }
+    Ok(())
+}
+
 /// The user-PIN share in a custodian's file, as they would type it.
-fn read_typed(path: &std::path::Path) -> Result<zeroize::Zeroizing<String>, ResplitError> {
+fn read_typed(path: &Path) -> Result<zeroize::Zeroizing<String>, ResplitError> {
     let shown = path.display().to_string();
     let fail = |source| ResplitError::ShareFile {
         path: shown.clone(),

@@ -3,18 +3,14 @@
 use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use zeroize::Zeroizing;
 
 use super::people::{Finished, FromRunner, Reply};
 use super::widgets;
 use crate::ceremony::machine::{Effect, Phase, QuorumMode};
 use crate::ceremony::runner::{Action, View};
 use crate::ceremony::script::CeremonyScript;
-use crate::quorum::share::Share;
 
-/// Longest share text accepted; the buffer never grows past it (no reallocation leaves a
-/// copy of typed characters behind).
-pub const SHARE_CAPACITY: usize = 256;
+pub use super::share_entry::{SHARE_CAPACITY, ShareEntry};
 
 /// The screens, one per state of the ceremony (plus help, drawn over any of them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,58 +62,6 @@ pub fn approve_word(effect: &Effect) -> &'static str {
         Effect::GenerateKey => "GENERATE",
         Effect::Export => "EXPORT",
         _ => "CONFIRM",
-    }
-}
-
-/// A share being typed: the only place its characters live.
-pub struct ShareEntry {
-    pub custodian: String,
-    typed: Zeroizing<String>,
-    well_formed: bool,
-}
-
-impl std::fmt::Debug for ShareEntry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ShareEntry")
-            .field("custodian", &self.custodian)
-            .field("typed", &self.typed.chars().count())
-            .finish()
-    }
-}
-
-impl ShareEntry {
-    fn new(custodian: String) -> ShareEntry {
-        ShareEntry {
-            custodian,
-            typed: Zeroizing::new(String::with_capacity(SHARE_CAPACITY)),
-            well_formed: false,
-        }
-    }
-
-    /// How many characters were typed (all the screen may know).
-    pub fn count(&self) -> usize {
-        self.typed.chars().count()
-    }
-
-    /// Whether the text typed so far is a whole share with a valid checksum.
-    pub fn well_formed(&self) -> bool {
-        self.well_formed
-    }
-
-    fn push(&mut self, c: char) {
-        if self.typed.len() + c.len_utf8() < SHARE_CAPACITY {
-            self.typed.push(c);
-            self.check();
-        }
-    }
-
-    fn pop(&mut self) {
-        self.typed.pop();
-        self.check();
-    }
-
-    fn check(&mut self) {
-        self.well_formed = Share::parse(&self.typed).is_ok();
     }
 }
 
@@ -502,9 +446,7 @@ impl App {
             KeyCode::Enter => {
                 let entry = self.share.take()?;
                 self.clear_requested = true;
-                let ShareEntry {
-                    custodian, typed, ..
-                } = entry;
+                let (custodian, typed) = entry.into_parts();
                 return self.act(Action::PresentShare {
                     custodian,
                     text: typed,

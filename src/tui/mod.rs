@@ -17,6 +17,7 @@ pub mod picker;
 pub mod provision;
 pub mod replay;
 pub mod screens;
+pub mod share_entry;
 pub mod terminal;
 pub mod theme;
 pub mod widgets;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::handout::{HandOutTurn, Outcome, Stage};
+use super::old_quorum::{OldQuorum, RESPLIT_WORD};
 use super::people::{FromWorker, Reply, Summary};
 use crate::quorum::provision::{ProvisionStep, TokenToChange};
 use crate::quorum::script::{ProvisioningScript, TokenPlan};
@@ -18,6 +19,8 @@ pub const CONFIRM_WORD: &str = "PROVISION";
 pub enum Screen {
     Script,
     Attendance,
+    /// Re-split only: the old quorum presents its shares.
+    Shares,
     Confirm,
     Working,
     HandOut,
@@ -36,10 +39,22 @@ impl Screen {
         Screen::Summary,
     ];
 
+    /// The numbered steps of a re-split: the old quorum's shares come before the confirmation.
+    pub const RESPLIT_STEPS: [Screen; 7] = [
+        Screen::Script,
+        Screen::Attendance,
+        Screen::Shares,
+        Screen::Confirm,
+        Screen::Working,
+        Screen::HandOut,
+        Screen::Summary,
+    ];
+
     pub fn title(self) -> &'static str {
         match self {
             Screen::Script => "The script",
             Screen::Attendance => "Attendance",
+            Screen::Shares => "Old shares",
             Screen::Confirm => "Confirm the token",
             Screen::Working => "The HSM works",
             Screen::HandOut => "Hand-out",
@@ -90,6 +105,8 @@ pub struct ProvisionApp {
     pub clear_requested: bool,
     /// Colour where the terminal has it; the text is the same without.
     pub theme: crate::tui::theme::Theme,
+    /// A re-split: the old quorum that presents its shares (None: provisioning).
+    pub resplit: Option<OldQuorum>,
 }
 
 impl ProvisionApp {
@@ -128,6 +145,53 @@ impl ProvisionApp {
             quit: false,
             clear_requested: false,
             theme: crate::tui::theme::Theme::PLAIN,
+            resplit: None,
+        }
+    }
+
+    /// The guided re-split: the same screens, the old quorum's shares before the
+    /// confirmation. Attendance lists the new custodians, then holders of an old share who
+    /// are not among them.
+    pub fn for_resplit(
+        script: Arc<ProvisioningScript>,
+        script_path: String,
+        script_sha256: String,
+        out_dir: PathBuf,
+        old: OldQuorum,
+    ) -> ProvisionApp {
+        let mut app = ProvisionApp::new(script, script_path, script_sha256, out_dir);
+        for holder in &old.holders {
+            if !app.custodians.contains(holder) {
+                app.custodians.push(holder.clone());
+            }
+        }
+        app.resplit = Some(old);
+        app
+    }
+
+    /// The numbered steps shown in the header.
+    pub fn steps(&self) -> &'static [Screen] {
+        if self.resplit.is_some() {
+            &Screen::RESPLIT_STEPS
+        } else {
+            &Screen::STEPS
+        }
+    }
+
+    /// 1-based step number of `screen` in this flow, None for Stopped.
+    pub fn step_number(&self, screen: Screen) -> Option<usize> {
+        self.steps()
+            .iter()
+            .position(|s| *s == screen)
+            .map(|i| i + 1)
+    }
+
+    /// The word typed before the token is changed.
+    pub fn confirm_word(&self) -> &'static str {
+        if self.resplit.is_some() {
+            RESPLIT_WORD
+        } else {
+            CONFIRM_WORD
         }
     }
 
@@ -144,10 +208,13 @@ impl ProvisionApp {
                 Screen::Script
             };
         }
+        let taking_shares = !self.approved && self.resplit.as_ref().is_some_and(|r| r.opened);
         if self.approve.is_some() {
             Screen::Confirm
         } else if self.turn.is_some() {
             Screen::HandOut
+        } else if taking_shares {
+            Screen::Shares
         } else {
             Screen::Working
         }
@@ -163,6 +230,16 @@ impl ProvisionApp {
 
     /// Which PINs `name` guards, for the attendance list.
     pub fn guards(&self, name: &str) -> String {
+        if let Some(old) = &self.resplit {
+            let mut what = Vec::new();
+            if old.holds(name) {
+                what.push("holds an old share");
+            }
+            if self.script.user_pin.custodians.iter().any(|c| c == name) {
+                what.push("receives a new share");
+            }
+            return what.join(", ");
+        }
         let mut pins = Vec::new();
         if self.script.user_pin.custodians.iter().any(|c| c == name) {
             pins.push("user PIN");
@@ -178,7 +255,11 @@ impl ProvisionApp {
     /// The worker waits for the people (a confirmation or a hand-out), or has finished: the
     /// only times quitting leaves the token in a known state.
     pub fn may_quit(&self) -> bool {
-        !self.started || self.finished.is_some() || self.approve.is_some() || self.turn.is_some()
+        !self.started
+            || self.finished.is_some()
+            || self.approve.is_some()
+            || self.turn.is_some()
+            || self.resplit.as_ref().is_some_and(|r| r.wanted.is_some())
     }
 
     /// A message from the worker.
@@ -194,10 +275,26 @@ impl ProvisionApp {
                 self.hint = None;
                 self.turn = Some(HandOutTurn::new(turn));
             }
+            FromWorker::ShareWanted(so_far) => {
+                if let Some(old) = self.resplit.as_mut() {
+                    old.want(so_far);
+                }
+            }
+            FromWorker::ShareChecked(check) => {
+                if let Some(old) = self.resplit.as_mut() {
+                    old.checked(check);
+                }
+            }
             FromWorker::Finished(result) => {
                 // Nothing of a share may stay behind, whatever happened.
                 if self.turn.take().is_some() {
                     self.clear_requested = true;
+                }
+                if let Some(old) = self.resplit.as_mut() {
+                    old.wanted = None;
+                    if old.entry.take().is_some() {
+                        self.clear_requested = true;
+                    }
                 }
                 self.approve = None;
                 self.finished = Some(result);
@@ -227,6 +324,12 @@ impl ProvisionApp {
         if self.turn.is_some() {
             return self.on_turn_key(key);
         }
+        let typing_share = self.resplit.as_ref().is_some_and(|r| r.entry.is_some());
+        if self.screen() == Screen::Shares
+            && (typing_share || !matches!(key.code, KeyCode::Char('?' | 'q')))
+        {
+            return self.on_shares_key(key);
+        }
         if key.code == KeyCode::Char('?') {
             self.help = true;
             return None;
@@ -239,6 +342,8 @@ impl ProvisionApp {
             ) => {
                 self.quit = true;
             }
+            // Leaving while the old shares are taken: the token was not touched.
+            (Screen::Shares, KeyCode::Char('q')) if self.may_quit() => self.quit = true,
             (Screen::Attendance, KeyCode::Up) => self.cursor = self.cursor.saturating_sub(1),
             (Screen::Attendance, KeyCode::Down) => {
                 self.cursor = (self.cursor + 1).min(self.custodians.len().saturating_sub(1));
@@ -265,7 +370,23 @@ impl ProvisionApp {
         if self.turn.take().is_some() {
             self.clear_requested = true;
         }
+        if self
+            .resplit
+            .as_mut()
+            .is_some_and(|r| r.entry.take().is_some())
+        {
+            self.clear_requested = true;
+        }
         self.quit = true;
+    }
+
+    fn on_shares_key(&mut self, key: KeyEvent) -> Option<Reply> {
+        let old = self.resplit.as_mut()?;
+        let (reply, hint) = old.on_key(key, &self.present, &mut self.clear_requested);
+        if hint.is_some() || reply.is_some() {
+            self.hint = hint;
+        }
+        reply
     }
 
     fn check_in(&mut self) {
@@ -285,6 +406,9 @@ impl ProvisionApp {
     }
 
     fn close_attendance(&mut self) {
+        if let Some(old) = &self.resplit {
+            return self.close_resplit_attendance(old.holders.clone(), old.files.len());
+        }
         let missing: Vec<&str> = self
             .custodians
             .iter()
@@ -302,6 +426,42 @@ impl ProvisionApp {
         }
     }
 
+    /// A re-split goes on when every new custodian is here (each receives their new share in
+    /// person) and enough holders of an old share to make up the old quorum with the share
+    /// files given.
+    fn close_resplit_attendance(&mut self, holders: Vec<String>, files: usize) {
+        let Some(needed) = self.resplit.as_ref().map(|r| usize::from(r.threshold)) else {
+            return;
+        };
+        let missing: Vec<&str> = self
+            .script
+            .user_pin
+            .custodians
+            .iter()
+            .filter(|c| !self.present.contains(c))
+            .map(String::as_str)
+            .collect();
+        let holding = holders.iter().filter(|h| self.present.contains(h)).count();
+        self.hint = if !missing.is_empty() {
+            Some(format!(
+                "{} not checked in: every new custodian receives their share in person",
+                missing.join(", ")
+            ))
+        } else if holding + files < needed {
+            Some(format!(
+                "{holding} holder(s) of an old share checked in{}; {needed} old shares are needed",
+                if files > 0 {
+                    format!(" and {files} share file(s) given")
+                } else {
+                    String::new()
+                }
+            ))
+        } else {
+            self.started = true;
+            None
+        };
+    }
+
     fn on_confirm_key(&mut self, key: KeyEvent) -> Option<Reply> {
         match key.code {
             KeyCode::Char('?') if self.typed.is_empty() => self.help = true,
@@ -317,13 +477,14 @@ impl ProvisionApp {
             }
             KeyCode::Enter => {
                 let typed = std::mem::take(&mut self.typed);
-                if typed.trim() == CONFIRM_WORD {
+                let word = self.confirm_word();
+                if typed.trim() == word {
                     self.approve = None;
                     self.approved = true;
                     self.hint = None;
                     return Some(Reply::Approved);
                 }
-                self.hint = Some(format!("that is not {CONFIRM_WORD}; type it exactly"));
+                self.hint = Some(format!("that is not {word}; type it exactly"));
             }
             _ => {}
         }

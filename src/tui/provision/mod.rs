@@ -2,6 +2,11 @@
 //! a typed confirmation before the token is changed, progress while the HSM works, then each
 //! custodian's share handed out to that custodian alone, and a summary.
 //!
+//! A re-split (`--resplit RECORD`) is the same flow over the re-split core
+//! ([`crate::quorum::resplit::resplit_with`]), with one more screen before the confirmation:
+//! the old quorum presents its shares, typed masked one custodian at a time or from share
+//! files ([`old_quorum`], [`resplit_people`], [`resplit_screens`]).
+//!
 //! The provisioning itself is the same core as the headless command
 //! ([`crate::quorum::provision::provision_with`]), running on a worker thread behind
 //! [`people::GuidedPeople`], the UI's side of the core's `ProvisionPeople` seam; it writes the
@@ -16,8 +21,11 @@
 pub mod app;
 pub mod handout;
 pub mod handout_screen;
+pub mod old_quorum;
 pub mod people;
+pub mod resplit_people;
+pub mod resplit_screens;
 pub mod screens;
 pub mod terminal;
 
-pub use terminal::{Ending, run};
+pub use terminal::{Ending, run, run_resplit};

@@ -1,12 +1,14 @@
 //! The UI's side of the provisioning core's `ProvisionPeople` seam: the core (on its worker
 //! thread) sends what it asks and shows, and blocks until the UI answers. Whatever the UI does,
-//! the core records the same quorum events as a headless run.
+//! the core records the same quorum events as a headless run. A re-split adds the old
+//! quorum's shares (see [`super::resplit_people`]).
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender};
 
 use crate::quorum::provision::{
     HandOut, ProvisionError, ProvisionOutcome, ProvisionPeople, ProvisionStep, TokenToChange,
 };
+use crate::quorum::resplit::{Presented, QuorumSoFar};
 use crate::quorum::share::{PinGroup, Share};
 
 /// One custodian's turn, owned so it can cross to the UI thread. The shares are the core's
@@ -64,17 +66,42 @@ pub enum FromWorker {
     Progress(ProvisionStep),
     /// A custodian's turn at the hand-out.
     HandOut(Turn),
+    /// Re-split: the core waits for the next old share.
+    ShareWanted(QuorumSoFar),
+    /// Re-split: what the check of an old share found (already in the audit log).
+    ShareChecked(ShareCheck),
     /// The work ended: what to show, or why it stopped.
     Finished(Result<Summary, String>),
 }
 
-/// What the UI answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the check of an old share found: public facts and the reason for a refusal (which
+/// never quotes the share).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShareCheck {
+    Accepted {
+        /// Who presented it: the name chosen on screen, or the share file.
+        by: String,
+        /// Whose share the record says it is.
+        custodian: String,
+        index: u8,
+        present: usize,
+        needed: usize,
+    },
+    Refused {
+        by: String,
+        reason: String,
+    },
+}
+
+/// What the UI answers. Debug of a typed share shows only who typed it and its length.
+#[derive(Debug, PartialEq, Eq)]
 pub enum Reply {
     Approved,
     Declined,
     /// The custodian of the current turn has their share; call the next one.
     HandedOut,
+    /// Re-split: an old share, typed by a custodian.
+    Share(Presented),
 }
 
 /// Everything that wakes the UI thread.
@@ -100,15 +127,22 @@ impl GuidedPeople {
 
     /// Sends `msg` and waits for a reply `accept` takes; other replies are stale keys for
     /// another question and are skipped. None when the UI has gone.
-    fn ask(&self, msg: FromWorker, accept: impl Fn(Reply) -> bool) -> Option<Reply> {
+    pub(super) fn ask(&self, msg: FromWorker, accept: impl Fn(&Reply) -> bool) -> Option<Reply> {
         self.to_ui.send(Wake::Worker(msg)).ok()?;
         loop {
             match self.replies.recv() {
-                Ok(r) if accept(r) => return Some(r),
+                Ok(r) if accept(&r) => return Some(r),
                 Ok(_) => continue,
                 Err(_) => return None,
             }
         }
+    }
+}
+
+impl GuidedPeople {
+    /// Tells the UI without waiting; a UI that has gone away is noticed at the next question.
+    pub(super) fn tell(&self, msg: FromWorker) {
+        let _ = self.to_ui.send(Wake::Worker(msg));
     }
 }
 
@@ -124,8 +158,7 @@ impl ProvisionPeople for GuidedPeople {
     }
 
     fn progress(&mut self, step: ProvisionStep) {
-        // A UI that has gone away is noticed at the next question.
-        let _ = self.to_ui.send(Wake::Worker(FromWorker::Progress(step)));
+        self.tell(FromWorker::Progress(step));
     }
 
     fn hand_out(&mut self, turn: &HandOut<'_>) -> Result<(), ProvisionError> {
@@ -136,7 +169,7 @@ impl ProvisionPeople for GuidedPeople {
             of: turn.of,
             shares: turn.shares.iter().map(|s| (*s).clone()).collect(),
         };
-        match self.ask(FromWorker::HandOut(owned), |r| r == Reply::HandedOut) {
+        match self.ask(FromWorker::HandOut(owned), |r| *r == Reply::HandedOut) {
             Some(_) => Ok(()),
             None => Err(ProvisionError::HandOutLeft(
                 turn.file.parent().map(PathBuf::from).unwrap_or_default(),

@@ -11,6 +11,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use super::app::{CONFIRM_WORD, ProvisionApp, Screen};
 use super::handout::Stage;
 use super::handout_screen;
+use super::resplit_screens;
 use crate::quorum::provision::{AUDIT_LOG_NAME, ProvisionStep, TokenToChange};
 use crate::quorum::script::TokenPlan;
 use crate::tui::widgets::{hex_groups, word_rows, words};
@@ -20,8 +21,9 @@ pub(super) const REVERSED: Style = Style::new().add_modifier(Modifier::REVERSED)
 
 /// Draws the whole frame.
 pub fn draw(frame: &mut Frame, app: &ProvisionApp) {
-    let typing =
-        app.approve.is_some() || app.turn.as_ref().is_some_and(|t| t.stage == Stage::Check);
+    let typing = app.approve.is_some()
+        || app.turn.as_ref().is_some_and(|t| t.stage == Stage::Check)
+        || app.resplit.as_ref().is_some_and(|r| r.entry.is_some());
     let [header, body, status, footer] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Min(3),
@@ -34,14 +36,11 @@ pub fn draw(frame: &mut Frame, app: &ProvisionApp) {
     if app.help {
         draw_help(frame, body, app, screen);
     } else {
-        match screen {
-            Screen::Script => draw_script(frame, body, app),
-            Screen::Attendance => draw_attendance(frame, body, app),
-            Screen::Confirm => draw_confirm(frame, body, app),
-            Screen::Working => draw_working(frame, body, app),
-            Screen::HandOut => handout_screen::draw(frame, body, app),
-            Screen::Summary => draw_summary(frame, body, app),
-            Screen::Stopped => draw_stopped(frame, body, app),
+        match (screen, &app.resplit) {
+            (Screen::Script, Some(old)) => resplit_screens::draw_script(frame, body, app, old),
+            (Screen::Shares, Some(old)) => resplit_screens::draw_shares(frame, body, app, old),
+            (Screen::Confirm, Some(old)) => resplit_screens::draw_confirm(frame, body, app, old),
+            _ => draw_common(frame, body, app, screen),
         }
     }
     draw_status(frame, status, app);
@@ -53,9 +52,23 @@ pub fn draw(frame: &mut Frame, app: &ProvisionApp) {
     );
 }
 
+/// The screens provisioning and re-split draw alike.
+fn draw_common(frame: &mut Frame, body: Rect, app: &ProvisionApp, screen: Screen) {
+    match screen {
+        Screen::Script => draw_script(frame, body, app),
+        Screen::Attendance => draw_attendance(frame, body, app),
+        Screen::Shares => {}
+        Screen::Confirm => draw_confirm(frame, body, app),
+        Screen::Working => draw_working(frame, body, app),
+        Screen::HandOut => handout_screen::draw(frame, body, app),
+        Screen::Summary => draw_summary(frame, body, app),
+        Screen::Stopped => draw_stopped(frame, body, app),
+    }
+}
+
 fn draw_header(frame: &mut Frame, area: Rect, app: &ProvisionApp, screen: Screen) {
-    let step = match screen.step_number() {
-        Some(k) => format!("Step {k}/{}: {}", Screen::STEPS.len(), screen.title()),
+    let step = match app.step_number(screen) {
+        Some(k) => format!("Step {k}/{}: {}", app.steps().len(), screen.title()),
         None => screen.title().to_owned(),
     };
     let rehearsal = if app.script.rehearsal {
@@ -63,7 +76,12 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &ProvisionApp, screen: Screen
     } else {
         ""
     };
-    let line1 = format!(" Provision {}{rehearsal} | {step}", app.token_name());
+    let verb = if app.resplit.is_some() {
+        "Re-split"
+    } else {
+        "Provision"
+    };
+    let line1 = format!(" {verb} {}{rehearsal} | {step}", app.token_name());
     let line2 = if app.present.is_empty() {
         " Present: nobody has checked in yet".to_owned()
     } else {
@@ -89,9 +107,15 @@ fn keys_for(app: &ProvisionApp, screen: Screen) -> String {
         Screen::Attendance => {
             "Up/Down: choose  Enter: check in  c: continue  Esc: back  q: quit  ?: help".into()
         }
-        Screen::Confirm => {
-            format!("type {CONFIRM_WORD}  Enter: confirm  Esc: stop, nothing is changed")
-        }
+        Screen::Shares => app
+            .resplit
+            .as_ref()
+            .map(|old| resplit_screens::keys(app, old))
+            .unwrap_or_default(),
+        Screen::Confirm => format!(
+            "type {}  Enter: confirm  Esc: stop, nothing is changed",
+            app.confirm_word()
+        ),
         Screen::Working if app.step.is_none() => "working: finding the token, wait  ?: help".into(),
         Screen::Working => "working: the HSM is busy, wait  ?: help".into(),
         Screen::HandOut => handout_screen::keys(app),
@@ -105,9 +129,14 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &ProvisionApp) {
         format!(" {}", app.hint.clone().unwrap_or_default()),
         app.theme.attention(),
     )];
-    if app.approve.is_some() {
+    if let Some(old) = app.resplit.as_ref().filter(|r| r.entry.is_some()) {
+        lines.extend(resplit_screens::entry_lines(app, old));
+    } else if app.approve.is_some() {
         lines.push(Line::styled(
-            format!(" Type {CONFIRM_WORD} and press Enter to change the token"),
+            format!(
+                " Type {} and press Enter to change the token",
+                app.confirm_word()
+            ),
             app.theme.attention(),
         ));
         lines.push(Line::raw(format!(" > {}_", app.typed)));
@@ -149,7 +178,7 @@ pub(super) fn kv(key: &str, value: impl Into<String>) -> Line<'static> {
 }
 
 /// A hash as hex in groups of four, eight groups a line, then its PGP words.
-fn hash_lines(hex: &str, width: u16) -> Vec<Line<'static>> {
+pub(super) fn hash_lines(hex: &str, width: u16) -> Vec<Line<'static>> {
     let groups = hex_groups(hex);
     let parts: Vec<&str> = groups.split(' ').collect();
     let mut out: Vec<Line<'static>> = parts
@@ -208,11 +237,21 @@ fn draw_script(frame: &mut Frame, area: Rect, app: &ProvisionApp) {
 }
 
 fn draw_attendance(frame: &mut Frame, area: Rect, app: &ProvisionApp) {
-    let mut lines = vec![
-        Line::raw("Each custodian checks in by name. Every one of them must be here:"),
-        Line::raw("each receives their share in person, one at a time."),
-        Line::raw(""),
-    ];
+    let mut lines = match &app.resplit {
+        Some(old) => vec![
+            Line::raw("Each person checks in by name. Every new custodian must be here: each"),
+            Line::raw(format!(
+                "receives their new share in person. {} old shares are needed to begin.",
+                old.threshold
+            )),
+            Line::raw(""),
+        ],
+        None => vec![
+            Line::raw("Each custodian checks in by name. Every one of them must be here:"),
+            Line::raw("each receives their share in person, one at a time."),
+            Line::raw(""),
+        ],
+    };
     for (i, name) in app.custodians.iter().enumerate() {
         let (m, style) = if i == app.cursor {
             ("> ", REVERSED)
@@ -279,7 +318,12 @@ fn draw_working(frame: &mut Frame, area: Rect, app: &ProvisionApp) {
             Some(now) if step == now => "[.]",
             _ => "[ ]",
         };
-        lines.push(Line::raw(format!("{tick} {}", step.describe())));
+        let what = if app.resplit.is_some() {
+            resplit_screens::describe(step)
+        } else {
+            step.describe()
+        };
+        lines.push(Line::raw(format!("{tick} {what}")));
     }
     lines.push(Line::raw(""));
     lines.push(Line::raw(
@@ -290,15 +334,26 @@ fn draw_working(frame: &mut Frame, area: Rect, app: &ProvisionApp) {
 
 fn draw_summary(frame: &mut Frame, area: Rect, app: &ProvisionApp) {
     let Some(Ok(s)) = &app.finished else { return };
+    let done = if app.resplit.is_some() {
+        "has a new user-PIN split"
+    } else {
+        "is provisioned"
+    };
     let mut lines = vec![Line::styled(
         format!(
-            "Token \"{}\" (serial {}) is provisioned{}.",
+            "Token \"{}\" (serial {}) {done}{}.",
             s.label,
             s.serial,
             if s.rehearsal { " (REHEARSAL)" } else { "" }
         ),
         BOLD,
     )];
+    if let Some(old) = &app.resplit {
+        lines.push(Line::raw(format!(
+            "The shares of split {} no longer log in: destroy them.",
+            old.old_split_id
+        )));
+    }
     for (group, id, m, n) in &s.splits {
         lines.push(kv(
             &format!("{group}"),
@@ -331,17 +386,29 @@ fn draw_summary(frame: &mut Frame, area: Rect, app: &ProvisionApp) {
 
 fn draw_stopped(frame: &mut Frame, area: Rect, app: &ProvisionApp) {
     let Some(Err(e)) = &app.finished else { return };
-    let after = if app.approved {
-        format!(
+    let log = app.out_dir.join(AUDIT_LOG_NAME);
+    let after = match &app.resplit {
+        _ if app.approved => format!(
             "Every step that happened is in the audit log {}.",
-            app.out_dir.join(AUDIT_LOG_NAME).display()
-        )
+            log.display()
+        ),
+        Some(old) if old.present > 0 || old.refused > 0 => format!(
+            "This was before the confirmation: the token was not changed and the old shares still work. The shares presented are in the audit log {}.",
+            log.display()
+        ),
+        Some(_) => "This was before the confirmation: the token was not changed.".to_owned(),
+        None => {
+            "This was before the confirmation: the token was not changed and nothing was written."
+                .to_owned()
+        }
+    };
+    let title = if app.resplit.is_some() {
+        "The re-split stopped."
     } else {
-        "This was before the confirmation: the token was not changed and nothing was written."
-            .to_owned()
+        "Provisioning stopped."
     };
     let lines = vec![
-        Line::styled("Provisioning stopped.", app.theme.bad()),
+        Line::styled(title, app.theme.bad()),
         Line::raw(e.clone()),
         Line::raw(""),
         Line::raw(after),
@@ -357,6 +424,7 @@ fn help_text(screen: Screen) -> &'static str {
         Screen::Attendance => {
             "Each custodian checks in (Enter on their name). Every custodian must be present: each receives their share in person. c continues once everyone is in; the tool then finds the token."
         }
+        Screen::Shares => "",
         Screen::Confirm => {
             "The token shown is the one that will be changed. Type PROVISION and press Enter to go on. Esc stops here: nothing was changed and nothing was written."
         }
@@ -375,9 +443,14 @@ fn help_text(screen: Screen) -> &'static str {
     }
 }
 
-fn draw_help(frame: &mut Frame, area: Rect, _app: &ProvisionApp, screen: Screen) {
+fn draw_help(frame: &mut Frame, area: Rect, app: &ProvisionApp, screen: Screen) {
+    let text = app
+        .resplit
+        .as_ref()
+        .and_then(|_| resplit_screens::help(screen))
+        .unwrap_or_else(|| help_text(screen));
     frame.render_widget(
-        Paragraph::new(help_text(screen))
+        Paragraph::new(text)
             .block(pane("Help"))
             .wrap(Wrap { trim: true }),
         area,
