@@ -41,7 +41,8 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct RehearseArgs {
-    /// Run without the terminal UI (the only mode until the TUI lands)
+    /// Accepted for scripts: `rehearse` always runs without the terminal UI (the guided UI
+    /// is `run SCRIPT` on a provisioned token; see docs/ceremony-guide.md)
     #[arg(long)]
     headless: bool,
     /// Directory for NAME.byok and NAME.manifest.json (never overwritten)
@@ -163,12 +164,6 @@ fn choose_and_run() -> ExitCode {
 }
 
 fn run_rehearse(args: RehearseArgs) -> ExitCode {
-    if !args.headless {
-        eprintln!(
-            "error: the guided terminal UI is not available yet; run `byok-ceremony rehearse --headless --out DIR`"
-        );
-        return ExitCode::from(2);
-    }
     let spec = match TargetSpec::from_azure(&args.key_type, args.key_size, args.curve.as_deref()) {
         Ok(spec) => spec,
         Err(e) => {

@@ -35,8 +35,10 @@ fn script_errors_name_the_line_and_usage_errors_exit_2() {
         "{err}"
     );
 
+    // The guided UI needs a terminal; from a pipe it says to add --headless.
     let o = provision(&[script.to_str().expect("path"), "--out", out]);
-    assert_eq!(o.status.code(), Some(2), "the TUI is not there yet");
+    assert_eq!(o.status.code(), Some(2), "no terminal here");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--headless"));
     let o = provision(&["missing.toml", "--headless", "--out", out]);
     assert_eq!(o.status.code(), Some(3));
     let o = provision(&["x.toml", "--headless", "--out", out, "--share", "a"]);
