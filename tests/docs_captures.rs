@@ -6,13 +6,21 @@ use std::path::Path;
 
 fn capture(root: &Path, name: &str) -> String {
     let path = root.join("tests/snapshots").join(format!("{name}.snap"));
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (a capture names a missing snapshot)", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (a capture names a missing snapshot)",
+            path.display()
+        )
+    });
     // insta's header ends at the second "---" line; each row is a quoted string.
     let body = text.splitn(3, "---\n").nth(2).expect("snapshot header");
     let rows: Vec<&str> = body
         .lines()
-        .map(|l| l.strip_prefix('"').and_then(|l| l.strip_suffix('"')).unwrap_or(l))
+        .map(|l| {
+            l.strip_prefix('"')
+                .and_then(|l| l.strip_suffix('"'))
+                .unwrap_or(l)
+        })
         .map(str::trim_end)
         .collect();
     format!("{}\n", rows.join("\n").trim_end_matches('\n'))
@@ -29,7 +37,10 @@ fn refreshed(root: &Path, doc: &str) -> String {
         let name_end = from.find(" -->\n").expect("capture marker ends with -->");
         let name = &from[MARK.len()..name_end];
         let block = &from[name_end + 5..];
-        assert!(block.starts_with("```\n"), "a capture marker is followed by a fenced block");
+        assert!(
+            block.starts_with("```\n"),
+            "a capture marker is followed by a fenced block"
+        );
         let close = block[4..].find("```\n").expect("closing fence") + 4;
         out.push_str(&from[..name_end + 5]);
         out.push_str("```\n");
@@ -63,7 +74,10 @@ fn every_capture_in_the_docs_is_the_current_snapshot() {
             }
         }
     }
-    assert!(captures >= 15, "the ceremony guide's captures are gone ({captures})");
+    assert!(
+        captures >= 15,
+        "the ceremony guide's captures are gone ({captures})"
+    );
     assert!(
         stale.is_empty(),
         "out of date: {stale:?}; run BYOK_UPDATE_DOCS=1 cargo test --test docs_captures"

@@ -149,7 +149,11 @@ fn the_kek_medium_is_chosen_on_screen_and_only_one_holding_the_scripts_file() {
     assert_eq!(app.screen(), Screen::KekLoad);
     // The configured medium is not mounted: refused with a hint, nothing sent.
     assert!(app.on_key(key(KeyCode::Enter)).is_none());
-    assert!(app.hint.as_deref().unwrap_or("").contains("kek.pem"), "{:?}", app.hint);
+    assert!(
+        app.hint.as_deref().unwrap_or("").contains("kek.pem"),
+        "{:?}",
+        app.hint
+    );
     app.on_key(key(KeyCode::Down));
     match app.on_key(key(KeyCode::Enter)) {
         Some(Reply::Act(Action::LoadKekFrom(dir))) => {

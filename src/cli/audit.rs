@@ -108,7 +108,8 @@ fn run_verify(args: &VerifyArgs) -> ExitCode {
             if let Some(at) = v.unsigned_from {
                 crate::say!(
                     "  WARNING: entries from seq {} (line {}) on carry no signature (an abort without a quorum login has nothing to sign with): nothing proves they are the ones written",
-                    at.seq, at.line
+                    at.seq,
+                    at.line
                 );
             }
             ExitCode::SUCCESS

@@ -359,12 +359,15 @@ impl Gatherer {
             return Err(DataError::NotOpened);
         };
         let o = self.outputs;
-        let kek = o.kid.zip(o.kek_fingerprint).map(|(kid, fingerprint_sha256)| Kek {
-            kid,
-            fingerprint_sha256,
-            bits: o.kek_bits,
-            warnings: o.kek_warnings,
-        });
+        let kek = o
+            .kid
+            .zip(o.kek_fingerprint)
+            .map(|(kid, fingerprint_sha256)| Kek {
+                kid,
+                fingerprint_sha256,
+                bits: o.kek_bits,
+                warnings: o.kek_warnings,
+            });
         let key = o.attributes.map(|attributes| Key {
             kty: o.kty,
             key_size: o.key_size,
