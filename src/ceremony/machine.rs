@@ -9,6 +9,9 @@
 //!
 //! Nothing reaches the HSM before quorum; nothing is wrapped before the KEK fingerprint is
 //! confirmed; nothing is exported before the wrap succeeded; nothing happens after close.
+//!
+//! `apply` changes a state in place (an audit replay applies millions of events); `step` is
+//! the same rules on a copy. A refused event changes nothing.
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
@@ -457,6 +460,25 @@ impl State {
         }
     }
 
+    /// How many custodians are present: `custodians_present().len()` without the copies.
+    fn custodians_present_count(&self) -> usize {
+        self.config.as_ref().map_or(0, |c| {
+            c.custodians
+                .iter()
+                .filter(|n| self.present.contains(*n))
+                .count()
+        })
+    }
+
+    /// `custodians_present().contains(name)` without the copies.
+    fn is_custodian_present(&self, name: &str) -> bool {
+        self.present.contains(name)
+            && self
+                .config
+                .as_ref()
+                .is_some_and(|c| c.custodians.iter().any(|n| n == name))
+    }
+
     /// The run made a key that is still in the HSM.
     pub fn key_pending_destroy(&self) -> bool {
         self.key_id_hex.is_some() && !self.key_destroyed
@@ -472,200 +494,245 @@ impl State {
 }
 
 /// Applies one event. Pure: the same state and event always give the same answer.
+///
+/// A thin wrapper over [`apply`] for callers that keep the state before the event (the runner
+/// logs an event before it takes the new state; tests compare before and after).
 pub fn step(state: &State, event: &Event) -> Result<(State, Vec<Effect>), Refusal> {
-    let mut s = state.clone();
-    let refuse = |rule: &str| Refusal {
+    let mut next = state.clone();
+    let effects = apply(&mut next, event)?;
+    Ok((next, effects))
+}
+
+/// Applies one event to `state` in place: the one implementation of the rules, without the
+/// copy of the whole state that `step` makes (an audit replay applies millions of events).
+///
+/// All or nothing: every rule is checked before anything changes, so a refused event leaves
+/// `state` exactly as it was.
+pub fn apply(state: &mut State, event: &Event) -> Result<Vec<Effect>, Refusal> {
+    if state.is_final() {
+        return apply_after_end(state, event);
+    }
+    if let Some(result) = apply_in_any_phase(state, event) {
+        return result;
+    }
+    apply_in_phase(state, event)
+}
+
+/// The rule `rule`, broken in the current phase.
+fn refusal(state: &State, rule: &str) -> Refusal {
+    Refusal {
         phase: state.phase,
         rule: rule.to_owned(),
-    };
-    if state.is_final() {
-        // Only the closing checkpoint and the clean-up of an aborted run may follow the end.
-        return match event {
-            Event::Checkpoint { gate, .. }
-                if *gate == state.phase && !state.checkpoints.contains(gate) =>
-            {
-                s.checkpoints.push(*gate);
-                Ok((s, Vec::new()))
-            }
-            Event::KeyDestroyed { .. }
-                if state.phase == Phase::Aborted && state.key_pending_destroy() =>
-            {
-                s.key_destroyed = true;
-                Ok((s, Vec::new()))
-            }
-            // An aborted run whose key is still in the HSM: the quorum logs in once more, only
-            // to destroy it.
-            Event::SharePresented {
-                custodian,
-                share_index,
-                commitment_verified,
-            } if awaiting_destruction_login(state) => {
-                let effects =
-                    accept_share(state, &mut s, custodian, *share_index, *commitment_verified)?;
-                Ok((s, effects))
-            }
-            Event::HsmAuthenticationPresented { custodian }
-                if awaiting_destruction_login(state) =>
-            {
-                let effects = accept_native(state, &mut s, custodian)?;
-                Ok((s, effects))
-            }
-            Event::ShareRejected { .. } | Event::LoginFailed { .. }
-                if awaiting_destruction_login(state) =>
-            {
-                s.shares_from.clear();
-                s.share_indices.clear();
-                Ok((s, Vec::new()))
-            }
-            Event::LoggedIn { .. } if awaiting_destruction_login(state) => {
-                if state.shares_from.len() < config(state)?.threshold() {
-                    return Err(refuse("the HSM is used only after the quorum is met"));
-                }
-                s.logged_in = true;
-                Ok((
-                    s,
-                    vec![
-                        Effect::DestroyKey,
-                        Effect::Checkpoint(Phase::Aborted),
-                        Effect::Finish,
-                    ],
-                ))
-            }
-            _ => Err(refuse(
-                "the ceremony is over; nothing may be added after it closed or aborted",
-            )),
-        };
     }
-    // Events allowed in any open phase once the ceremony has a configuration.
+}
+
+/// After close or abort: only the closing checkpoint and the clean-up of an aborted run.
+fn apply_after_end(s: &mut State, event: &Event) -> Result<Vec<Effect>, Refusal> {
     match event {
-        Event::DeviationRecorded { by, text } => {
-            let config = config(state)?;
-            if *by != config.administrator {
-                return Err(refuse(
-                    "only the ceremony administrator records a deviation",
-                ));
-            }
-            if text.trim().is_empty() {
-                return Err(refuse("a deviation needs a description"));
-            }
-            s.deviations.push(Deviation {
-                phase: state.phase,
-                by: by.clone(),
-                text: text.clone(),
-                acknowledged_by: None,
-            });
-            return Ok((s, Vec::new()));
+        Event::Checkpoint { gate, .. } if *gate == s.phase && !s.checkpoints.contains(gate) => {
+            s.checkpoints.push(*gate);
+            Ok(Vec::new())
         }
-        Event::DeviationAcknowledged { by, deviation } => {
-            let config = config(state)?;
-            if *by != config.witness {
-                return Err(refuse("only the internal witness acknowledges a deviation"));
-            }
-            let d = s
-                .deviations
-                .get_mut(*deviation)
-                .ok_or_else(|| refuse("there is no such deviation"))?;
-            if d.acknowledged_by.is_some() {
-                return Err(refuse("that deviation is already acknowledged"));
-            }
-            d.acknowledged_by = Some(by.clone());
-            return Ok((s, Vec::new()));
+        Event::KeyDestroyed { .. } if s.phase == Phase::Aborted && s.key_pending_destroy() => {
+            s.key_destroyed = true;
+            Ok(Vec::new())
         }
-        Event::RetryRequested { by, phase } => {
-            let config = config(state)?;
-            if *by != config.administrator {
-                return Err(refuse("only the ceremony administrator asks for a retry"));
-            }
-            if *phase != state.phase {
-                return Err(refuse("a retry is asked for in the current phase"));
-            }
-            let effect = retry_effect(state.phase).ok_or_else(|| {
-                refuse("nothing to retry in this phase: only a step the tool runs is retried")
-            })?;
-            return Ok((s, vec![effect]));
+        // An aborted run whose key is still in the HSM: the quorum logs in once more, only to
+        // destroy it.
+        Event::SharePresented {
+            custodian,
+            share_index,
+            commitment_verified,
+        } if awaiting_destruction_login(s) => {
+            accept_share(s, custodian, *share_index, *commitment_verified)
         }
+        Event::HsmAuthenticationPresented { custodian } if awaiting_destruction_login(s) => {
+            accept_native(s, custodian)
+        }
+        Event::ShareRejected { .. } | Event::LoginFailed { .. }
+            if awaiting_destruction_login(s) =>
+        {
+            s.shares_from.clear();
+            s.share_indices.clear();
+            Ok(Vec::new())
+        }
+        Event::LoggedIn { .. } if awaiting_destruction_login(s) => {
+            if s.shares_from.len() < config(s)?.threshold() {
+                return Err(refusal(s, "the HSM is used only after the quorum is met"));
+            }
+            s.logged_in = true;
+            Ok(vec![
+                Effect::DestroyKey,
+                Effect::Checkpoint(Phase::Aborted),
+                Effect::Finish,
+            ])
+        }
+        _ => Err(refusal(
+            s,
+            "the ceremony is over; nothing may be added after it closed or aborted",
+        )),
+    }
+}
+
+/// Events allowed in any open phase once the ceremony has a configuration; None for the
+/// others.
+fn apply_in_any_phase(s: &mut State, event: &Event) -> Option<Result<Vec<Effect>, Refusal>> {
+    Some(match event {
+        Event::DeviationRecorded { by, text } => record_deviation(s, by, text),
+        Event::DeviationAcknowledged { by, deviation } => acknowledge_deviation(s, by, *deviation),
+        Event::RetryRequested { by, phase } => retry(s, by, *phase),
         Event::StepFailed { phase, reason } => {
-            if *phase != state.phase {
-                return Err(refuse(
+            if *phase != s.phase {
+                return Some(Err(refusal(
+                    s,
                     "a failure is recorded in the phase where it happened",
-                ));
+                )));
             }
             s.failures.push(format!("{}: {reason}", phase.title()));
-            return Ok((s, Vec::new()));
+            Ok(Vec::new())
         }
         Event::Checkpoint { gate, .. } => {
-            if state.config.is_none() || *gate > state.phase {
-                return Err(refuse("a checkpoint covers a gate already passed"));
+            if s.config.is_none() || *gate > s.phase {
+                return Some(Err(refusal(s, "a checkpoint covers a gate already passed")));
             }
             s.checkpoints.push(*gate);
-            return Ok((s, Vec::new()));
+            Ok(Vec::new())
         }
         Event::Aborted {
             by,
             reason,
             after_crash,
-        } => {
-            let config = config(state)?;
-            if *by != config.administrator {
-                return Err(refuse("only the ceremony administrator aborts a ceremony"));
-            }
-            if reason.trim().is_empty() {
-                return Err(refuse("an abort needs a reason"));
-            }
-            s.phase = Phase::Aborted;
-            if *after_crash {
-                s.logged_in = false;
-                s.shares_from.clear();
-                s.share_indices.clear();
-            }
-            // A key the run made must not outlive an aborted ceremony; destroying it and
-            // signing the last checkpoint both need the quorum's login.
-            let effects = match (s.key_pending_destroy(), s.logged_in) {
-                (true, true) => vec![
-                    Effect::DestroyKey,
-                    Effect::Checkpoint(Phase::Aborted),
-                    Effect::Finish,
-                ],
-                (true, false) => vec![],
-                (false, true) => vec![Effect::Checkpoint(Phase::Aborted), Effect::Finish],
-                (false, false) => vec![Effect::Finish],
-            };
-            return Ok((s, effects));
-        }
-        Event::Resumed { by } => {
-            let config = config(state)?;
-            if *by != config.administrator {
-                return Err(refuse("only the ceremony administrator resumes a ceremony"));
-            }
-            // A crash ends the HSM session and wipes the shares from memory.
-            s.logged_in = false;
-            s.shares_from.clear();
-            s.share_indices.clear();
-            // Past the quorum gate every step needs the HSM (at least to sign its checkpoint):
-            // a fresh quorum logs in, then the run continues where it stopped. The KEK is
-            // reloaded and reconfirmed before any wrap; an existing key is reused, never
-            // replaced.
-            let effects = match state.phase {
-                Phase::Opened | Phase::Preflight => vec![Effect::RunPreflight],
-                Phase::Attendance | Phase::Quorum | Phase::Closed | Phase::Aborted => vec![],
-                Phase::KekLoad | Phase::KekConfirm | Phase::KeyGeneration | Phase::Wrap => {
-                    s.phase = Phase::Quorum;
-                    s.resume_to = Some(Phase::KekLoad);
-                    s.kek_fingerprint = None;
-                    s.kek_confirmed_by.clear();
-                    vec![]
-                }
-                Phase::Export | Phase::Verification | Phase::SignOff => {
-                    s.phase = Phase::Quorum;
-                    s.resume_to = Some(state.phase);
-                    vec![]
-                }
-            };
-            return Ok((s, effects));
-        }
-        _ => {}
+        } => abort(s, by, reason, *after_crash),
+        Event::Resumed { by } => resume(s, by),
+        _ => return None,
+    })
+}
+
+fn record_deviation(s: &mut State, by: &str, text: &str) -> Result<Vec<Effect>, Refusal> {
+    if by != config(s)?.administrator {
+        return Err(refusal(
+            s,
+            "only the ceremony administrator records a deviation",
+        ));
     }
-    let effects = match (state.phase, event) {
+    if text.trim().is_empty() {
+        return Err(refusal(s, "a deviation needs a description"));
+    }
+    let deviation = Deviation {
+        phase: s.phase,
+        by: by.to_owned(),
+        text: text.to_owned(),
+        acknowledged_by: None,
+    };
+    s.deviations.push(deviation);
+    Ok(Vec::new())
+}
+
+fn acknowledge_deviation(s: &mut State, by: &str, index: usize) -> Result<Vec<Effect>, Refusal> {
+    if by != config(s)?.witness {
+        return Err(refusal(
+            s,
+            "only the internal witness acknowledges a deviation",
+        ));
+    }
+    match s.deviations.get(index) {
+        None => return Err(refusal(s, "there is no such deviation")),
+        Some(d) if d.acknowledged_by.is_some() => {
+            return Err(refusal(s, "that deviation is already acknowledged"));
+        }
+        Some(_) => {}
+    }
+    if let Some(d) = s.deviations.get_mut(index) {
+        d.acknowledged_by = Some(by.to_owned());
+    }
+    Ok(Vec::new())
+}
+
+fn retry(s: &State, by: &str, phase: Phase) -> Result<Vec<Effect>, Refusal> {
+    if by != config(s)?.administrator {
+        return Err(refusal(
+            s,
+            "only the ceremony administrator asks for a retry",
+        ));
+    }
+    if phase != s.phase {
+        return Err(refusal(s, "a retry is asked for in the current phase"));
+    }
+    let effect = retry_effect(s.phase).ok_or_else(|| {
+        refusal(
+            s,
+            "nothing to retry in this phase: only a step the tool runs is retried",
+        )
+    })?;
+    Ok(vec![effect])
+}
+
+fn abort(s: &mut State, by: &str, reason: &str, after_crash: bool) -> Result<Vec<Effect>, Refusal> {
+    if by != config(s)?.administrator {
+        return Err(refusal(
+            s,
+            "only the ceremony administrator aborts a ceremony",
+        ));
+    }
+    if reason.trim().is_empty() {
+        return Err(refusal(s, "an abort needs a reason"));
+    }
+    s.phase = Phase::Aborted;
+    if after_crash {
+        s.logged_in = false;
+        s.shares_from.clear();
+        s.share_indices.clear();
+    }
+    // A key the run made must not outlive an aborted ceremony; destroying it and signing the
+    // last checkpoint both need the quorum's login.
+    Ok(match (s.key_pending_destroy(), s.logged_in) {
+        (true, true) => vec![
+            Effect::DestroyKey,
+            Effect::Checkpoint(Phase::Aborted),
+            Effect::Finish,
+        ],
+        (true, false) => vec![],
+        (false, true) => vec![Effect::Checkpoint(Phase::Aborted), Effect::Finish],
+        (false, false) => vec![Effect::Finish],
+    })
+}
+
+fn resume(s: &mut State, by: &str) -> Result<Vec<Effect>, Refusal> {
+    if by != config(s)?.administrator {
+        return Err(refusal(
+            s,
+            "only the ceremony administrator resumes a ceremony",
+        ));
+    }
+    let stopped_in = s.phase;
+    // A crash ends the HSM session and wipes the shares from memory.
+    s.logged_in = false;
+    s.shares_from.clear();
+    s.share_indices.clear();
+    // Past the quorum gate every step needs the HSM (at least to sign its checkpoint): a fresh
+    // quorum logs in, then the run continues where it stopped. The KEK is reloaded and
+    // reconfirmed before any wrap; an existing key is reused, never replaced.
+    Ok(match stopped_in {
+        Phase::Opened | Phase::Preflight => vec![Effect::RunPreflight],
+        Phase::Attendance | Phase::Quorum | Phase::Closed | Phase::Aborted => vec![],
+        Phase::KekLoad | Phase::KekConfirm | Phase::KeyGeneration | Phase::Wrap => {
+            s.phase = Phase::Quorum;
+            s.resume_to = Some(Phase::KekLoad);
+            s.kek_fingerprint = None;
+            s.kek_confirmed_by.clear();
+            vec![]
+        }
+        Phase::Export | Phase::Verification | Phase::SignOff => {
+            s.phase = Phase::Quorum;
+            s.resume_to = Some(stopped_in);
+            vec![]
+        }
+    })
+}
+
+/// The events of the ceremony's steps, each allowed only in its own phase.
+fn apply_in_phase(s: &mut State, event: &Event) -> Result<Vec<Effect>, Refusal> {
+    match (s.phase, event) {
         (
             Phase::Opened,
             Event::CeremonyOpened {
@@ -675,7 +742,7 @@ pub fn step(state: &State, event: &Event) -> Result<(State, Vec<Effect>), Refusa
             s.config = Some(config.clone());
             s.rehearsal = *rehearsal;
             s.phase = Phase::Preflight;
-            vec![Effect::RunPreflight]
+            Ok(vec![Effect::RunPreflight])
         }
         (Phase::Preflight, Event::PreflightCompleted { checks }) => {
             if checks.iter().all(|c| c.passed) {
@@ -688,39 +755,19 @@ pub fn step(state: &State, event: &Event) -> Result<(State, Vec<Effect>), Refusa
                         .map(|c| format!("{}: {}", c.name, c.detail)),
                 );
             }
-            vec![]
+            Ok(vec![])
         }
         (Phase::Attendance, Event::CheckedIn { name }) => {
-            let config = config(state)?;
-            if config.role_of(name).is_none() {
-                return Err(refuse("only people named in the script may check in"));
+            if config(s)?.role_of(name).is_none() {
+                return Err(refusal(s, "only people named in the script may check in"));
             }
-            if !s.present.insert(name.clone()) {
-                return Err(refuse("that person has already checked in"));
+            if s.present.contains(name) {
+                return Err(refusal(s, "that person has already checked in"));
             }
-            vec![]
+            s.present.insert(name.clone());
+            Ok(vec![])
         }
-        (Phase::Attendance, Event::AttendanceClosed { by }) => {
-            let config = config(state)?;
-            gate(state)?;
-            if *by != config.administrator {
-                return Err(refuse("the ceremony administrator closes attendance"));
-            }
-            if !state.present.contains(&config.administrator)
-                || !state.present.contains(&config.witness)
-            {
-                return Err(refuse(
-                    "the administrator and the witness must both be present",
-                ));
-            }
-            if state.custodians_present().len() < config.threshold() {
-                return Err(refuse("fewer custodians are present than the quorum needs"));
-            }
-            s.phase = Phase::Quorum;
-            // No checkpoint yet: the audit key signs only after the quorum has logged in,
-            // and the first checkpoint (at the quorum gate) covers attendance too.
-            vec![]
-        }
+        (Phase::Attendance, Event::AttendanceClosed { by }) => close_attendance(s, by),
         (
             Phase::Quorum,
             Event::SharePresented {
@@ -728,36 +775,16 @@ pub fn step(state: &State, event: &Event) -> Result<(State, Vec<Effect>), Refusa
                 share_index,
                 commitment_verified,
             },
-        ) => accept_share(state, &mut s, custodian, *share_index, *commitment_verified)?,
-        (Phase::Quorum, Event::ShareRejected { .. }) => vec![],
+        ) => accept_share(s, custodian, *share_index, *commitment_verified),
+        (Phase::Quorum, Event::ShareRejected { .. }) => Ok(vec![]),
         (Phase::Quorum, Event::HsmAuthenticationPresented { custodian }) => {
-            accept_native(state, &mut s, custodian)?
+            accept_native(s, custodian)
         }
-        (Phase::Quorum, Event::LoggedIn { .. }) => {
-            let config = config(state)?;
-            if state.shares_from.len() < config.threshold() {
-                return Err(refuse("the HSM is used only after the quorum is met"));
-            }
-            gate(state)?;
-            s.logged_in = true;
-            s.phase = s.resume_to.take().unwrap_or(Phase::KekLoad);
-            let next = match s.phase {
-                Phase::Export => Some(Effect::Export),
-                Phase::Verification => Some(Effect::VerifyExport),
-                Phase::SignOff if config.destroy_after_export && !state.key_destroyed => {
-                    Some(Effect::DestroyKey)
-                }
-                Phase::SignOff => None,
-                _ => Some(Effect::LoadKek),
-            };
-            std::iter::once(Effect::Checkpoint(Phase::Quorum))
-                .chain(next)
-                .collect()
-        }
+        (Phase::Quorum, Event::LoggedIn { .. }) => log_in(s),
         (Phase::Quorum, Event::LoginFailed { .. }) => {
             s.shares_from.clear();
             s.share_indices.clear();
-            vec![]
+            Ok(vec![])
         }
         (
             Phase::KekLoad,
@@ -765,10 +792,10 @@ pub fn step(state: &State, event: &Event) -> Result<(State, Vec<Effect>), Refusa
                 fingerprint_sha256, ..
             },
         ) => {
-            let config = config(state)?;
-            if let Some(expected) = &config.expected_kek_fingerprint {
+            if let Some(expected) = &config(s)?.expected_kek_fingerprint {
                 if expected != fingerprint_sha256 {
-                    return Err(refuse(
+                    return Err(refusal(
+                        s,
                         "the KEK's fingerprint is not the one the script expects; load the right KEK file",
                     ));
                 }
@@ -776,143 +803,214 @@ pub fn step(state: &State, event: &Event) -> Result<(State, Vec<Effect>), Refusa
             s.kek_fingerprint = Some(fingerprint_sha256.clone());
             s.kek_confirmed_by.clear();
             s.phase = Phase::KekConfirm;
-            vec![]
+            Ok(vec![])
         }
-        (Phase::KekConfirm, Event::KekConfirmed { custodian }) => {
-            if !state.custodians_present().contains(custodian) {
-                return Err(refuse("only a custodian who checked in confirms the KEK"));
-            }
-            if !s.kek_confirmed_by.insert(custodian.clone()) {
-                return Err(refuse("that custodian has already confirmed"));
-            }
-            if s.kek_confirmed_by.len() == state.custodians_present().len() {
-                gate(state)?;
-                if state.key_id_hex.is_some() {
-                    // Resumed after a crash with the key already made: never a second key.
-                    s.phase = Phase::Wrap;
-                    vec![Effect::Checkpoint(Phase::KekConfirm), Effect::Wrap]
-                } else {
-                    s.phase = Phase::KeyGeneration;
-                    vec![Effect::Checkpoint(Phase::KekConfirm), Effect::GenerateKey]
-                }
-            } else {
-                vec![]
-            }
-        }
+        (Phase::KekConfirm, Event::KekConfirmed { custodian }) => confirm_kek(s, custodian),
         (Phase::KekConfirm, Event::KekRejected { custodian, .. }) => {
-            if !state.custodians_present().contains(custodian) {
-                return Err(refuse("only a custodian who checked in may reject the KEK"));
+            if !s.is_custodian_present(custodian) {
+                return Err(refusal(
+                    s,
+                    "only a custodian who checked in may reject the KEK",
+                ));
             }
             s.kek_fingerprint = None;
             s.kek_confirmed_by.clear();
             s.phase = Phase::KekLoad;
-            vec![]
+            Ok(vec![])
         }
         (Phase::KeyGeneration, Event::KeyGenerated { attributes, .. }) => {
-            if !state.logged_in {
-                return Err(refuse("the HSM is used only after the quorum is met"));
+            if !s.logged_in {
+                return Err(refusal(s, "the HSM is used only after the quorum is met"));
             }
-            if state.key_id_hex.is_some() {
-                return Err(refuse(
+            if s.key_id_hex.is_some() {
+                return Err(refusal(
+                    s,
                     "this ceremony already generated its key; one ceremony makes one key",
                 ));
             }
             s.key_label = Some(attributes.label.clone());
             s.key_id_hex = Some(attributes.id_hex.clone());
             s.phase = Phase::Wrap;
-            vec![Effect::Checkpoint(Phase::KeyGeneration), Effect::Wrap]
+            Ok(vec![Effect::Checkpoint(Phase::KeyGeneration), Effect::Wrap])
         }
         (Phase::Wrap, Event::Wrapped { byok_sha256, .. }) => {
-            if !state.logged_in {
-                return Err(refuse("the HSM is used only after the quorum is met"));
+            if !s.logged_in {
+                return Err(refusal(s, "the HSM is used only after the quorum is met"));
             }
-            if state.kek_confirmed_by.len() < state.custodians_present().len()
-                || state.kek_fingerprint.is_none()
+            if s.kek_confirmed_by.len() < s.custodians_present_count()
+                || s.kek_fingerprint.is_none()
             {
-                return Err(refuse(
+                return Err(refusal(
+                    s,
                     "nothing is wrapped before the KEK fingerprint is confirmed",
                 ));
             }
             s.byok_sha256 = Some(byok_sha256.clone());
             s.phase = Phase::Export;
-            vec![Effect::Checkpoint(Phase::Wrap), Effect::Export]
+            Ok(vec![Effect::Checkpoint(Phase::Wrap), Effect::Export])
         }
         (Phase::Export, Event::Exported { files }) => {
-            if state.byok_sha256.is_none() {
-                return Err(refuse("nothing is exported before the wrap succeeded"));
+            if s.byok_sha256.is_none() {
+                return Err(refusal(s, "nothing is exported before the wrap succeeded"));
             }
             if files.is_empty() {
-                return Err(refuse("an export writes at least the .byok file"));
+                return Err(refusal(s, "an export writes at least the .byok file"));
             }
             s.exported = files.clone();
             s.phase = Phase::Verification;
-            vec![Effect::VerifyExport]
+            Ok(vec![Effect::VerifyExport])
         }
         (Phase::Verification, Event::Verified { files }) => {
-            if *files != state.exported {
-                return Err(refuse("the files read back differ from those written"));
+            if *files != s.exported {
+                return Err(refusal(s, "the files read back differ from those written"));
             }
+            let destroy = config(s)?.destroy_after_export;
             s.verified = true;
             s.phase = Phase::SignOff;
             let mut effects = vec![Effect::Checkpoint(Phase::Verification)];
-            if config(state)?.destroy_after_export {
+            if destroy {
                 effects.push(Effect::DestroyKey);
             }
-            effects
+            Ok(effects)
         }
         (Phase::SignOff, Event::KeyDestroyed { .. }) => {
-            if state.key_destroyed {
-                return Err(refuse("the key is already destroyed"));
+            if s.key_destroyed {
+                return Err(refusal(s, "the key is already destroyed"));
             }
             s.key_destroyed = true;
-            vec![]
+            Ok(vec![])
         }
-        (Phase::SignOff, Event::SignedOff { name }) => {
-            let config = config(state)?;
-            let role = config.role_of(name);
-            if !state.present.contains(name)
-                || !matches!(
-                    role,
-                    Some(Role::Administrator | Role::Witness | Role::Custodian | Role::Auditor)
-                )
-            {
-                return Err(refuse("only people present sign off"));
-            }
-            if !s.signed_off_by.insert(name.clone()) {
-                return Err(refuse("that person has already signed off"));
-            }
-            vec![]
-        }
-        (Phase::SignOff, Event::Closed { by }) => {
-            let config = config(state)?;
-            gate(state)?;
-            if *by != config.administrator {
-                return Err(refuse("the ceremony administrator closes the ceremony"));
-            }
-            let mut needed: Vec<&String> = vec![&config.administrator, &config.witness];
-            let custodians = state.custodians_present();
-            needed.extend(custodians.iter());
-            if needed.iter().any(|n| !state.signed_off_by.contains(*n)) {
-                return Err(refuse(
-                    "the administrator, the witness and every custodian present must sign off before close",
-                ));
-            }
-            if config.destroy_after_export && !state.key_destroyed {
-                return Err(refuse(
-                    "the script says destroy the key after export; it is not destroyed yet",
-                ));
-            }
-            s.phase = Phase::Closed;
-            vec![Effect::Checkpoint(Phase::Closed), Effect::Finish]
-        }
-        _ => {
-            return Err(refuse(&format!(
-                "\"{}\" cannot happen now",
-                event.kind().replace('_', " ")
-            )));
-        }
+        (Phase::SignOff, Event::SignedOff { name }) => sign_off(s, name),
+        (Phase::SignOff, Event::Closed { by }) => close(s, by),
+        _ => Err(refusal(
+            s,
+            &format!("\"{}\" cannot happen now", event.kind().replace('_', " ")),
+        )),
+    }
+}
+
+fn close_attendance(s: &mut State, by: &str) -> Result<Vec<Effect>, Refusal> {
+    let config = config(s)?;
+    gate(s)?;
+    if by != config.administrator {
+        return Err(refusal(s, "the ceremony administrator closes attendance"));
+    }
+    if !s.present.contains(&config.administrator) || !s.present.contains(&config.witness) {
+        return Err(refusal(
+            s,
+            "the administrator and the witness must both be present",
+        ));
+    }
+    if s.custodians_present_count() < config.threshold() {
+        return Err(refusal(
+            s,
+            "fewer custodians are present than the quorum needs",
+        ));
+    }
+    s.phase = Phase::Quorum;
+    // No checkpoint yet: the audit key signs only after the quorum has logged in, and the
+    // first checkpoint (at the quorum gate) covers attendance too.
+    Ok(vec![])
+}
+
+fn log_in(s: &mut State) -> Result<Vec<Effect>, Refusal> {
+    let config = config(s)?;
+    if s.shares_from.len() < config.threshold() {
+        return Err(refusal(s, "the HSM is used only after the quorum is met"));
+    }
+    gate(s)?;
+    let destroy_pending = config.destroy_after_export && !s.key_destroyed;
+    s.logged_in = true;
+    s.phase = s.resume_to.take().unwrap_or(Phase::KekLoad);
+    let next = match s.phase {
+        Phase::Export => Some(Effect::Export),
+        Phase::Verification => Some(Effect::VerifyExport),
+        Phase::SignOff if destroy_pending => Some(Effect::DestroyKey),
+        Phase::SignOff => None,
+        _ => Some(Effect::LoadKek),
     };
-    Ok((s, effects))
+    Ok(std::iter::once(Effect::Checkpoint(Phase::Quorum))
+        .chain(next)
+        .collect())
+}
+
+fn confirm_kek(s: &mut State, custodian: &str) -> Result<Vec<Effect>, Refusal> {
+    if !s.is_custodian_present(custodian) {
+        return Err(refusal(
+            s,
+            "only a custodian who checked in confirms the KEK",
+        ));
+    }
+    if s.kek_confirmed_by.contains(custodian) {
+        return Err(refusal(s, "that custodian has already confirmed"));
+    }
+    // The last confirmation passes the gate: check it before recording anything.
+    let last = s.kek_confirmed_by.len() + 1 == s.custodians_present_count();
+    if last {
+        gate(s)?;
+    }
+    s.kek_confirmed_by.insert(custodian.to_owned());
+    if !last {
+        return Ok(vec![]);
+    }
+    if s.key_id_hex.is_some() {
+        // Resumed after a crash with the key already made: never a second key.
+        s.phase = Phase::Wrap;
+        Ok(vec![Effect::Checkpoint(Phase::KekConfirm), Effect::Wrap])
+    } else {
+        s.phase = Phase::KeyGeneration;
+        Ok(vec![
+            Effect::Checkpoint(Phase::KekConfirm),
+            Effect::GenerateKey,
+        ])
+    }
+}
+
+fn sign_off(s: &mut State, name: &str) -> Result<Vec<Effect>, Refusal> {
+    let role = config(s)?.role_of(name);
+    if !s.present.contains(name)
+        || !matches!(
+            role,
+            Some(Role::Administrator | Role::Witness | Role::Custodian | Role::Auditor)
+        )
+    {
+        return Err(refusal(s, "only people present sign off"));
+    }
+    if s.signed_off_by.contains(name) {
+        return Err(refusal(s, "that person has already signed off"));
+    }
+    s.signed_off_by.insert(name.to_owned());
+    Ok(vec![])
+}
+
+fn close(s: &mut State, by: &str) -> Result<Vec<Effect>, Refusal> {
+    let config = config(s)?;
+    gate(s)?;
+    if by != config.administrator {
+        return Err(refusal(s, "the ceremony administrator closes the ceremony"));
+    }
+    let signed = |name: &String| s.signed_off_by.contains(name);
+    let everyone_signed = signed(&config.administrator)
+        && signed(&config.witness)
+        && config
+            .custodians
+            .iter()
+            .filter(|c| s.present.contains(*c))
+            .all(signed);
+    if !everyone_signed {
+        return Err(refusal(
+            s,
+            "the administrator, the witness and every custodian present must sign off before close",
+        ));
+    }
+    if config.destroy_after_export && !s.key_destroyed {
+        return Err(refusal(
+            s,
+            "the script says destroy the key after export; it is not destroyed yet",
+        ));
+    }
+    s.phase = Phase::Closed;
+    Ok(vec![Effect::Checkpoint(Phase::Closed), Effect::Finish])
 }
 
 fn config(state: &State) -> Result<&MachineConfig, Refusal> {
@@ -929,40 +1027,40 @@ fn awaiting_destruction_login(state: &State) -> bool {
 
 /// A custodian's share, checked against the rules; `LogIn` once the quorum is complete.
 fn accept_share(
-    state: &State,
     s: &mut State,
     custodian: &str,
     share_index: u8,
     commitment_verified: bool,
 ) -> Result<Vec<Effect>, Refusal> {
-    let refuse = |rule: &str| Refusal {
-        phase: state.phase,
-        rule: rule.to_owned(),
-    };
-    let config = config(state)?;
+    let config = config(s)?;
     if !matches!(config.quorum, QuorumMode::SplitPin { .. }) {
-        return Err(refuse(
+        return Err(refusal(
+            s,
             "this HSM uses its own quorum; no PIN shares are entered",
         ));
     }
-    if config.role_of(custodian) != Some(Role::Custodian) || !state.present.contains(custodian) {
-        return Err(refuse(
+    if config.role_of(custodian) != Some(Role::Custodian) || !s.present.contains(custodian) {
+        return Err(refusal(
+            s,
             "only a custodian who checked in may present a share",
         ));
     }
     if !commitment_verified {
-        return Err(refuse(
+        return Err(refusal(
+            s,
             "a share whose commitment did not verify is not accepted",
         ));
     }
-    if state.shares_from.contains(custodian) || state.share_indices.contains(&share_index) {
-        return Err(refuse(
+    if s.shares_from.contains(custodian) || s.share_indices.contains(&share_index) {
+        return Err(refusal(
+            s,
             "each custodian presents one share, and each share once",
         ));
     }
+    let threshold = config.threshold();
     s.shares_from.insert(custodian.to_owned());
     s.share_indices.insert(share_index);
-    Ok(if s.shares_from.len() == config.threshold() {
+    Ok(if s.shares_from.len() == threshold {
         vec![Effect::LogIn]
     } else {
         vec![]
@@ -970,22 +1068,23 @@ fn accept_share(
 }
 
 /// A custodian authenticating at an HSM with its own quorum (PED key, card).
-fn accept_native(state: &State, s: &mut State, custodian: &str) -> Result<Vec<Effect>, Refusal> {
-    let refuse = |rule: &str| Refusal {
-        phase: state.phase,
-        rule: rule.to_owned(),
-    };
-    let config = config(state)?;
+fn accept_native(s: &mut State, custodian: &str) -> Result<Vec<Effect>, Refusal> {
+    let config = config(s)?;
     if !matches!(config.quorum, QuorumMode::HsmNative { .. }) {
-        return Err(refuse("this ceremony rebuilds the PIN from shares"));
+        return Err(refusal(s, "this ceremony rebuilds the PIN from shares"));
     }
-    if config.role_of(custodian) != Some(Role::Custodian) || !state.present.contains(custodian) {
-        return Err(refuse("only a custodian who checked in may authenticate"));
+    if config.role_of(custodian) != Some(Role::Custodian) || !s.present.contains(custodian) {
+        return Err(refusal(
+            s,
+            "only a custodian who checked in may authenticate",
+        ));
     }
-    if !s.shares_from.insert(custodian.to_owned()) {
-        return Err(refuse("that custodian has already authenticated"));
+    if s.shares_from.contains(custodian) {
+        return Err(refusal(s, "that custodian has already authenticated"));
     }
-    Ok(if s.shares_from.len() == config.threshold() {
+    let threshold = config.threshold();
+    s.shares_from.insert(custodian.to_owned());
+    Ok(if s.shares_from.len() == threshold {
         vec![Effect::LogIn]
     } else {
         vec![]
@@ -1014,5 +1113,170 @@ pub fn retry_effect(phase: Phase) -> Option<Effect> {
         Phase::Export => Some(Effect::Export),
         Phase::Verification => Some(Effect::VerifyExport),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Events by every kind of person, in and out of turn; enough to reach every phase.
+    fn pool() -> Vec<Event> {
+        let config = MachineConfig {
+            ceremony_id: "c".into(),
+            administrator: "oscar".into(),
+            witness: "wendy".into(),
+            auditor: None,
+            custodians: vec!["alice".into(), "bob".into()],
+            quorum: QuorumMode::SplitPin { threshold: 2 },
+            expected_kek_fingerprint: None,
+            destroy_after_export: true,
+        };
+        let files = vec![FileRecord {
+            name: "k.byok".into(),
+            sha256: "00".into(),
+        }];
+        let mut events = vec![
+            Event::CeremonyOpened {
+                config,
+                script_sha256: String::new(),
+                tool_version: String::new(),
+                binary_sha256: String::new(),
+                host: String::new(),
+                os: String::new(),
+                hsm: TokenIdentity::default(),
+                hsm_module: String::new(),
+                hsm_library: String::new(),
+                rehearsal: true,
+            },
+            Event::PreflightCompleted { checks: vec![] },
+            Event::LoggedIn {
+                token_label: "t".into(),
+            },
+            Event::LoginFailed { reason: "r".into() },
+            Event::KekLoaded {
+                kid: "k".into(),
+                fingerprint_sha256: "ff".into(),
+                bits: 2048,
+                warnings: vec![],
+                file: None,
+            },
+            Event::KeyGenerated {
+                kty: "RSA-HSM".into(),
+                key_size: None,
+                crv: None,
+                attributes: KeyAttributes {
+                    label: "k".into(),
+                    id_hex: "01".into(),
+                    token: true,
+                    sensitive: true,
+                    extractable: true,
+                    local: true,
+                    always_sensitive: true,
+                    never_extractable: false,
+                },
+                public_key_pem: None,
+                check_value: None,
+            },
+            Event::Wrapped {
+                byok_json: String::new(),
+                byok_sha256: "11".into(),
+                method: WrapMethod::Native,
+                rehearsal_grade: true,
+            },
+            Event::Exported {
+                files: files.clone(),
+            },
+            Event::Verified { files },
+            Event::KeyDestroyed {
+                label: "k".into(),
+                id_hex: "01".into(),
+            },
+            Event::DeviationAcknowledged {
+                by: "wendy".into(),
+                deviation: 0,
+            },
+        ];
+        for phase in [Phase::Quorum, Phase::KekLoad, Phase::Wrap, Phase::SignOff] {
+            events.push(Event::Checkpoint {
+                gate: phase,
+                note: String::new(),
+            });
+            events.push(Event::StepFailed {
+                phase,
+                reason: "r".into(),
+            });
+        }
+        for (i, who) in (1..).zip(["oscar", "wendy", "alice", "bob", "mallory"]) {
+            let who = who.to_owned();
+            events.extend([
+                Event::CheckedIn { name: who.clone() },
+                Event::AttendanceClosed { by: who.clone() },
+                Event::SharePresented {
+                    custodian: who.clone(),
+                    share_index: i,
+                    commitment_verified: true,
+                },
+                Event::ShareRejected {
+                    custodian: who.clone(),
+                    reason: "r".into(),
+                },
+                Event::KekConfirmed {
+                    custodian: who.clone(),
+                },
+                Event::KekRejected {
+                    custodian: who.clone(),
+                    reason: "r".into(),
+                },
+                Event::SignedOff { name: who.clone() },
+                Event::Closed { by: who.clone() },
+                Event::DeviationRecorded {
+                    by: who.clone(),
+                    text: "t".into(),
+                },
+                Event::RetryRequested {
+                    by: who.clone(),
+                    phase: Phase::KekLoad,
+                },
+                Event::Resumed { by: who.clone() },
+                Event::Aborted {
+                    by: who,
+                    reason: "r".into(),
+                    after_crash: i % 2 == 0,
+                },
+            ]);
+        }
+        events
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// `apply` is all or nothing: a refused event leaves the state exactly as it was, and
+        /// an accepted one gives what `step` gives.
+        #[test]
+        fn a_refused_event_changes_nothing(picks in proptest::collection::vec(any::<prop::sample::Index>(), 1..300)) {
+            let pool = pool();
+            let mut state = State::new();
+            for pick in picks {
+                // Mostly an event the machine accepts, so that runs get deep into the ceremony.
+                let accepted: Vec<&Event> = pool.iter().filter(|e| step(&state, e).is_ok()).collect();
+                let event = match accepted.len() {
+                    0 => pick.get(&pool),
+                    n if pick.index(4) > 0 => accepted[pick.index(n)],
+                    _ => pick.get(&pool),
+                };
+                let before = state.clone();
+                let stepped = step(&before, event);
+                match apply(&mut state, event) {
+                    Ok(effects) => prop_assert_eq!(stepped, Ok((state.clone(), effects))),
+                    Err(refusal) => {
+                        prop_assert_eq!(&state, &before, "refused {:?} but changed the state", event);
+                        prop_assert_eq!(stepped, Err(refusal));
+                    }
+                }
+            }
+        }
     }
 }

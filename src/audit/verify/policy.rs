@@ -12,6 +12,36 @@ use super::canonical::{Canonical, Verdict};
 /// verifier's memory and time) bounded whatever the input.
 pub const MAX_RECORDS: usize = 10_000;
 
+/// An entry as the policy reads it, wherever its text is kept (in the entry, or in the line
+/// the one-pass parser read it from). Text as bytes: UTF-8 already, and most of it is only
+/// compared, so it is not validated again.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    pub seq: u64,
+    pub utc: &'a [u8],
+    pub mono_ms: u64,
+    pub actor: Option<&'a [u8]>,
+    pub role: Option<Role>,
+    pub event: &'a Event,
+    pub prev: &'a [u8],
+    pub hash: &'a [u8],
+}
+
+impl<'a> From<&'a Entry> for View<'a> {
+    fn from(e: &'a Entry) -> View<'a> {
+        View {
+            seq: e.seq,
+            utc: e.utc.as_bytes(),
+            mono_ms: e.mono_ms,
+            actor: e.actor.as_deref().map(str::as_bytes),
+            role: e.role,
+            event: &e.event,
+            prev: e.prev.as_bytes(),
+            hash: e.hash.as_bytes(),
+        }
+    }
+}
+
 /// Where an entry is: its seq and 1-based line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct At {
@@ -40,7 +70,6 @@ pub struct Replay {
 #[derive(Debug)]
 pub struct Policy<'k> {
     audit_key: Option<&'k [u8]>,
-    canonical: Canonical,
     mono_ms: u64,
     pub replay: Replay,
 }
@@ -49,75 +78,59 @@ impl<'k> Policy<'k> {
     pub fn new(audit_key: Option<&'k [u8]>) -> Self {
         Policy {
             audit_key,
-            canonical: Canonical::default(),
             mono_ms: 0,
             replay: Replay::default(),
         }
     }
 
-    /// Checks the entry on line `number` (without its newline), parsed by `parse`; the chain
-    /// stage has already checked its seq, prev and hash.
-    pub fn check(&mut self, number: u64, line: &[u8], entry: Entry) -> Result<(), Fault> {
+    /// Checks the entry on line `number`, parsed and held to its canonical form by `entry`;
+    /// the chain has already been checked up to it.
+    ///
+    /// The machine applies the event in place: when this returns a fault, the replayed state
+    /// may include that entry. Verify stops at the first fault, so nothing reads it after.
+    pub fn check(&mut self, number: u64, entry: &View<'_>) -> Result<(), Fault> {
         let seq = self.replay.entries;
         let at = At { seq, line: number };
         let fail = |problem: String| Fault::entry(seq, number, problem);
-        self.canonical_form(&entry, line).map_err(fail)?;
         if entry.seq != seq {
             return Err(fail(format!("carries seq {} out of order", entry.seq)));
         }
-        self.consistent(&entry).map_err(fail)?;
+        self.consistent(entry).map_err(fail)?;
         if let Event::CeremonyOpened {
             config, rehearsal, ..
-        } = &entry.event
+        } = entry.event
         {
             roles_distinct(config, *rehearsal).map_err(fail)?;
         }
-        // The machine first: an event it refuses is refused whatever its signature.
-        let (next, _effects) =
-            machine::step(&self.replay.state, &entry.event).map_err(|r| fail(r.to_string()))?;
-        bounded(&next).map_err(fail)?;
-        if let Event::Checkpoint { note, .. } = &entry.event {
-            self.signed(note, &entry).map_err(fail)?;
+        // The machine first: an event it refuses is refused whatever its signature. (A checkpoint
+        // changes neither the ceremony id nor the last checkpoint, which `signed` reads.)
+        machine::apply(&mut self.replay.state, entry.event).map_err(|r| fail(r.to_string()))?;
+        bounded(&self.replay.state).map_err(fail)?;
+        if let Event::Checkpoint { note, .. } = entry.event {
+            self.signed(note, entry).map_err(fail)?;
             self.replay.checkpoints += 1;
             self.replay.last_checkpoint = Some(at);
             self.replay.first_unsigned = None;
         } else if self.replay.first_unsigned.is_none() {
             self.replay.first_unsigned = Some(at);
         }
-        self.observe(&entry, at);
-        self.replay.state = next;
+        self.observe(entry, at);
         self.replay.entries += 1;
         self.replay.last = Some(at);
         Ok(())
     }
 
-    fn canonical_form(&mut self, entry: &Entry, line: &[u8]) -> Result<(), String> {
-        let canonical = match self.canonical.check(entry, line) {
-            Verdict::Canonical => true,
-            Verdict::NotCanonical => false,
-            Verdict::Unsure => entry
-                .to_line()
-                .map(|l| l.strip_suffix(b"\n") == Some(line))
-                .map_err(|e| e.to_string())?,
-        };
-        if canonical {
-            Ok(())
-        } else {
-            Err("is not in the canonical form (RFC 8785) the tool writes: it was edited or re-encoded by another program".into())
-        }
-    }
-
     /// The entry's own fields agree with its event and the script's roles.
-    fn consistent(&mut self, entry: &Entry) -> Result<(), String> {
+    fn consistent(&mut self, entry: &View<'_>) -> Result<(), String> {
         let actor = entry.event.actor();
-        if entry.actor.as_deref() != actor {
+        if entry.actor != actor.map(str::as_bytes) {
             return Err(format!(
                 "names {} as its actor, but the event says {}",
-                who(entry.actor.as_deref()),
+                who(entry.actor.map(String::from_utf8_lossy).as_deref()),
                 who(actor)
             ));
         }
-        let config = match &entry.event {
+        let config = match entry.event {
             Event::CeremonyOpened { config, .. } => Some(config),
             _ => self.replay.state.config.as_ref(),
         };
@@ -130,10 +143,10 @@ impl<'k> Policy<'k> {
                 role_name(role)
             ));
         }
-        if super::utc::Utc::parse(&entry.utc).is_none() {
+        if super::utc::Utc::parse_bytes(entry.utc).is_none() {
             return Err(format!(
                 "has the time \"{}\", not the UTC form the tool writes (2026-11-29T13:25:40.123Z)",
-                entry.utc
+                String::from_utf8_lossy(entry.utc)
             ));
         }
         let restarted = matches!(
@@ -154,7 +167,7 @@ impl<'k> Policy<'k> {
         Ok(())
     }
 
-    fn signed(&self, note: &str, entry: &Entry) -> Result<(), String> {
+    fn signed(&self, note: &str, entry: &View<'_>) -> Result<(), String> {
         let key = self.audit_key.ok_or(
             "is a signed checkpoint, but no audit key was given to check it: pass --record (the token's provisioning record) or --audit-key",
         )?;
@@ -165,7 +178,9 @@ impl<'k> Policy<'k> {
             .as_ref()
             .map(|c| c.ceremony_id.as_str())
             .unwrap_or_default();
-        checkpoint::verify(note, id, entry.seq, &entry.prev, key).map_err(|e| {
+        // The chain found `prev` to be hex, so this is never lossy.
+        let prev = String::from_utf8_lossy(entry.prev);
+        checkpoint::verify(note, id, entry.seq, &prev, key).map_err(|e| {
             let hint = match self.replay.last_checkpoint {
                 Some(c) => format!(
                     " (the last good checkpoint is seq {}, line {}: look between it and here)",
@@ -182,14 +197,18 @@ impl<'k> Policy<'k> {
         })
     }
 
-    fn observe(&mut self, entry: &Entry, at: At) {
-        match &entry.event {
+    fn observe(&mut self, entry: &View<'_>, at: At) {
+        match entry.event {
             Event::CeremonyOpened { script_sha256, .. } => {
                 self.replay.script_sha256 = Some(script_sha256.clone());
             }
             Event::Exported { files } => self.replay.exported = Some((files.clone(), at)),
             Event::Wrapped { byok_sha256, .. } => {
-                self.replay.wrapped = Some((byok_sha256.clone(), entry.hash.clone(), at));
+                self.replay.wrapped = Some((
+                    byok_sha256.clone(),
+                    String::from_utf8_lossy(entry.hash).into_owned(),
+                    at,
+                ));
             }
             _ => {}
         }
@@ -225,8 +244,22 @@ fn roles_distinct(config: &MachineConfig, rehearsal: bool) -> Result<(), String>
     Ok(())
 }
 
+/// The entry on line `number` (without its newline), parsed strictly (unknown members are
+/// refused) and held to its canonical form, the full way: for the lines the one pass
+/// (`strict`) cannot vouch for; it says what is wrong. `seq` names the entry in a fault.
+pub fn entry(
+    number: u64,
+    seq: u64,
+    line: &[u8],
+    slow: &mut Canonical,
+) -> Result<Box<Entry>, Fault> {
+    let entry = parse(number, line)?;
+    canonical_form(slow, &entry, line).map_err(|problem| Fault::entry(seq, number, problem))?;
+    Ok(Box::new(entry))
+}
+
 /// Parses a line strictly into an entry (unknown members are refused).
-pub fn parse(number: u64, line: &[u8]) -> Result<Entry, Fault> {
+fn parse(number: u64, line: &[u8]) -> Result<Entry, Fault> {
     serde_json::from_slice(line).map_err(|e| {
         Fault::line(
             number,
@@ -235,6 +268,23 @@ pub fn parse(number: u64, line: &[u8]) -> Result<Entry, Fault> {
             ),
         )
     })
+}
+
+/// Is `line` byte for byte the canonical JSON of `entry`? Written out again and compared.
+fn canonical_form(slow: &mut Canonical, entry: &Entry, line: &[u8]) -> Result<(), String> {
+    let canonical = match slow.check(entry, line) {
+        Verdict::Canonical => true,
+        Verdict::NotCanonical => false,
+        Verdict::Unsure => entry
+            .to_line()
+            .map(|l| l.strip_suffix(b"\n") == Some(line))
+            .map_err(|e| e.to_string())?,
+    };
+    if canonical {
+        Ok(())
+    } else {
+        Err("is not in the canonical form (RFC 8785) the tool writes: it was edited or re-encoded by another program".into())
+    }
 }
 
 fn bounded(state: &State) -> Result<(), String> {

@@ -11,7 +11,11 @@ pub struct Utc {
 impl Utc {
     /// Parses `YYYY-MM-DDTHH:MM:SS.mmmZ`; anything else is None.
     pub fn parse(text: &str) -> Option<Utc> {
-        let b = text.as_bytes();
+        Utc::parse_bytes(text.as_bytes())
+    }
+
+    /// `parse` for text not yet known to be UTF-8 (the form is ASCII: anything else is None).
+    pub fn parse_bytes(b: &[u8]) -> Option<Utc> {
         if b.len() != 24
             || b[4] != b'-'
             || b[7] != b'-'

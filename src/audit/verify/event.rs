@@ -1,0 +1,134 @@
+//! The log's events as the one-pass parser reads them: with the tag first.
+//!
+//! `machine::Event` is internally tagged (`"event": "checked_in"` among the fields). serde
+//! reads such an enum by buffering every member into an intermediate tree until it has seen
+//! the tag, then reading the variant from the tree. `EventDef` is the same enum for serde's
+//! remote derive, externally tagged: the one-pass parser finds the tag in the line first and
+//! hands the variant its members directly (see `strict`). The compiler holds it to `Event`:
+//! every variant built here must have exactly `Event`'s fields. A variant missing here is
+//! only slower: the one-pass parser declines it and the full check reads it.
+use serde::Deserialize;
+
+use crate::ceremony::machine::{Check, Event, FileRecord, MachineConfig, Phase};
+use crate::hsm::TokenIdentity;
+use crate::hsm::target::KeyAttributes;
+use crate::hsm::wrap::WrapMethod;
+
+// As `Event`: a field-for-field copy, sized as it is (never built: serde builds `Event`).
+#[allow(clippy::large_enum_variant)]
+#[derive(Deserialize)]
+#[serde(remote = "Event", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EventDef {
+    CeremonyOpened {
+        config: MachineConfig,
+        script_sha256: String,
+        tool_version: String,
+        binary_sha256: String,
+        host: String,
+        os: String,
+        hsm: TokenIdentity,
+        hsm_module: String,
+        hsm_library: String,
+        rehearsal: bool,
+    },
+    PreflightCompleted {
+        checks: Vec<Check>,
+    },
+    CheckedIn {
+        name: String,
+    },
+    AttendanceClosed {
+        by: String,
+    },
+    SharePresented {
+        custodian: String,
+        share_index: u8,
+        commitment_verified: bool,
+    },
+    ShareRejected {
+        custodian: String,
+        reason: String,
+    },
+    HsmAuthenticationPresented {
+        custodian: String,
+    },
+    LoggedIn {
+        token_label: String,
+    },
+    LoginFailed {
+        reason: String,
+    },
+    KekLoaded {
+        kid: String,
+        fingerprint_sha256: String,
+        bits: usize,
+        warnings: Vec<String>,
+        #[serde(default)]
+        file: Option<String>,
+    },
+    KekConfirmed {
+        custodian: String,
+    },
+    KekRejected {
+        custodian: String,
+        reason: String,
+    },
+    KeyGenerated {
+        kty: String,
+        key_size: Option<u32>,
+        crv: Option<String>,
+        attributes: KeyAttributes,
+        public_key_pem: Option<String>,
+        check_value: Option<String>,
+    },
+    Wrapped {
+        byok_json: String,
+        byok_sha256: String,
+        method: WrapMethod,
+        rehearsal_grade: bool,
+    },
+    Exported {
+        files: Vec<FileRecord>,
+    },
+    Verified {
+        files: Vec<FileRecord>,
+    },
+    KeyDestroyed {
+        label: String,
+        id_hex: String,
+    },
+    SignedOff {
+        name: String,
+    },
+    Closed {
+        by: String,
+    },
+    DeviationRecorded {
+        by: String,
+        text: String,
+    },
+    DeviationAcknowledged {
+        by: String,
+        deviation: usize,
+    },
+    StepFailed {
+        phase: Phase,
+        reason: String,
+    },
+    Aborted {
+        by: String,
+        reason: String,
+        after_crash: bool,
+    },
+    Resumed {
+        by: String,
+    },
+    RetryRequested {
+        by: String,
+        phase: Phase,
+    },
+    Checkpoint {
+        gate: Phase,
+        note: String,
+    },
+}
