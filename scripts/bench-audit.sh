@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Reproduces the `audit verify` figures in docs/benchmarks.md: a real rehearsal log grown to
 # BYOK_BENCH_LOG_MIB MiB (default 1024) with machine-valid repeated events, re-chained and
-# re-signed; verify's throughput and peak memory against `openssl dgst -sha256` on the same file.
+# re-signed; verify's throughput and peak memory against `openssl dgst -sha256` on the same file,
+# best of 5 each. The machine is shared: the bench first waits (at most BYOK_BENCH_QUIET_SECS,
+# default 300) for the load average to drop below 0.8, and prints it with the CPU model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
