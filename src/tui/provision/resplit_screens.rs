@@ -9,8 +9,8 @@ use ratatui::text::{Line, Span};
 use super::app::{ProvisionApp, Screen};
 use super::old_quorum::{OldQuorum, RESPLIT_WORD};
 use super::people::ShareCheck;
-use super::screens::{BOLD, REVERSED, hash_lines, kv, para};
-use crate::quorum::provision::{AUDIT_LOG_NAME, ProvisionStep, TokenToChange};
+use super::screens::{BOLD, REVERSED, kv, para};
+use crate::quorum::provision::{ProvisionStep, TokenToChange};
 use crate::quorum::script::TokenPlan;
 
 /// What each step of the HSM work does in a re-split.
@@ -83,18 +83,7 @@ pub(super) fn draw_script(frame: &mut Frame, area: Rect, app: &ProvisionApp, old
         ));
     }
     lines.push(kv("New files", app.out_dir.display().to_string()));
-    lines.push(kv("Audit log", AUDIT_LOG_NAME));
-    if s.rehearsal {
-        lines.push(Line::styled(
-            "REHEARSAL: for a practice token; never for a production token.",
-            BOLD,
-        ));
-    }
-    lines.push(Line::styled(
-        "Script SHA-256 (compare with the signed copy):",
-        BOLD,
-    ));
-    lines.extend(hash_lines(&app.script_sha256, area.width));
+    super::screens::script_tail(&mut lines, s.rehearsal, &app.script_sha256, area.width);
     frame.render_widget(para(lines, "Re-split script"), area);
 }
 

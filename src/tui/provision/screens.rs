@@ -221,8 +221,20 @@ fn draw_script(frame: &mut Frame, area: Rect, app: &ProvisionApp) {
         lines.push(group_line("SO PIN", so.threshold, &so.custodians));
     }
     lines.push(kv("Share files", app.out_dir.display().to_string()));
+    script_tail(&mut lines, s.rehearsal, &app.script_sha256, area.width);
+    frame.render_widget(para(lines, "Provisioning script"), area);
+}
+
+/// The end of a script screen (provisioning and re-split): the audit log, the rehearsal
+/// warning, and the script's hash to compare with the signed paper copy.
+pub(super) fn script_tail(
+    lines: &mut Vec<Line<'static>>,
+    rehearsal: bool,
+    script_sha256: &str,
+    width: u16,
+) {
     lines.push(kv("Audit log", AUDIT_LOG_NAME));
-    if s.rehearsal {
+    if rehearsal {
         lines.push(Line::styled(
             "REHEARSAL: for a practice token; never for a production token.",
             BOLD,
@@ -232,8 +244,7 @@ fn draw_script(frame: &mut Frame, area: Rect, app: &ProvisionApp) {
         "Script SHA-256 (compare with the signed copy):",
         BOLD,
     ));
-    lines.extend(hash_lines(&app.script_sha256, area.width));
-    frame.render_widget(para(lines, "Provisioning script"), area);
+    lines.extend(hash_lines(script_sha256, width));
 }
 
 fn draw_attendance(frame: &mut Frame, area: Rect, app: &ProvisionApp) {
