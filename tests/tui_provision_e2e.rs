@@ -7,6 +7,7 @@
 //! One test function: this process points SOFTHSM2_CONF at its own token directory once,
 //! before any module is loaded, and the spawned binary gets the same variable.
 use std::os::unix::fs::PermissionsExt as _;
+mod share_room;
 mod tmux;
 
 use std::path::{Path, PathBuf};
@@ -16,12 +17,11 @@ use byok_ceremony::audit::log::{stream_of, verify_chain};
 use byok_ceremony::hsm::ffi::set_token_config_env;
 use byok_ceremony::hsm::{Hsm, TokenSelector};
 use byok_ceremony::quorum::events::QuorumEvent;
-use byok_ceremony::quorum::outputs::read_share;
 use byok_ceremony::quorum::provision::AUDIT_LOG_NAME;
 use byok_ceremony::quorum::{LoginPolicy, PinGroup, ProvisioningRecord, QuorumLogin};
+use share_room::{SOFTHSM2, assert_no_share, grouped_share, token_dir};
 use tmux::Tmux;
 
-const SOFTHSM2: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const LABEL: &str = "tui provisioned";
 const CUSTODIANS: [&str; 3] = ["carol", "dave", "erin"];
 
@@ -33,22 +33,7 @@ struct Room {
 
 impl Room {
     fn new() -> Room {
-        let dir = tempfile::Builder::new()
-            .prefix("provision-room-")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-            .expect("temp dir");
-        let tokens = dir.path().join("tokens");
-        std::fs::create_dir(&tokens).expect("tokens dir");
-        std::fs::create_dir(dir.path().join("out")).expect("out dir");
-        let conf = dir.path().join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                tokens.display()
-            ),
-        )
-        .expect("conf");
+        let (dir, conf) = token_dir("provision-room-", &["out"]);
         std::fs::write(
             dir.path().join("provision.toml"),
             format!(
@@ -69,12 +54,7 @@ impl Room {
 
     /// The share of `group` in `custodian`'s file, in groups of five, as they would copy it.
     fn share(&self, custodian: &str, group: PinGroup) -> String {
-        read_share(&self.share_file(custodian), group)
-            .expect("share file")
-            .to_text()
-            .expect("text")
-            .grouped()
-            .to_string()
+        grouped_share(&self.share_file(custodian), group)
     }
 }
 
@@ -82,26 +62,6 @@ impl Room {
 fn tail(grouped: &str) -> String {
     let groups: Vec<&str> = grouped.split(' ').collect();
     groups[groups.len() - 2..].join(" ")
-}
-
-/// No share, in any spelling or in part (a row of five groups), in `text`.
-fn assert_no_share(text: &str, shares: &[String], what: &str) {
-    let squeezed = text.to_lowercase().replace([' ', '\n', '-'], "");
-    for s in shares {
-        let canonical = s.replace(' ', "");
-        assert!(!squeezed.contains(&canonical), "a share is in {what}");
-        let groups: Vec<&str> = s.split(' ').collect();
-        for row in groups.chunks(5) {
-            assert!(
-                !text.contains(&row.join(" ")),
-                "part of a share ({} groups) is in {what}",
-                row.len()
-            );
-        }
-        // The middle of a share, whatever the layout.
-        let middle = &canonical[10..30];
-        assert!(!squeezed.contains(middle), "part of a share is in {what}");
-    }
 }
 
 /// Script, attendance, the typed confirmation.

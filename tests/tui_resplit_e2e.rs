@@ -8,6 +8,7 @@
 //!
 //! One test function: this process points SOFTHSM2_CONF at its own token directory once,
 //! before any module is loaded, and the spawned binary gets the same variable.
+mod share_room;
 mod tmux;
 
 use std::path::{Path, PathBuf};
@@ -17,12 +18,11 @@ use byok_ceremony::audit::log::{stream_of, verify_chain};
 use byok_ceremony::hsm::ffi::set_token_config_env;
 use byok_ceremony::hsm::{Hsm, TokenSelector};
 use byok_ceremony::quorum::events::{PresentOutcome, QuorumEvent, RejectReason};
-use byok_ceremony::quorum::outputs::read_share;
 use byok_ceremony::quorum::provision::AUDIT_LOG_NAME;
 use byok_ceremony::quorum::{LoginError, LoginPolicy, PinGroup, ProvisioningRecord, QuorumLogin};
+use share_room::{SOFTHSM2, assert_no_share, grouped_share, token_dir};
 use tmux::Tmux;
 
-const SOFTHSM2: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const LABEL: &str = "tui resplit";
 
 /// A directory with its own SoftHSM2 token store, the provisioning and re-split scripts, and
@@ -34,23 +34,7 @@ struct Room {
 
 impl Room {
     fn new() -> Room {
-        let dir = tempfile::Builder::new()
-            .prefix("resplit-room-")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-            .expect("temp dir");
-        let tokens = dir.path().join("tokens");
-        for d in [&tokens, &dir.path().join("old"), &dir.path().join("new")] {
-            std::fs::create_dir(d).expect("dir");
-        }
-        let conf = dir.path().join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                tokens.display()
-            ),
-        )
-        .expect("conf");
+        let (dir, conf) = token_dir("resplit-room-", &["old", "new"]);
         let head = format!(
             "format = \"byok-ceremony provisioning script\"\nversion = 1\nrehearsal = true\n\n[token]\nmodule = \"{SOFTHSM2}\"\n"
         );
@@ -79,15 +63,10 @@ impl Room {
 
     /// The user-PIN share in `custodian`'s file of the `which` split, in groups of five.
     fn share(&self, which: &str, custodian: &str) -> String {
-        read_share(
+        grouped_share(
             &self.out(which).join(format!("{custodian}.share.txt")),
             PinGroup::UserPin,
         )
-        .expect("share file")
-        .to_text()
-        .expect("text")
-        .grouped()
-        .to_string()
     }
 
     fn record(&self, which: &str) -> ProvisioningRecord {
@@ -95,25 +74,6 @@ impl Room {
             &std::fs::read(self.out(which).join("provisioning-record.json")).expect("record"),
         )
         .expect("strict record")
-    }
-}
-
-/// No share, in any spelling or in part (a row of five groups, its middle), in `text`.
-fn assert_no_share(text: &str, shares: &[String], what: &str) {
-    let squeezed = text.to_lowercase().replace([' ', '\n', '-'], "");
-    for s in shares {
-        let canonical = s.replace(' ', "");
-        assert!(!squeezed.contains(&canonical), "a share is in {what}");
-        for row in s.split(' ').collect::<Vec<_>>().chunks(5) {
-            assert!(
-                !text.contains(&row.join(" ")),
-                "part of a share is in {what}"
-            );
-        }
-        assert!(
-            !squeezed.contains(&canonical[10..30]),
-            "part of a share is in {what}"
-        );
     }
 }
 
