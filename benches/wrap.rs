@@ -1,19 +1,25 @@
 //! Wrap time per key type: byok-ceremony's `wrap::wrap` against a minimal baseline that makes
-//! the same PKCS#11 calls directly (import the KEK, generate the ephemeral AES key, RFC 5649
-//! wrap, RSA-OAEP wrap, destroy both), on the same token, in the same run.
+//! the same PKCS#11 calls directly, on the same token, in the same run. Native path (SoftHSM2
+//! 2.7.0): import the KEK, one C_WrapKey with CKM_RSA_AES_KEY_WRAP, destroy the KEK. Two-step
+//! path (kryoptic, SoftHSM2 2.6.1): import the KEK, generate the ephemeral AES key, RFC 5649
+//! wrap, RSA-OAEP wrap, destroy both.
 //!
-//! Run: `BYOK_KRYOPTIC_MODULE=... cargo bench --bench wrap` (scripts/bench.sh does it). Prints a
+//! Run: `scripts/bench.sh` (builds the tokens, then `cargo bench --bench wrap`). Prints a
 //! Markdown table for docs/benchmarks.md. The ratio tool/baseline is the figure to watch: it
-//! shows what the tool's checks and guards cost over bare PKCS#11 calls.
+//! shows what the tool's checks and guards cost over bare PKCS#11 calls. The known-answer test
+//! that picks the path runs once per ceremony, before the key exists; its time is printed
+//! separately.
 use std::time::{Duration, Instant};
 
 use byok_ceremony::byok::curve::EcCurve;
 use byok_ceremony::byok::simulated_kek::SimulatedKek;
 use byok_ceremony::hsm::HsmSession;
 use byok_ceremony::hsm::ffi::RawWrapParams;
+use byok_ceremony::hsm::mechanisms::CKM_RSA_AES_KEY_WRAP;
+use byok_ceremony::hsm::oaep::OaepHash;
 use byok_ceremony::hsm::target::{self, TargetRequest, TargetSpec};
-use byok_ceremony::hsm::throwaway::{SoftToken, ThrowawayToken};
-use byok_ceremony::hsm::wrap::{self, WrapPlan, WrapPolicy};
+use byok_ceremony::hsm::throwaway::{ThrowawayToken, installed_modules};
+use byok_ceremony::hsm::wrap::{self, WrapPath, WrapPlan, WrapPolicy};
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
@@ -24,32 +30,39 @@ fn main() {
     let kek = SimulatedKek::generate(2048, true).expect("KEK");
     let specs = [
         TargetSpec::Rsa { bits: 2048 },
+        TargetSpec::Rsa { bits: 3072 },
         TargetSpec::Rsa { bits: 4096 },
         TargetSpec::Ec {
             curve: EcCurve::P256,
         },
         TargetSpec::Ec {
+            curve: EcCurve::P384,
+        },
+        TargetSpec::Ec {
             curve: EcCurve::P521,
         },
+        TargetSpec::Ec {
+            curve: EcCurve::P256K,
+        },
+        TargetSpec::Aes { bits: 128 },
+        TargetSpec::Aes { bits: 192 },
         TargetSpec::Aes { bits: 256 },
     ];
-    println!("| token | key | tool (µs/wrap) | baseline (µs/wrap) | tool / baseline |");
-    println!("|---|---|---|---|---|");
-    for kind in [SoftToken::SoftHsm2, SoftToken::Kryoptic] {
-        let Some(module) = kind.find_module() else {
-            eprintln!("{} not found; skipped", kind.name());
-            continue;
-        };
+    let mut kat_lines = Vec::new();
+    println!("| token | path | key | tool (µs/wrap) | baseline (µs/wrap) | tool / baseline |");
+    println!("|---|---|---|---|---|---|");
+    for (kind, module) in installed_modules() {
         let token = ThrowawayToken::create(kind, &module, &format!("bench {}", kind.name()), None)
             .expect("token");
         let session = token.login().expect("login");
-        let plan = wrap::plan(
-            &session,
-            WrapPolicy {
-                allow_zero_padding: true,
-            },
-        )
-        .expect("plan");
+        let library = token.hsm().library_description().expect("library");
+        let t = Instant::now();
+        let plan = wrap::plan(&session, WrapPolicy::azure(true)).expect("plan");
+        kat_lines.push(format!(
+            "| {library} | {} | {:.1} |",
+            plan.method().describe(),
+            t.elapsed().as_secs_f64() * 1e3
+        ));
         for spec in specs {
             let generated = target::generate(
                 &session,
@@ -57,6 +70,7 @@ fn main() {
                     spec,
                     label: format!("bench-{}", spec.short_name()),
                     token_object: false,
+                    wrap_with_trusted: false,
                 },
             )
             .expect("generate");
@@ -81,8 +95,8 @@ fn main() {
             }
             let per = |d: Duration| d.as_secs_f64() * 1e6 / f64::from(ITERATIONS);
             println!(
-                "| {} | {} | {:.1} | {:.1} | {:.3} |",
-                kind.name(),
+                "| {library} | {} | {} | {:.1} | {:.1} | {:.3} |",
+                plan.path.name(),
                 spec.short_name(),
                 per(tool),
                 per(base),
@@ -90,6 +104,12 @@ fn main() {
             );
             target::destroy(&session, &generated).expect("destroy");
         }
+    }
+    println!();
+    println!("| token | path chosen by the known-answer tests | time to choose (ms) |");
+    println!("|---|---|---|");
+    for line in kat_lines {
+        println!("{line}");
     }
 }
 
@@ -107,8 +127,24 @@ fn baseline(session: &HsmSession<'_>, plan: &WrapPlan, kek: &SimulatedKek, targe
             Attribute::PublicExponent(kek.kek().exponent_be()),
         ])
         .expect("KEK");
-    let WrapPlan::TwoStep { kwp, .. } = plan else {
-        panic!("the benchmark tokens have no native CKM_RSA_AES_KEY_WRAP");
+    let WrapPath::TwoStep { kwp } = plan.path else {
+        let out = session
+            .hsm()
+            .raw()
+            .wrap_key(
+                s.handle(),
+                CKM_RSA_AES_KEY_WRAP,
+                RawWrapParams::RsaAesKeyWrap {
+                    aes_key_bits: 256,
+                    oaep: OaepHash::Sha1,
+                },
+                kek_obj.handle(),
+                target.handle(),
+            )
+            .expect("native wrap");
+        s.destroy_object(kek_obj).expect("destroy KEK");
+        std::hint::black_box(out);
+        return;
     };
     let aes = s
         .generate_key(
@@ -129,7 +165,7 @@ fn baseline(session: &HsmSession<'_>, plan: &WrapPlan, kek: &SimulatedKek, targe
         .raw()
         .wrap_key(
             s.handle(),
-            *kwp,
+            kwp,
             RawWrapParams::None,
             aes.handle(),
             target.handle(),

@@ -76,7 +76,9 @@ struct RehearseArgs {
     /// Curve for EC-HSM keys
     #[arg(long, value_parser = ["P-256", "P-384", "P-521", "P-256K"])]
     curve: Option<String>,
-    /// PKCS#11 module of the software token to use [default: kryoptic if built, else SoftHSM2]
+    /// PKCS#11 module of the software token to use [default: the best one installed: SoftHSM2
+    /// 2.7.0 from scripts/build-softhsm.sh (native wrap), else kryoptic (byte-exact two-step), else
+    /// the distro's SoftHSM2 (zero-pads: rehearsal-grade)]
     #[arg(long)]
     module: Option<PathBuf>,
 }
@@ -195,6 +197,12 @@ fn run_rehearse(args: RehearseArgs) -> ExitCode {
                 "Rehearsal complete on a throwaway {} token (provisioned 2-of-3, demo custodians).",
                 outcome.token.name()
             );
+            byok_ceremony::say!(
+                "  token:     {} ({})",
+                outcome.manifest.hsm.library,
+                outcome.manifest.hsm.module
+            );
+            byok_ceremony::say!("  wrap:      {}", outcome.manifest.wrap.describe());
             byok_ceremony::say!("  .byok:     {}", outcome.byok_path.display());
             byok_ceremony::say!("  manifest:  {}", outcome.manifest_path.display());
             byok_ceremony::say!("  audit log: {}", outcome.log_path.display());

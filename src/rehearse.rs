@@ -19,9 +19,10 @@ use crate::ceremony::answers::Answers;
 use crate::ceremony::machine::Phase;
 use crate::ceremony::runner;
 use crate::hsm::HsmError;
+use crate::hsm::oaep::OaepHash;
 use crate::hsm::target::{self, TargetRequest, TargetSpec};
-use crate::hsm::throwaway::{SoftToken, ThrowawayToken};
-use crate::hsm::wrap::{self, WrapPolicy};
+use crate::hsm::throwaway::{SoftToken, ThrowawayToken, installed_modules};
+use crate::hsm::wrap::{self, WrapPath};
 use crate::manifest::Manifest;
 use crate::media::atomic::{WriteError, sha256_file, write_new};
 use crate::quorum::provision::{ProvisionOptions, provision};
@@ -88,7 +89,7 @@ pub enum RehearseError {
     #[error("provisioning the rehearsal token failed: {0}")]
     Provision(String),
     #[error(
-        "no software token found that can make this key: install SoftHSM2 (`apt-get install softhsm2`) or build kryoptic with scripts/build-kryoptic.sh"
+        "no software token found that can make this key and wrap it: build SoftHSM2 2.7.0 with scripts/build-softhsm.sh, or install SoftHSM2 (`apt-get install softhsm2`), or build kryoptic with scripts/build-kryoptic.sh"
     )]
     NoToken,
     #[error(
@@ -350,9 +351,10 @@ fn rehearsal_script(
     toml::to_string(&doc).map_err(|e| setup(&e))
 }
 
-/// Picks the token: the given module, or the best installed one that can make the key,
-/// preferring a byte-exact RFC 5649 (known-answer test) over one that zero-pads. Each
-/// candidate is probed on a throwaway token of its own.
+/// Picks the token: the given module, or the best installed one that can make the key. Each
+/// candidate is probed on a throwaway token of its own and ranked by its wrap's known-answer
+/// test: a native CKM_RSA_AES_KEY_WRAP that passes, then a byte-exact two-step wrap, and only
+/// then a zero-padding one (rehearsal-grade). The first native pass ends the search.
 fn choose_token(
     module: Option<&Path>,
     spec: TargetSpec,
@@ -362,40 +364,51 @@ fn choose_token(
             SoftToken::detect(path).ok_or_else(|| RehearseError::UnknownModule(path.to_owned()))?;
         return Ok((kind, path.to_owned()));
     }
-    let mut fallback = None;
-    for kind in [SoftToken::Kryoptic, SoftToken::SoftHsm2] {
-        let Some(path) = kind.find_module() else {
+    let mut best: Option<(WrapRank, SoftToken, PathBuf)> = None;
+    for (kind, path) in installed_modules() {
+        let Ok(Some(rank)) = probe(kind, &path, spec) else {
             continue;
         };
-        match probe(kind, &path, spec) {
-            Ok(true) => return Ok((kind, path)),
-            Ok(false) if fallback.is_none() => fallback = Some((kind, path)),
-            _ => {}
+        if rank == WrapRank::Native {
+            return Ok((kind, path));
+        }
+        if best.as_ref().is_none_or(|(b, ..)| rank < *b) {
+            best = Some((rank, kind, path));
         }
     }
-    fallback.ok_or(RehearseError::NoToken)
+    best.map(|(_, kind, path)| (kind, path))
+        .ok_or(RehearseError::NoToken)
 }
 
-/// Ok(true): makes the key and wraps byte-exact; Ok(false): makes it, but zero-pads.
-fn probe(kind: SoftToken, module: &Path, spec: TargetSpec) -> Result<bool, HsmError> {
+/// How good a token's wrap is for a rehearsal, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum WrapRank {
+    Native,
+    TwoStepExact,
+    ZeroPadding,
+}
+
+/// The token's rank, or None when it cannot make the key or no wrap path passes.
+fn probe(kind: SoftToken, module: &Path, spec: TargetSpec) -> Result<Option<WrapRank>, HsmError> {
     let token = ThrowawayToken::create(kind, module, "byok probe", None)?;
     let session = token.login()?;
-    let plan = wrap::plan(
-        &session,
-        WrapPolicy {
-            allow_zero_padding: true,
-        },
-    )?;
+    let survey = wrap::survey(&session, OaepHash::Sha1)?;
     let made = target::generate(
         &session,
         &TargetRequest {
             spec,
             label: "byok probe target".into(),
             token_object: false,
+            wrap_with_trusted: false,
         },
     )?;
     target::destroy(&session, &made)?;
-    Ok(!plan.zero_pads())
+    Ok(match (&survey.exact, &survey.zero_padding) {
+        (Some(plan), _) if plan.path == WrapPath::Native => Some(WrapRank::Native),
+        (Some(_), _) => Some(WrapRank::TwoStepExact),
+        (None, Some(_)) => Some(WrapRank::ZeroPadding),
+        (None, None) => None,
+    })
 }
 
 /// Unwraps the output in software and compares the recovered key with the manifest's (the

@@ -281,7 +281,7 @@ fn every_step_is_the_fold_of_the_entries_before_it_and_the_keys_land_there() {
     assert_eq!(player.nav.at(), 0);
     press(&mut player, &[KeyCode::Char('g'), KeyCode::Char('1')]);
     press(&mut player, &[KeyCode::Char('6')]);
-    assert!(draw(&player, 80, 24).contains("Go to event (1-31): 16_"));
+    assert!(draw(&player, 80, 24).contains(&format!("Go to event (1-{n}): 16_")));
     press(&mut player, &[KeyCode::Enter]);
     assert_eq!(player.nav.at(), 15);
     assert_eq!(player.step().state, folds[15]);
@@ -312,9 +312,15 @@ fn a_tampered_log_is_refused_and_force_replays_only_up_to_the_bad_entry() {
     // Line 16 (seq 15): carol's confirmation of the KEK, its time moved by a millisecond.
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     assert!(lines[15].contains("\"custodian\":\"carol\",\"event\":\"kek_confirmed\""));
-    let utc = "\"utc\":\"2026-11-29T16:32:31.593Z\"";
-    assert!(lines[15].contains(utc));
-    lines[15] = lines[15].replace(utc, "\"utc\":\"2026-11-29T16:32:31.594Z\"");
+    let at = lines[15].find("\"utc\":\"").expect("utc") + "\"utc\":\"".len();
+    let millis = at + "2026-11-29T16:32:31.59".len();
+    let digit = lines[15].as_bytes()[millis];
+    let moved = if digit == b'9' {
+        '0'
+    } else {
+        char::from(digit + 1)
+    };
+    lines[15].replace_range(millis..=millis, &moved.to_string());
     let tampered = dir.path().join("tampered.audit.jsonl");
     std::fs::write(&tampered, lines.join("\n") + "\n").expect("write");
 
@@ -410,9 +416,9 @@ fn replay_screens_at_80x24_and_120x40() {
         ("03_attendance", 7, "checked_in", &[]),
         ("04_share_refused", 10, "share_rejected", &[]),
         ("05_kek_confirm", 16, "kek_confirmed", &[]),
-        ("06_approve_generate", 18, "checkpoint", &[]),
-        ("07_sign_off", 28, "signed_off", &[]),
-        ("08_closed", 31, "checkpoint", &[]),
+        ("06_approve_generate", 19, "wrap_tested", &[]),
+        ("07_sign_off", 29, "signed_off", &[]),
+        ("08_closed", 32, "checkpoint", &[]),
         ("09_help", 16, "kek_confirmed", &[KeyCode::Char('?')]),
         ("10_list", 16, "kek_confirmed", &[KeyCode::Char('l')]),
     ];
@@ -465,34 +471,34 @@ fn the_binary_replays_in_a_terminal_steps_and_jumps_and_writes_nothing() {
         ),
     );
     ui.wait_for_all(&[
-        "REPLAY (read-only)  event 1 of 31",
+        "REPLAY (read-only)  event 1 of 32",
         "ceremony_opened by tool",
     ]);
     ui.keys(&["n"]);
-    ui.wait_for_all(&["event 2 of 31", "[ OK ] provisioning record"]);
+    ui.wait_for_all(&["event 2 of 32", "[ OK ] provisioning record"]);
     ui.keys(&["Right", "Right", "Right", "Right", "Right"]);
     ui.wait_for_all(&[
-        "event 7 of 31",
+        "event 7 of 32",
         "checked_in by carol (custodian)",
         "> [x] carol",
     ]);
     ui.keys(&["Left"]);
-    ui.wait_for_all(&["event 6 of 31", "checked_in by wendy (witness)"]);
+    ui.wait_for_all(&["event 6 of 32", "checked_in by wendy (witness)"]);
     ui.keys(&["End"]);
-    ui.wait_for_all(&["event 31 of 31", "The ceremony is closed."]);
-    ui.keys(&["g", "1", "8"]);
-    ui.wait_for_all(&["Go to event (1-31): 18_"]);
+    ui.wait_for_all(&["event 32 of 32", "The ceremony is closed."]);
+    ui.keys(&["g", "1", "9"]);
+    ui.wait_for_all(&["Go to event (1-32): 19_"]);
     ui.keys(&["Enter"]);
     // The script given is the real one: the approval shows its target.
     ui.wait_for_all(&[
-        "event 18 of 31",
+        "event 19 of 32",
         "Type GENERATE and press Enter",
         "RSA-HSM 2048 bits",
     ]);
     ui.keys(&["p"]);
-    ui.wait_for_all(&["event 17 of 31", "kek_confirmed by dave (custodian)"]);
+    ui.wait_for_all(&["event 18 of 32", "checkpoint by tool"]);
     ui.keys(&["Home"]);
-    ui.wait_for_all(&["event 1 of 31"]);
+    ui.wait_for_all(&["event 1 of 32"]);
     ui.keys(&["?"]);
     ui.wait_for_all(&["Replay help", "Esc or ?: close help"]);
     ui.keys(&["Escape", "q"]);

@@ -8,7 +8,11 @@ use std::process::{Command, Output};
 use byok_ceremony::byok::fingerprint::pgp_words_for;
 use byok_ceremony::manifest::Manifest;
 
-const SOFTHSM2: &str = "/usr/lib/softhsm/libsofthsm2.so";
+/// SoftHSM2 2.7.0 (scripts/build-softhsm.sh): the default token, native wrap.
+fn softhsm() -> std::path::PathBuf {
+    byok_ceremony::hsm::throwaway::SoftToken::find_built_softhsm()
+        .expect("SoftHSM2 2.7.0 is not built: run scripts/test.sh")
+}
 const NAME: &str = "report";
 
 fn bin(args: &[&std::ffi::OsStr]) -> Output {
@@ -92,7 +96,7 @@ fn the_printed_report_carries_the_real_hashes_and_names() {
         "--name".as_ref(),
         NAME.as_ref(),
         "--module".as_ref(),
-        SOFTHSM2.as_ref(),
+        softhsm().as_os_str(),
         "--out".as_ref(),
         media.as_os_str(),
     ]);

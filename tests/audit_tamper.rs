@@ -13,7 +13,11 @@ use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
 use p256::pkcs8::EncodePublicKey;
 
-const SOFTHSM2: &str = "/usr/lib/softhsm/libsofthsm2.so";
+/// SoftHSM2 2.7.0 (scripts/build-softhsm.sh): the default token, native wrap.
+fn softhsm() -> std::path::PathBuf {
+    byok_ceremony::hsm::throwaway::SoftToken::find_built_softhsm()
+        .expect("SoftHSM2 2.7.0 is not built: run scripts/test.sh")
+}
 const NAME: &str = "tamper";
 
 struct Rehearsal {
@@ -29,14 +33,8 @@ impl Rehearsal {
             .expect("temp dir");
         std::fs::create_dir(dir.path().join("media")).expect("media dir");
         let out = Command::new(env!("CARGO_BIN_EXE_byok-ceremony"))
-            .args([
-                "rehearse",
-                "--headless",
-                "--name",
-                NAME,
-                "--module",
-                SOFTHSM2,
-            ])
+            .args(["rehearse", "--headless", "--name", NAME, "--module"])
+            .arg(softhsm())
             .arg("--out")
             .arg(dir.path().join("media"))
             .output()

@@ -12,7 +12,7 @@ use byok_ceremony::ceremony::runner::STALL_AFTER_ENV;
 use byok_ceremony::quorum::share::PinGroup;
 use byok_ceremony::quorum::share_file::share_in;
 use byok_ceremony::quorum::split::combine_pin;
-use ceremony::{Room, SOFTHSM2};
+use ceremony::Room;
 
 /// Runs the ceremony until it has logged `event`, then kills it for real.
 fn kill_after(room: &Room, event: &str) {
@@ -61,7 +61,7 @@ fn target_objects(room: &Room) -> usize {
         .collect();
     let pin = combine_pin(&shares).expect("PIN");
     let out = Command::new("pkcs11-tool")
-        .args(["--module", SOFTHSM2, "--login", "--pin"])
+        .args(["--module", room.module.as_str(), "--login", "--pin"])
         .arg(pin.text().as_str())
         .args(["--list-objects"])
         .env("SOFTHSM2_CONF", &room.conf)

@@ -6,8 +6,10 @@ use byok_ceremony::ceremony::machine::{
 };
 use byok_ceremony::hsm::TokenIdentity;
 use byok_ceremony::hsm::kat::{KatReport, KwpBehaviour};
+use byok_ceremony::hsm::oaep::OaepHash;
 use byok_ceremony::hsm::target::KeyAttributes;
 use byok_ceremony::hsm::wrap::WrapMethod;
+use byok_ceremony::hsm::wrap_kat::{WrapKatOutcome, WrapKatReport};
 use proptest::prelude::*;
 
 fn config(destroy_after_export: bool) -> MachineConfig {
@@ -20,10 +22,15 @@ fn config(destroy_after_export: bool) -> MachineConfig {
         quorum: QuorumMode::SplitPin { threshold: 2 },
         expected_kek_fingerprint: None,
         destroy_after_export,
+        allow_zero_padding: false,
     }
 }
 
 fn opened() -> Event {
+    opened_as(true)
+}
+
+fn opened_as(rehearsal: bool) -> Event {
     Event::CeremonyOpened {
         config: config(false),
         script_sha256: "00".repeat(32),
@@ -34,7 +41,39 @@ fn opened() -> Event {
         hsm: TokenIdentity::default(),
         hsm_module: "m".into(),
         hsm_library: "l".into(),
-        rehearsal: true,
+        rehearsal,
+    }
+}
+
+/// The two-step path on kryoptic, as its known-answer tests report it.
+fn two_step(outcome: WrapKatOutcome) -> WrapMethod {
+    WrapMethod::TwoStep {
+        kwp_mechanism: "CKM_AES_KEY_WRAP_KWP".into(),
+        kat: KatReport {
+            mechanism: "CKM_AES_KEY_WRAP_KWP".into(),
+            mechanism_number: 0x210B,
+            behaviour: if outcome == WrapKatOutcome::ZeroPadded {
+                KwpBehaviour::ZeroPadsThenRfc5649
+            } else {
+                KwpBehaviour::Rfc5649
+            },
+            vectors: 2,
+        },
+        path_kat: WrapKatReport {
+            path: "two_step".into(),
+            mechanism: "CKM_AES_KEY_WRAP_KWP + CKM_RSA_PKCS_OAEP".into(),
+            oaep_hash: OaepHash::Sha1,
+            vectors: 3,
+            outcome,
+        },
+    }
+}
+
+fn wrap_tested(method: Option<WrapMethod>) -> Event {
+    Event::WrapTested {
+        oaep_hash: OaepHash::Sha1,
+        method,
+        failed: vec![],
     }
 }
 
@@ -48,6 +87,7 @@ fn attributes() -> KeyAttributes {
         local: true,
         always_sensitive: true,
         never_extractable: false,
+        wrap_with_trusted: false,
     }
 }
 
@@ -115,6 +155,7 @@ fn happy_path() -> Vec<Event> {
             custodian: "dave".into(),
         },
         checkpoint(Phase::KekConfirm),
+        wrap_tested(Some(two_step(WrapKatOutcome::Exact))),
         Event::KeyGenerated {
             kty: "RSA-HSM".into(),
             key_size: Some(3072),
@@ -127,15 +168,7 @@ fn happy_path() -> Vec<Event> {
         Event::Wrapped {
             byok_json: "{}".into(),
             byok_sha256: "22".repeat(32),
-            method: WrapMethod::TwoStep {
-                kwp_mechanism: "CKM_AES_KEY_WRAP_KWP".into(),
-                kat: KatReport {
-                    mechanism: "CKM_AES_KEY_WRAP_KWP".into(),
-                    mechanism_number: 0x210B,
-                    behaviour: KwpBehaviour::Rfc5649,
-                    vectors: 2,
-                },
-            },
+            method: two_step(WrapKatOutcome::Exact),
             rehearsal_grade: false,
         },
         checkpoint(Phase::Wrap),
@@ -199,6 +232,7 @@ fn named_forbidden_orders_are_refused() {
         ("exported", "wrapped", ""),
         ("logged_in", "share_presented", "quorum"),
         ("key_generated", "kek_loaded", ""),
+        ("key_generated", "wrap_tested", "known-answer"),
     ];
     for (moved, before, _why) in cases {
         let mut events = base.clone();
@@ -324,6 +358,11 @@ fn a_retry_is_a_logged_choice_that_names_the_step_to_run_again() {
         by: by.into(),
         phase,
     };
+    // Before the wrap is proven: the retry runs the known-answer test again.
+    let s = upto("wrap_tested");
+    assert_eq!(s.phase, Phase::KeyGeneration);
+    let (_, effects) = step(&s, &retry("alice", Phase::KeyGeneration)).expect("retry");
+    assert_eq!(effects, vec![Effect::TestWrap]);
     // Before the key is generated: the administrator asks, the machine names the step.
     let s = upto("key_generated");
     assert_eq!(s.phase, Phase::KeyGeneration);
@@ -341,4 +380,91 @@ fn a_retry_is_a_logged_choice_that_names_the_step_to_run_again() {
     let s = upto("kek_loaded");
     let (_, effects) = step(&s, &retry("alice", Phase::KekLoad)).expect("kek retry");
     assert_eq!(effects, vec![Effect::LoadKek]);
+}
+
+/// The wrap is proven before a key is made: a zero-padding path stops a production ceremony
+/// right there (no key generated), a rehearsal takes it, and the wrap must use the proven path.
+#[test]
+fn the_wrap_known_answer_test_gates_key_generation() {
+    use byok_ceremony::ceremony::machine::Effect;
+    let events = happy_path();
+    let at = events
+        .iter()
+        .position(|e| e.kind() == "wrap_tested")
+        .expect("wrap_tested");
+    let production: Vec<Event> = std::iter::once(opened_as(false))
+        .chain(events[1..at].iter().cloned())
+        .collect();
+    let s = run(&production).expect("up to the test");
+    // Zero padding in production: recorded, no effect, the phase does not move.
+    let (next, effects) = step(&s, &wrap_tested(Some(two_step(WrapKatOutcome::ZeroPadded))))
+        .expect("the test's result is logged");
+    assert!(effects.is_empty(), "{effects:?}");
+    assert_eq!(next.phase, Phase::KeyGeneration);
+    assert!(next.wrap_method.is_none());
+    assert!(
+        next.failures
+            .last()
+            .is_some_and(|f| f.contains("zero-pads")),
+        "{:?}",
+        next.failures
+    );
+    // ... so no key can be generated.
+    let key = events
+        .iter()
+        .find(|e| e.kind() == "key_generated")
+        .expect("key")
+        .clone();
+    let refused = step(&next, &key).expect_err("no key before a usable wrap");
+    assert!(refused.rule.contains("known-answer"), "{refused}");
+    // No path passed at all: the same.
+    let (next, effects) = step(&s, &wrap_tested(None)).expect("logged");
+    assert!(effects.is_empty() && next.wrap_method.is_none());
+    assert!(
+        next.failures
+            .last()
+            .is_some_and(|f| f.contains("no wrap path"))
+    );
+    // A rehearsal accepts the zero-padding path and goes on to generate the key.
+    let rehearsal = run(&events[..at]).expect("rehearsal prefix");
+    let (_, effects) = step(
+        &rehearsal,
+        &wrap_tested(Some(two_step(WrapKatOutcome::ZeroPadded))),
+    )
+    .expect("rehearsal");
+    assert_eq!(effects, vec![Effect::GenerateKey]);
+    // A byte-exact path in production goes on too.
+    let (_, effects) =
+        step(&s, &wrap_tested(Some(two_step(WrapKatOutcome::Exact)))).expect("exact");
+    assert_eq!(effects, vec![Effect::GenerateKey]);
+    // A report that failed its test cannot be chosen.
+    let refused = step(
+        &s,
+        &wrap_tested(Some(two_step(WrapKatOutcome::WrongOaepHash {
+            used: OaepHash::Sha256,
+        }))),
+    )
+    .expect_err("a failed path is never chosen");
+    assert!(refused.rule.contains("known-answer"), "{refused}");
+    // The wrap must take the proven path, and say whether it zero-pads.
+    let wrapped_at = events
+        .iter()
+        .position(|e| e.kind() == "wrapped")
+        .expect("wrapped");
+    let mut to_wrap = production.clone();
+    to_wrap.extend(events[at..wrapped_at].iter().cloned());
+    let s = run(&to_wrap).expect("to the wrap");
+    let wrapped = |method, rehearsal_grade| Event::Wrapped {
+        byok_json: "{}".into(),
+        byok_sha256: "22".repeat(32),
+        method,
+        rehearsal_grade,
+    };
+    let refused = step(&s, &wrapped(two_step(WrapKatOutcome::ZeroPadded), true))
+        .expect_err("another path than the proven one");
+    assert!(refused.rule.contains("proved"), "{refused}");
+    let refused = step(&s, &wrapped(two_step(WrapKatOutcome::Exact), true))
+        .expect_err("a byte-exact wrap is not rehearsal-grade");
+    assert!(refused.rule.contains("rehearsal-grade"), "{refused}");
+    step(&s, &wrapped(two_step(WrapKatOutcome::Exact), false)).expect("the proven path");
 }

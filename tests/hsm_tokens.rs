@@ -1,8 +1,10 @@
-//! The HSM layer on two real PKCS#11 implementations: SoftHSM2 (Debian) and kryoptic.
+//! The HSM layer on three real PKCS#11 implementations: SoftHSM2 2.7.0 (built from source; native
+//! CKM_RSA_AES_KEY_WRAP), kryoptic (two-step with 0x210B) and SoftHSM2 2.6.1 (Debian; zero-pads).
 //!
 //! For every key type and size Azure accepts, each token generates the target, wraps it for a
 //! KEK, and the .byok is unwrapped in software: the recovered key must be the HSM's key. On
-//! kryoptic (RFC 5649 via 0x210B) the PKCS#8 must be byte-exact; SoftHSM2 2.6.1 zero-pads.
+//! SoftHSM2 2.7.0 (native) and kryoptic the PKCS#8 must be byte-exact with no trailing byte;
+//! SoftHSM2 2.6.1 zero-pads.
 mod common;
 
 use byok_ceremony::byok::curve::EcCurve;
@@ -11,22 +13,47 @@ use byok_ceremony::byok::verify::{VerifyInputs, verify_byok};
 use byok_ceremony::hsm::HsmError;
 use byok_ceremony::hsm::kat::{self, KwpBehaviour};
 use byok_ceremony::hsm::mechanisms::{CKM_AES_KEY_WRAP_KWP, CKM_AES_KEY_WRAP_PAD};
+use byok_ceremony::hsm::oaep::OaepHash;
 use byok_ceremony::hsm::target::{self, TargetRequest, TargetSpec};
-use byok_ceremony::hsm::throwaway::SoftToken;
-use byok_ceremony::hsm::wrap::{self, WrapPlan, WrapPolicy};
+use byok_ceremony::hsm::throwaway::{SoftToken, ThrowawayToken};
+use byok_ceremony::hsm::wrap::{self, WrapPath, WrapPolicy};
+use byok_ceremony::hsm::wrap_kat::WrapKatOutcome;
 
-use common::{kek, managed_hsm_kek, token};
+use common::{kek, managed_hsm_kek, native_token, token};
 
 const REHEARSAL: WrapPolicy = WrapPolicy {
     allow_zero_padding: true,
+    oaep: OaepHash::Sha1,
+};
+const PRODUCTION: WrapPolicy = WrapPolicy {
+    allow_zero_padding: false,
+    oaep: OaepHash::Sha1,
 };
 
-fn round_trip(kind: SoftToken, spec: TargetSpec) {
+/// The three test tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Token {
+    /// SoftHSM2 2.7.0, built by scripts/build-softhsm.sh.
+    Native,
+    Kryoptic,
+    /// The distro's SoftHSM2 2.6.1.
+    SoftHsm261,
+}
+
+fn lock(t: Token) -> std::sync::MutexGuard<'static, ThrowawayToken> {
+    match t {
+        Token::Native => native_token(),
+        Token::Kryoptic => token(SoftToken::Kryoptic),
+        Token::SoftHsm261 => token(SoftToken::SoftHsm2),
+    }
+}
+
+fn round_trip(kind: Token, spec: TargetSpec) {
     let sim = match spec {
         TargetSpec::Aes { .. } => managed_hsm_kek(),
         _ => kek(),
     };
-    let token = token(kind);
+    let token = lock(kind);
     let session = token.login().expect("login");
     let plan = wrap::plan(&session, REHEARSAL).expect("wrap plan");
     let label = format!("rt-{}-{}", spec.short_name(), std::process::id());
@@ -36,6 +63,7 @@ fn round_trip(kind: SoftToken, spec: TargetSpec) {
             spec,
             label,
             token_object: false,
+            wrap_with_trusted: false,
         },
     )
     .expect("generate");
@@ -54,7 +82,7 @@ fn round_trip(kind: SoftToken, spec: TargetSpec) {
             kid: None,
             kek_private: Some(sim.private_key()),
             expected_public_spki_der: generated.public_spki_der.as_deref(),
-            allow_zero_padding: kind == SoftToken::SoftHsm2,
+            allow_zero_padding: kind == Token::SoftHsm261,
         },
     );
     assert!(report.is_ok(), "{kind:?} {spec:?}: {:?}", report.problems);
@@ -73,12 +101,24 @@ fn round_trip(kind: SoftToken, spec: TargetSpec) {
             "the HSM reported a public key"
         ),
     }
-    if kind == SoftToken::Kryoptic {
-        assert_eq!(
-            recovered.trailing_zero_bytes, 0,
-            "kryoptic output must be byte-exact"
-        );
-        assert!(!plan.zero_pads());
+    match kind {
+        Token::Native => {
+            assert_eq!(plan.path, WrapPath::Native, "SoftHSM2 2.7.0 wraps natively");
+            assert_eq!(
+                recovered.trailing_zero_bytes, 0,
+                "native output is byte-exact"
+            );
+            assert!(!plan.zero_pads());
+        }
+        Token::Kryoptic => {
+            assert!(matches!(plan.path, WrapPath::TwoStep { kwp } if kwp == CKM_AES_KEY_WRAP_KWP));
+            assert_eq!(
+                recovered.trailing_zero_bytes, 0,
+                "kryoptic output is byte-exact"
+            );
+            assert!(!plan.zero_pads());
+        }
+        Token::SoftHsm261 => assert!(plan.zero_pads(), "SoftHSM2 2.6.1 zero-pads"),
     }
     target::destroy(&session, &generated).expect("destroy");
 }
@@ -92,8 +132,18 @@ macro_rules! round_trips {
     )*};
 }
 
-use SoftToken::{Kryoptic, SoftHsm2};
+use Token::{Kryoptic, Native, SoftHsm261 as SoftHsm2};
 round_trips! {
+    native_rsa2048: Native, TargetSpec::Rsa { bits: 2048 };
+    native_rsa3072: Native, TargetSpec::Rsa { bits: 3072 };
+    native_rsa4096: Native, TargetSpec::Rsa { bits: 4096 };
+    native_ec_p256: Native, TargetSpec::Ec { curve: EcCurve::P256 };
+    native_ec_p384: Native, TargetSpec::Ec { curve: EcCurve::P384 };
+    native_ec_p521: Native, TargetSpec::Ec { curve: EcCurve::P521 };
+    native_ec_p256k: Native, TargetSpec::Ec { curve: EcCurve::P256K };
+    native_aes128: Native, TargetSpec::Aes { bits: 128 };
+    native_aes192: Native, TargetSpec::Aes { bits: 192 };
+    native_aes256: Native, TargetSpec::Aes { bits: 256 };
     softhsm2_rsa2048: SoftHsm2, TargetSpec::Rsa { bits: 2048 };
     softhsm2_rsa3072: SoftHsm2, TargetSpec::Rsa { bits: 3072 };
     softhsm2_rsa4096: SoftHsm2, TargetSpec::Rsa { bits: 4096 };
@@ -117,7 +167,7 @@ round_trips! {
 
 #[test]
 fn kryoptic_lacks_secp256k1_and_says_so() {
-    let token = token(Kryoptic);
+    let token = lock(Kryoptic);
     let session = token.login().expect("login");
     let err = target::generate(
         &session,
@@ -127,6 +177,7 @@ fn kryoptic_lacks_secp256k1_and_says_so() {
             },
             label: "p256k".into(),
             token_object: false,
+            wrap_with_trusted: false,
         },
     )
     .expect_err("kryoptic 1.5.4 has no secp256k1");
@@ -135,55 +186,113 @@ fn kryoptic_lacks_secp256k1_and_says_so() {
 
 #[test]
 fn known_answer_test_passes_on_kryoptic_kwp() {
-    let token = token(Kryoptic);
+    let token = lock(Kryoptic);
     let session = token.login().expect("login");
     let report = kat::run(&session, CKM_AES_KEY_WRAP_KWP).expect("KAT runs");
     assert_eq!(report.behaviour, KwpBehaviour::Rfc5649);
     // The plan takes the byte-exact path, found through the raw mechanism list (cryptoki's
-    // own list drops 0x210B).
-    match wrap::plan(
-        &session,
-        WrapPolicy {
-            allow_zero_padding: false,
-        },
-    )
-    .expect("plan")
-    {
-        WrapPlan::TwoStep { kwp, kat } => {
-            assert_eq!(kwp, CKM_AES_KEY_WRAP_KWP);
-            assert_eq!(kat.behaviour, KwpBehaviour::Rfc5649);
-        }
-        other => panic!("unexpected plan {other:?}"),
+    // own list drops 0x210B), for SHA-1 (Azure) and SHA-256 (Google Cloud, AWS) alike.
+    for oaep in [OaepHash::Sha1, OaepHash::Sha256] {
+        let plan = wrap::plan(
+            &session,
+            WrapPolicy {
+                allow_zero_padding: false,
+                oaep,
+            },
+        )
+        .expect("plan");
+        assert_eq!(
+            plan.path,
+            WrapPath::TwoStep {
+                kwp: CKM_AES_KEY_WRAP_KWP
+            }
+        );
+        let rfc = plan.rfc5649.expect("the RFC 5649 vectors ran");
+        assert_eq!(rfc.behaviour, KwpBehaviour::Rfc5649);
+        assert_eq!(plan.kat.outcome, WrapKatOutcome::Exact, "{oaep}");
+        assert_eq!(plan.kat.oaep_hash, oaep);
     }
 }
 
 #[test]
 fn known_answer_test_reports_softhsm2_zero_padding() {
-    let token = token(SoftHsm2);
+    let token = lock(SoftHsm2);
     let session = token.login().expect("login");
     let report = kat::run(&session, CKM_AES_KEY_WRAP_PAD).expect("KAT runs");
     assert_eq!(report.behaviour, KwpBehaviour::ZeroPadsThenRfc5649);
+    // The whole path's test sees the same padding in the unwrapped keys.
+    let survey = wrap::survey(&session, OaepHash::Sha1).expect("survey");
+    assert!(survey.exact.is_none());
+    let padded = survey.zero_padding.expect("the zero-padding path");
+    assert_eq!(padded.kat.outcome, WrapKatOutcome::ZeroPadded);
     // Allowed for rehearsal, refused for production unless the script allows it.
     assert!(wrap::plan(&session, REHEARSAL).expect("plan").zero_pads());
     assert!(matches!(
-        wrap::plan(
-            &session,
-            WrapPolicy {
-                allow_zero_padding: false
-            }
-        ),
+        wrap::plan(&session, PRODUCTION),
         Err(HsmError::ZeroPaddingRefused)
     ));
 }
 
+/// SoftHSM2 2.7.0's native mechanism passes for SHA-1 (Azure): byte-exact, no fallback needed.
+#[test]
+fn the_native_known_answer_test_passes_on_softhsm_2_7_for_sha1() {
+    let token = native_token();
+    let session = token.login().expect("login");
+    let survey = wrap::survey(&session, OaepHash::Sha1).expect("survey");
+    let plan = survey.exact.expect("a byte-exact path");
+    assert_eq!(plan.path, WrapPath::Native);
+    assert_eq!(plan.kat.outcome, WrapKatOutcome::Exact);
+    assert_eq!(plan.kat.vectors, 3);
+    assert!(survey.failed.is_empty(), "{:?}", survey.failed);
+    assert_eq!(wrap::plan(&session, PRODUCTION).expect("plan"), plan);
+}
+
+/// The trap measured on SoftHSM2 2.7.0: asked for SHA-256 OAEP, its native mechanism wraps with
+/// SHA-1 without an error. The known-answer test for SHA-256 catches it; the token's two-step
+/// path cannot do SHA-256 OAEP at all (CKR_ARGUMENTS_BAD): so the tool refuses, naming both.
+#[test]
+fn the_native_known_answer_test_catches_softhsm_2_7_ignoring_sha256() {
+    let token = native_token();
+    let session = token.login().expect("login");
+    let survey = wrap::survey(&session, OaepHash::Sha256).expect("survey");
+    assert!(survey.exact.is_none() && survey.zero_padding.is_none());
+    let native = survey
+        .failed
+        .iter()
+        .find(|r| r.path == "native")
+        .expect("the native path was tried");
+    assert_eq!(
+        native.outcome,
+        WrapKatOutcome::WrongOaepHash {
+            used: OaepHash::Sha1
+        }
+    );
+    let err = wrap::plan(
+        &session,
+        WrapPolicy {
+            allow_zero_padding: true,
+            oaep: OaepHash::Sha256,
+        },
+    )
+    .expect_err("no path wraps correctly with SHA-256 here");
+    let text = err.to_string();
+    assert!(matches!(err, HsmError::NoWrapPath { .. }), "{text}");
+    assert!(
+        text.contains("wraps with SHA-1 OAEP when SHA-256 is asked for"),
+        "{text}"
+    );
+    assert!(text.contains("two-step"), "{text}");
+}
+
 #[test]
 fn an_existing_label_is_refused() {
-    let token = token(SoftHsm2);
+    let token = lock(SoftHsm2);
     let session = token.login().expect("login");
     let request = TargetRequest {
         spec: TargetSpec::Aes { bits: 256 },
         label: "duplicate-label".into(),
         token_object: false,
+        wrap_with_trusted: false,
     };
     let first = target::generate(&session, &request).expect("first");
     let err = target::generate(&session, &request).expect_err("second must be refused");
@@ -198,7 +307,7 @@ fn an_existing_label_is_refused() {
 fn tokens_are_found_by_label_serial_and_uri() {
     use byok_ceremony::hsm::TokenSelector;
     use byok_ceremony::hsm::uri::Pkcs11Uri;
-    let token = token(SoftHsm2);
+    let token = lock(SoftHsm2);
     let hsm = token.hsm();
     let id = hsm.token_identity(token.slot()).expect("identity");
     for selector in [
@@ -225,15 +334,15 @@ fn tokens_are_found_by_label_serial_and_uri() {
     ));
 }
 
-/// Neither soft token has CKM_RSA_AES_KEY_WRAP, so the native path cannot run end to end
-/// here; this proves the raw call (with its CK_RSA_AES_KEY_WRAP_PARAMS) reaches the token and
-/// that its refusal comes back as the token's own return value, not a crash.
+/// SoftHSM2 2.6.1 has no CKM_RSA_AES_KEY_WRAP: the raw call (with its
+/// CK_RSA_AES_KEY_WRAP_PARAMS) reaches the token and its refusal comes back as the token's own
+/// return value, named, not a crash; and the plan never offers the native path there.
 #[test]
-fn the_native_mechanism_call_reaches_the_token() {
+fn the_native_mechanism_is_refused_by_softhsm_2_6() {
     use byok_ceremony::hsm::ffi::{FfiError, RawWrapParams};
     use byok_ceremony::hsm::mechanisms::CKM_RSA_AES_KEY_WRAP;
     let sim = kek();
-    let token = token(SoftHsm2);
+    let token = lock(SoftHsm2);
     let session = token.login().expect("login");
     let generated = target::generate(
         &session,
@@ -241,6 +350,7 @@ fn the_native_mechanism_call_reaches_the_token() {
             spec: TargetSpec::Aes { bits: 256 },
             label: "native-probe".into(),
             token_object: false,
+            wrap_with_trusted: false,
         },
     )
     .expect("generate");
@@ -261,7 +371,10 @@ fn the_native_mechanism_call_reaches_the_token() {
         .wrap_key(
             s.handle(),
             CKM_RSA_AES_KEY_WRAP,
-            RawWrapParams::RsaAesKeyWrapSha1 { aes_key_bits: 256 },
+            RawWrapParams::RsaAesKeyWrap {
+                aes_key_bits: 256,
+                oaep: OaepHash::Sha1,
+            },
             kek_handle.handle(),
             generated.key.handle(),
         )
@@ -279,4 +392,17 @@ fn the_native_mechanism_call_reaches_the_token() {
     assert!(err.to_string().contains("CKR_MECHANISM_INVALID"));
     s.destroy_object(kek_handle).expect("destroy KEK");
     target::destroy(&session, &generated).expect("destroy");
+    let plan = wrap::plan(&session, REHEARSAL).expect("plan");
+    assert_ne!(plan.path, WrapPath::Native);
+}
+
+/// The return values people meet are named by their real numbers (cryptoki-sys's constants).
+#[test]
+fn return_values_are_named_by_their_numbers() {
+    use byok_ceremony::hsm::ffi::rv_name;
+    assert_eq!(rv_name(0x68), "CKR_KEY_FUNCTION_NOT_PERMITTED");
+    assert_eq!(rv_name(0x69), "CKR_KEY_NOT_WRAPPABLE");
+    assert_eq!(rv_name(0x6A), "CKR_KEY_UNEXTRACTABLE");
+    assert_eq!(rv_name(0x70), "CKR_MECHANISM_INVALID");
+    assert_eq!(rv_name(0x7), "CKR_ARGUMENTS_BAD");
 }

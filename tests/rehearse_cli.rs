@@ -1,5 +1,6 @@
-//! The real binary, end to end: `rehearse --headless` on both software tokens, then
-//! `verify-byok` on its output, and the refusals a careful operator relies on.
+//! The real binary, end to end: `rehearse --headless` on the three software tokens (SoftHSM2
+//! 2.7.0 native, kryoptic two-step, SoftHSM2 2.6.1 zero-padding), then `verify-byok` on its
+//! output, the token a rehearsal picks by itself, and the refusals a careful operator relies on.
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -16,9 +17,23 @@ fn data(rel: &str) -> PathBuf {
         .join(rel)
 }
 
-fn module(kind: SoftToken) -> PathBuf {
-    kind.find_module()
-        .unwrap_or_else(|| panic!("{} missing: run scripts/test.sh", kind.name()))
+/// The three test tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Token {
+    /// SoftHSM2 2.7.0 from scripts/build-softhsm.sh: native CKM_RSA_AES_KEY_WRAP.
+    Native,
+    Kryoptic,
+    /// The distro's SoftHSM2 2.6.1: zero-pads.
+    SoftHsm261,
+}
+
+fn module(token: Token) -> PathBuf {
+    let found = match token {
+        Token::Native => SoftToken::find_built_softhsm(),
+        Token::Kryoptic => SoftToken::Kryoptic.find_module(),
+        Token::SoftHsm261 => SoftToken::SoftHsm2.find_module(),
+    };
+    found.unwrap_or_else(|| panic!("{token:?} missing: run scripts/test.sh"))
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -45,8 +60,8 @@ const KID: &str =
     "https://contoso-test.vault.azure.net/keys/test-kek/0123456789abcdef0123456789abcdef";
 
 #[test]
-fn rehearsal_with_a_given_kek_verifies_with_verify_byok_on_both_tokens() {
-    for kind in [SoftToken::Kryoptic, SoftToken::SoftHsm2] {
+fn rehearsal_with_a_given_kek_verifies_with_verify_byok_on_every_token() {
+    for kind in [Token::Native, Token::Kryoptic, Token::SoftHsm261] {
         let dir = out_dir();
         let out = run(bin()
             .args([
@@ -80,7 +95,15 @@ fn rehearsal_with_a_given_kek_verifies_with_verify_byok_on_both_tokens() {
         );
         assert_eq!(
             manifest.rehearsal_grade_reasons.is_empty(),
-            kind == SoftToken::Kryoptic
+            kind != Token::SoftHsm261
+        );
+        assert_eq!(
+            manifest.wrap.name(),
+            if kind == Token::Native {
+                "native"
+            } else {
+                "two_step"
+            }
         );
         let pem = dir.path().join("target.pem");
         std::fs::write(&pem, manifest.public_key_pem.expect("public key")).expect("write pem");
@@ -96,7 +119,7 @@ fn rehearsal_with_a_given_kek_verifies_with_verify_byok_on_both_tokens() {
             .arg(data(KEK_PRIVATE))
             .arg("--public-key")
             .arg(&pem);
-        if kind == SoftToken::SoftHsm2 {
+        if kind == Token::SoftHsm261 {
             // Strict by default: SoftHSM2's zero padding is a problem...
             let strict = run(&mut verify);
             assert_eq!(
@@ -117,22 +140,102 @@ fn rehearsal_with_a_given_kek_verifies_with_verify_byok_on_both_tokens() {
     }
 }
 
+/// Without --module a rehearsal prefers, in order: a native CKM_RSA_AES_KEY_WRAP that passes
+/// its known-answer test (SoftHSM2 2.7.0), a byte-exact two-step wrap (kryoptic), and only then
+/// a zero-padding token (SoftHSM2 2.6.1, rehearsal-grade). A build script's module is hidden
+/// from the binary by naming a missing file in its environment variable.
 #[test]
-fn default_rehearsal_prefers_the_byte_exact_token_and_never_overwrites() {
+fn a_rehearsal_without_module_prefers_native_then_byte_exact_then_zero_padding() {
+    use byok_ceremony::hsm::throwaway::{KRYOPTIC_MODULE_ENV, SOFTHSM_BUILT_MODULE_ENV};
+    let missing = "/nonexistent/module.so";
+    let cases = [
+        (
+            module(Token::Native),
+            module(Token::Kryoptic),
+            "native",
+            "2.7",
+            false,
+        ),
+        (
+            missing.into(),
+            module(Token::Kryoptic),
+            "two_step",
+            "Kryoptic",
+            false,
+        ),
+        (missing.into(), missing.into(), "two_step", "SoftHSM", true),
+    ];
+    for (softhsm, kryoptic, method, library, rehearsal_grade) in cases {
+        let dir = out_dir();
+        let out = run(bin()
+            .args([
+                "rehearse",
+                "--headless",
+                "--key-type",
+                "EC-HSM",
+                "--curve",
+                "P-256",
+            ])
+            .arg("--out")
+            .arg(dir.path())
+            .env(SOFTHSM_BUILT_MODULE_ENV, &softhsm)
+            .env(KRYOPTIC_MODULE_ENV, &kryoptic));
+        assert!(out.status.success(), "{method} {library}");
+        let manifest = Manifest::parse(
+            &std::fs::read(dir.path().join("rehearsal-ec-p256.manifest.json")).expect("manifest"),
+        )
+        .expect("manifest");
+        assert_eq!(manifest.wrap.name(), method, "{library}");
+        assert!(
+            manifest.hsm.library.contains(library),
+            "{}",
+            manifest.hsm.library
+        );
+        assert_eq!(
+            !manifest.rehearsal_grade_reasons.is_empty(),
+            rehearsal_grade
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        // The summary names the token and the method.
+        assert!(
+            stdout.contains(&format!("token:     {}", manifest.hsm.library)),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("wrap:      {}", manifest.wrap.describe())),
+            "{stdout}"
+        );
+        assert_eq!(
+            stdout.contains("REHEARSAL-GRADE"),
+            rehearsal_grade,
+            "{stdout}"
+        );
+        // The PKCS#8 of a P-256 key always needs padding to a multiple of 8: the software
+        // unwrap finds no trailing byte but on the zero-padding token.
+        assert_eq!(
+            stdout.contains("trailing zero bytes"),
+            rehearsal_grade,
+            "{stdout}"
+        );
+        assert!(stdout.contains("public key matches the HSM's"), "{stdout}");
+    }
+}
+
+#[test]
+fn default_rehearsal_is_native_and_never_overwrites() {
     let dir = out_dir();
     let rehearse = || {
         let mut c = bin();
         c.args(["rehearse", "--headless", "--key-type", "oct-HSM", "--out"])
-            .arg(dir.path())
-            .env("BYOK_KRYOPTIC_MODULE", module(SoftToken::Kryoptic));
+            .arg(dir.path());
         c
     };
     let first = run(&mut rehearse());
     assert!(first.status.success());
     let stdout = String::from_utf8_lossy(&first.stdout);
     assert!(
-        stdout.contains("kryoptic"),
-        "the byte-exact token was not chosen"
+        stdout.contains("native CKM_RSA_AES_KEY_WRAP"),
+        "the native token was not chosen"
     );
     assert!(stdout.contains("check value matches"));
     let path = dir.path().join("rehearsal-aes256.byok");

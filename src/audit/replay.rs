@@ -255,6 +255,10 @@ fn problem_after(event: &Event, state: &State) -> Option<String> {
             Phase::Preflight.title(),
             state.failures.join("; ")
         )),
+        Event::WrapTested { .. } if state.wrap_method.is_none() => state
+            .failures
+            .last()
+            .map(|f| format!("{}: {f}", state.phase.title())),
         Event::KekRejected { .. } => Some(format!(
             "{}: the custodians rejected the KEK: its fingerprint is not the one read aloud from the online side; check the KEK file and the online side",
             Phase::KekConfirm.title()
@@ -317,6 +321,18 @@ fn describe(event: &Event, after: &State) -> String {
         } => format!(
             "the HSM generated the {kty} key \"{}\" (id {})",
             attributes.label, attributes.id_hex
+        ),
+        Event::WrapTested {
+            method: Some(method),
+            ..
+        } => format!("the HSM's wrap was proven: {}", method.describe()),
+        Event::WrapTested {
+            method: None,
+            failed,
+            ..
+        } => format!(
+            "no wrap path of the HSM passed its known-answer test ({} tried)",
+            failed.len()
         ),
         Event::Wrapped { byok_sha256, .. } => format!(
             "the key is wrapped for the KEK: .byok SHA-256 {}...",
@@ -436,7 +452,7 @@ fn script_from_config(config: &MachineConfig, pins: ScriptPins) -> CeremonyScrip
         record: None,
         module: pins.module,
         token: pins.token,
-        allow_zero_padding: pins.rehearsal,
+        allow_zero_padding: config.allow_zero_padding,
         target: pins.target,
         target_label: pins.target_label,
         keep_in_hsm: !config.destroy_after_export,

@@ -17,6 +17,7 @@ use pkcs8::{DecodePublicKey, EncodePublicKey, PrivateKeyInfoRef};
 use rsa::traits::PublicKeyParts;
 use rsa::{PrivateKey as RsaPrivateKey, PublicKey as RsaPublicKey};
 use sha1::Sha1;
+use sha2::Sha256;
 use spki::SubjectPublicKeyInfoRef;
 use zeroize::Zeroizing;
 
@@ -24,6 +25,7 @@ use crate::byok::curve::{EcCurve, ID_EC_PUBLIC_KEY};
 use crate::byok::fingerprint::Fingerprint;
 use crate::byok::format;
 use crate::byok::kek::{ALLOWED_KEK_BITS, Kek, Kid};
+use crate::hsm::oaep::OaepHash;
 
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 
@@ -394,6 +396,15 @@ pub fn unwrap_ciphertext(
     ciphertext: &[u8],
     kek_private: &RsaPrivateKey,
 ) -> Result<Zeroizing<Vec<u8>>, VerifyError> {
+    unwrap_ciphertext_with(ciphertext, kek_private, OaepHash::Sha1)
+}
+
+/// `unwrap_ciphertext` with RSA-OAEP of `oaep` (hash and MGF1), as Google Cloud and AWS allow.
+pub fn unwrap_ciphertext_with(
+    ciphertext: &[u8],
+    kek_private: &RsaPrivateKey,
+    oaep: OaepHash,
+) -> Result<Zeroizing<Vec<u8>>, VerifyError> {
     let modulus_len = kek_private.size();
     let min = modulus_len + KWP_MIN_LEN;
     let (rsa_part, kwp_part) = match ciphertext.split_at_checked(modulus_len) {
@@ -412,10 +423,12 @@ pub fn unwrap_ciphertext(
             kwp_len: kwp_part.len(),
         });
     }
-    let aes_key = Zeroizing::new(kek_private.oaep_decrypt::<Sha1>(rsa_part).map_err(|_| {
-        VerifyError::RsaOaep {
-            rsa_len: modulus_len,
-        }
+    let decrypted = match oaep {
+        OaepHash::Sha1 => kek_private.oaep_decrypt::<Sha1>(rsa_part),
+        OaepHash::Sha256 => kek_private.oaep_decrypt::<Sha256>(rsa_part),
+    };
+    let aes_key = Zeroizing::new(decrypted.map_err(|_| VerifyError::RsaOaep {
+        rsa_len: modulus_len,
     })?);
     kwp_unwrap(&aes_key, kwp_part)
 }

@@ -17,8 +17,10 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::hsm::TokenIdentity;
+use crate::hsm::oaep::OaepHash;
 use crate::hsm::target::KeyAttributes;
 use crate::hsm::wrap::WrapMethod;
+use crate::hsm::wrap_kat::WrapKatReport;
 
 /// The phases, in ceremony order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -116,6 +118,10 @@ pub struct MachineConfig {
     pub expected_kek_fingerprint: Option<String>,
     /// Destroy the target in the HSM after export.
     pub destroy_after_export: bool,
+    /// The script accepts a token whose wrap zero-pads the key (rehearsal-grade output) in a
+    /// production ceremony. Absent in older logs: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_zero_padding: bool,
 }
 
 impl MachineConfig {
@@ -225,6 +231,13 @@ pub enum Event {
         custodian: String,
         reason: String,
     },
+    /// The HSM's wrap paths proven with throwaway keys before the real key is made: the path
+    /// the wrap will take (None when no path passed) and those that failed their tests.
+    WrapTested {
+        oaep_hash: OaepHash,
+        method: Option<WrapMethod>,
+        failed: Vec<WrapKatReport>,
+    },
     /// The key as read back from the HSM (boulder's habit: check what was made).
     KeyGenerated {
         kty: String,
@@ -310,6 +323,7 @@ impl Event {
             Event::KekLoaded { .. } => "kek_loaded",
             Event::KekConfirmed { .. } => "kek_confirmed",
             Event::KekRejected { .. } => "kek_rejected",
+            Event::WrapTested { .. } => "wrap_tested",
             Event::KeyGenerated { .. } => "key_generated",
             Event::Wrapped { .. } => "wrapped",
             Event::Exported { .. } => "exported",
@@ -356,6 +370,8 @@ pub enum Effect {
     /// Rebuild the PIN from the accepted shares (or use the HSM's own path) and log in.
     LogIn,
     LoadKek,
+    /// Prove the HSM's wrap with throwaway keys (known-answer test).
+    TestWrap,
     GenerateKey,
     Wrap,
     Export,
@@ -388,6 +404,9 @@ pub struct State {
     pub logged_in: bool,
     pub kek_fingerprint: Option<String>,
     pub kek_confirmed_by: BTreeSet<String>,
+    /// The wrap path this run's known-answer test proved (cleared when a run resumes: the test
+    /// is repeated by the process that wraps).
+    pub wrap_method: Option<WrapMethod>,
     pub key_label: Option<String>,
     pub key_id_hex: Option<String>,
     pub key_destroyed: bool,
@@ -428,6 +447,7 @@ impl State {
             logged_in: false,
             kek_fingerprint: None,
             kek_confirmed_by: BTreeSet::new(),
+            wrap_method: None,
             key_label: None,
             key_id_hex: None,
             key_destroyed: false,
@@ -658,7 +678,7 @@ fn retry(s: &State, by: &str, phase: Phase) -> Result<Vec<Effect>, Refusal> {
     if phase != s.phase {
         return Err(refusal(s, "a retry is asked for in the current phase"));
     }
-    let effect = retry_effect(s.phase).ok_or_else(|| {
+    let effect = retry_effect(s).ok_or_else(|| {
         refusal(
             s,
             "nothing to retry in this phase: only a step the tool runs is retried",
@@ -705,8 +725,10 @@ fn resume(s: &mut State, by: &str) -> Result<Vec<Effect>, Refusal> {
         ));
     }
     let stopped_in = s.phase;
-    // A crash ends the HSM session and wipes the shares from memory.
+    // A crash ends the HSM session and wipes the shares from memory; the wrap is proven again
+    // by the process that will wrap.
     s.logged_in = false;
+    s.wrap_method = None;
     s.shares_from.clear();
     s.share_indices.clear();
     // Past the quorum gate every step needs the HSM (at least to sign its checkpoint): a fresh
@@ -828,14 +850,46 @@ fn apply_in_phase(s: &mut State, event: &Event) -> Result<Vec<Effect>, Refusal> 
                     "this ceremony already generated its key; one ceremony makes one key",
                 ));
             }
+            if s.wrap_method.is_none() {
+                return Err(refusal(
+                    s,
+                    "no key is made before the HSM's wrap has passed its known-answer test",
+                ));
+            }
             s.key_label = Some(attributes.label.clone());
             s.key_id_hex = Some(attributes.id_hex.clone());
             s.phase = Phase::Wrap;
             Ok(vec![Effect::Checkpoint(Phase::KeyGeneration), Effect::Wrap])
         }
-        (Phase::Wrap, Event::Wrapped { byok_sha256, .. }) => {
+        (
+            Phase::KeyGeneration | Phase::Wrap,
+            Event::WrapTested {
+                oaep_hash, method, ..
+            },
+        ) => wrap_tested(s, *oaep_hash, method.as_ref()),
+        (
+            Phase::Wrap,
+            Event::Wrapped {
+                byok_sha256,
+                method,
+                rehearsal_grade,
+                ..
+            },
+        ) => {
             if !s.logged_in {
                 return Err(refusal(s, "the HSM is used only after the quorum is met"));
+            }
+            if s.wrap_method.as_ref() != Some(method) {
+                return Err(refusal(
+                    s,
+                    "the wrap takes the path its known-answer test proved in this run",
+                ));
+            }
+            if *rehearsal_grade != zero_pads(method) {
+                return Err(refusal(
+                    s,
+                    "a wrap is rehearsal-grade exactly when its path zero-pads",
+                ));
             }
             if s.kek_confirmed_by.len() < s.custodians_present_count()
                 || s.kek_fingerprint.is_none()
@@ -953,17 +1007,81 @@ fn confirm_kek(s: &mut State, custodian: &str) -> Result<Vec<Effect>, Refusal> {
     if !last {
         return Ok(vec![]);
     }
-    if s.key_id_hex.is_some() {
-        // Resumed after a crash with the key already made: never a second key.
-        s.phase = Phase::Wrap;
-        Ok(vec![Effect::Checkpoint(Phase::KekConfirm), Effect::Wrap])
+    // Resumed after a crash with the key already made: never a second key.
+    s.phase = if s.key_id_hex.is_some() {
+        Phase::Wrap
     } else {
-        s.phase = Phase::KeyGeneration;
-        Ok(vec![
-            Effect::Checkpoint(Phase::KekConfirm),
-            Effect::GenerateKey,
-        ])
+        Phase::KeyGeneration
+    };
+    Ok(vec![
+        Effect::Checkpoint(Phase::KekConfirm),
+        next_hsm_step(s),
+    ])
+}
+
+/// What the HSM does next once the KEK is confirmed: prove the wrap first, then make the key
+/// (or, resumed with the key already made, wrap it).
+fn next_hsm_step(s: &State) -> Effect {
+    match (s.wrap_method.is_some(), s.phase) {
+        (false, _) => Effect::TestWrap,
+        (true, Phase::Wrap) => Effect::Wrap,
+        (true, _) => Effect::GenerateKey,
     }
+}
+
+/// True when the output of `method` carries the token's zero padding.
+pub fn zero_pads(method: &WrapMethod) -> bool {
+    method.path_kat().outcome == crate::hsm::wrap_kat::WrapKatOutcome::ZeroPadded
+}
+
+/// The HSM's wrap, proven (or not) with throwaway keys. A path that zero-pads is taken only in a
+/// rehearsal or where the script allows it; otherwise, or when no path passed, the step fails
+/// here, before any key is made, and the people retry on another token or abort.
+fn wrap_tested(
+    s: &mut State,
+    oaep_hash: OaepHash,
+    method: Option<&WrapMethod>,
+) -> Result<Vec<Effect>, Refusal> {
+    use crate::hsm::wrap_kat::WrapKatOutcome;
+    let config = config(s)?;
+    if !s.logged_in {
+        return Err(refusal(s, "the HSM is used only after the quorum is met"));
+    }
+    if s.wrap_method.is_some() {
+        return Err(refusal(s, "the HSM's wrap is already proven in this run"));
+    }
+    if oaep_hash != OaepHash::Sha1 {
+        return Err(refusal(
+            s,
+            "Azure unwraps with OAEP SHA-1: the wrap is tested for SHA-1",
+        ));
+    }
+    let Some(method) = method else {
+        s.failures.push(
+            "no wrap path of the HSM passed its known-answer test for OAEP SHA-1: nothing it wraps can be trusted; use another HSM, or abort".into(),
+        );
+        return Ok(vec![]);
+    };
+    let kat = method.path_kat();
+    if kat.oaep_hash != oaep_hash
+        || !matches!(
+            kat.outcome,
+            WrapKatOutcome::Exact | WrapKatOutcome::ZeroPadded
+        )
+    {
+        return Err(refusal(
+            s,
+            "a wrap path is chosen only after its known-answer test passed for the ceremony's OAEP hash",
+        ));
+    }
+    if zero_pads(method) && !s.rehearsal && !config.allow_zero_padding {
+        s.failures.push(
+            "the HSM's wrap zero-pads the key before RFC 5649 (known-answer test), so the .byok would carry trailing zero bytes that Azure may reject; a production ceremony refuses it before any key is made: use an HSM whose wrap is byte-exact, or abort (a script may accept it with allow_zero_padding = true)".into(),
+        );
+        return Ok(vec![]);
+    }
+    s.wrap_method = Some(method.clone());
+    Ok(vec![next_hsm_step(s)])
 }
 
 fn sign_off(s: &mut State, name: &str) -> Result<Vec<Effect>, Refusal> {
@@ -1103,13 +1221,12 @@ fn gate(state: &State) -> Result<(), Refusal> {
     }
 }
 
-/// The step the tool runs again when the administrator asks for a retry in `phase`.
-pub fn retry_effect(phase: Phase) -> Option<Effect> {
-    match phase {
+/// The step the tool runs again when the administrator asks for a retry in the current phase.
+pub fn retry_effect(state: &State) -> Option<Effect> {
+    match state.phase {
         Phase::Opened | Phase::Preflight => Some(Effect::RunPreflight),
         Phase::KekLoad => Some(Effect::LoadKek),
-        Phase::KeyGeneration => Some(Effect::GenerateKey),
-        Phase::Wrap => Some(Effect::Wrap),
+        Phase::KeyGeneration | Phase::Wrap => Some(next_hsm_step(state)),
         Phase::Export => Some(Effect::Export),
         Phase::Verification => Some(Effect::VerifyExport),
         _ => None,
@@ -1132,6 +1249,16 @@ mod tests {
             quorum: QuorumMode::SplitPin { threshold: 2 },
             expected_kek_fingerprint: None,
             destroy_after_export: true,
+            allow_zero_padding: false,
+        };
+        let native = WrapMethod::Native {
+            kat: crate::hsm::wrap_kat::WrapKatReport {
+                path: "native".into(),
+                mechanism: "CKM_RSA_AES_KEY_WRAP".into(),
+                oaep_hash: OaepHash::Sha1,
+                vectors: 3,
+                outcome: crate::hsm::wrap_kat::WrapKatOutcome::Exact,
+            },
         };
         let files = vec![FileRecord {
             name: "k.byok".into(),
@@ -1175,6 +1302,7 @@ mod tests {
                     local: true,
                     always_sensitive: true,
                     never_extractable: false,
+                    wrap_with_trusted: false,
                 },
                 public_key_pem: None,
                 check_value: None,
@@ -1182,8 +1310,13 @@ mod tests {
             Event::Wrapped {
                 byok_json: String::new(),
                 byok_sha256: "11".into(),
-                method: WrapMethod::Native,
-                rehearsal_grade: true,
+                method: native.clone(),
+                rehearsal_grade: false,
+            },
+            Event::WrapTested {
+                oaep_hash: OaepHash::Sha1,
+                method: Some(native),
+                failed: vec![],
             },
             Event::Exported {
                 files: files.clone(),

@@ -21,10 +21,12 @@ use crate::audit::checkpoint;
 use crate::audit::log::{AuditLog, Entry, LogError};
 use crate::byok::format::ByokFile;
 use crate::byok::kek::Kek;
+use crate::byok::verify::{VerifyInputs, verify_byok};
 use crate::hsm::module::{Hsm, HsmSession};
+use crate::hsm::oaep::OaepHash;
 use crate::hsm::signer::HsmAuditSigner;
 use crate::hsm::target::{self, TargetRequest};
-use crate::hsm::wrap::{self, WrapPolicy};
+use crate::hsm::wrap::{self, WrapPlan};
 use crate::media::atomic::{WriteError, sha256_file, write_new_or_identical};
 use crate::quorum::login::{LoginPolicy, QuorumLogin, login_protected};
 use crate::quorum::record::ProvisioningRecord;
@@ -235,6 +237,8 @@ pub struct Runner<'p> {
     hsm: Option<&'static Hsm>,
     session: Option<HsmSession<'static>>,
     kek: Option<Kek>,
+    /// The wrap path this process proved (its known-answer test is in the log).
+    plan: Option<WrapPlan>,
     stall_after: Option<String>,
     written: Vec<PathBuf>,
 }
@@ -314,6 +318,7 @@ impl<'p> Runner<'p> {
             hsm: None,
             session: None,
             kek: None,
+            plan: None,
             stall_after: std::env::var(STALL_AFTER_ENV).ok(),
             written: Vec::new(),
         }
@@ -649,6 +654,7 @@ impl<'p> Runner<'p> {
             Effect::RunPreflight => Ok(Some(self.preflight())),
             Effect::LogIn => self.log_in(),
             Effect::LoadKek => self.load_kek(),
+            Effect::TestWrap => self.test_wrap(),
             Effect::GenerateKey => self.generate_key(),
             Effect::Wrap => self.wrap(),
             Effect::Export => self.export(),
@@ -839,6 +845,7 @@ impl<'p> Runner<'p> {
                 spec: self.script.target,
                 label: self.script.target_label.clone(),
                 token_object: self.script.keep_in_hsm,
+                wrap_with_trusted: false,
             },
         )
         .map_err(step(Phase::KeyGeneration))?;
@@ -883,14 +890,11 @@ impl<'p> Runner<'p> {
                     "{e}; the key this ceremony made is gone (a session key does not survive a crash): abort the ceremony"
                 ),
             })?;
-        let plan = wrap::plan(
-            &session,
-            WrapPolicy {
-                allow_zero_padding: self.script.allow_zero_padding,
-            },
-        )
-        .map_err(step(Phase::Wrap))?;
-        let ciphertext = wrap::wrap(&session, &plan, kek, key).map_err(step(Phase::Wrap))?;
+        let plan = self.plan.as_ref().ok_or_else(|| RunError::Step {
+            phase: Phase::Wrap,
+            reason: "the HSM's wrap was not proven in this run; retry the step".into(),
+        })?;
+        let ciphertext = wrap::wrap(&session, plan, kek, key).map_err(step(Phase::Wrap))?;
         let id = self.facts.hsm.clone().unwrap_or_default();
         let file = ByokFile {
             kid: self.facts.kid.clone().unwrap_or_default(),
@@ -904,6 +908,20 @@ impl<'p> Runner<'p> {
             ),
         };
         let bytes = file.to_json_bytes();
+        // What leaves the room is checked first: format, header, kid and length for this KEK.
+        // (Only the KEK's holder can check the wrap itself; the known-answer test stands in.)
+        let mut inputs = VerifyInputs::new(kek);
+        inputs.kid = Some(file.kid.as_str());
+        let report = verify_byok(&bytes, &inputs);
+        if !report.is_ok() {
+            return Err(RunError::Step {
+                phase: Phase::Wrap,
+                reason: format!(
+                    "the .byok the HSM produced fails its own check, so it is not exported: {}",
+                    report.problems.join("; ")
+                ),
+            });
+        }
         Ok(Some(Event::Wrapped {
             byok_sha256: hex::encode(Sha256::digest(&bytes)),
             byok_json: String::from_utf8(bytes).map_err(|e| RunError::Step {
@@ -912,6 +930,19 @@ impl<'p> Runner<'p> {
             })?,
             method: plan.method(),
             rehearsal_grade: plan.zero_pads(),
+        }))
+    }
+
+    /// Proves the HSM's wrap paths with throwaway keys, for the OAEP hash Azure unwraps with.
+    fn test_wrap(&mut self) -> Result<Option<Event>, RunError> {
+        let session = self.session()?;
+        let phase = self.state.phase;
+        let survey = wrap::survey(&session, OaepHash::Sha1).map_err(step(phase))?;
+        self.plan = survey.best().cloned();
+        Ok(Some(Event::WrapTested {
+            oaep_hash: survey.oaep,
+            method: self.plan.as_ref().map(WrapPlan::method),
+            failed: survey.failed,
         }))
     }
 
@@ -1114,6 +1145,13 @@ fn notice_of(event: &Event) -> Option<String> {
             "The HSM refused the rebuilt PIN: {reason}. Present the shares again."
         )),
         Event::KekConfirmed { custodian } => Some(format!("{custodian} confirmed the KEK.")),
+        Event::WrapTested {
+            method: Some(method),
+            ..
+        } => Some(format!(
+            "The HSM's wrap passed its known-answer test: {}.",
+            method.describe()
+        )),
         Event::KekRejected { custodian, reason } => {
             Some(format!("{custodian} rejected the KEK: {reason}"))
         }

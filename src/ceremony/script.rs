@@ -140,6 +140,8 @@ pub struct CeremonyScript {
     pub record: Option<PathBuf>,
     pub module: PathBuf,
     pub token: TokenSelector,
+    /// `[hsm] allow_zero_padding` as written: a production ceremony accepts a zero-padding
+    /// wrap only with it (a rehearsal always does; the machine applies the rule).
     pub allow_zero_padding: bool,
     pub target: TargetSpec,
     pub target_label: String,
@@ -390,7 +392,7 @@ impl CeremonyScript {
             record,
             module: PathBuf::from(raw.hsm.module.get_ref()),
             token,
-            allow_zero_padding: raw.hsm.allow_zero_padding || raw.rehearsal,
+            allow_zero_padding: raw.hsm.allow_zero_padding,
             target,
             target_label: raw.target.label.get_ref().clone(),
             keep_in_hsm: raw.target.keep_in_hsm,
@@ -416,6 +418,7 @@ impl CeremonyScript {
             quorum: self.quorum,
             expected_kek_fingerprint: self.expected_fingerprint.clone(),
             destroy_after_export: !self.keep_in_hsm,
+            allow_zero_padding: self.allow_zero_padding,
         }
     }
 }

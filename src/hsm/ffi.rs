@@ -18,8 +18,16 @@ use std::ptr;
 use cryptoki_sys::{
     CK_FUNCTION_LIST, CK_FUNCTION_LIST_PTR, CK_MECHANISM, CK_MECHANISM_TYPE, CK_OBJECT_HANDLE,
     CK_RSA_AES_KEY_WRAP_PARAMS, CK_RSA_PKCS_OAEP_PARAMS, CK_SESSION_HANDLE, CK_SLOT_ID, CK_ULONG,
-    CKG_MGF1_SHA1, CKM_SHA_1, CKR_BUFFER_TOO_SMALL, CKR_OK, CKZ_DATA_SPECIFIED,
+    CKR_ARGUMENTS_BAD, CKR_ATTRIBUTE_VALUE_INVALID, CKR_BUFFER_TOO_SMALL, CKR_DEVICE_ERROR,
+    CKR_DEVICE_MEMORY, CKR_FUNCTION_FAILED, CKR_GENERAL_ERROR, CKR_KEY_FUNCTION_NOT_PERMITTED,
+    CKR_KEY_HANDLE_INVALID, CKR_KEY_NOT_WRAPPABLE, CKR_KEY_SIZE_RANGE, CKR_KEY_UNEXTRACTABLE,
+    CKR_MECHANISM_INVALID, CKR_MECHANISM_PARAM_INVALID, CKR_OK, CKR_PIN_INCORRECT,
+    CKR_SESSION_HANDLE_INVALID, CKR_TOKEN_WRITE_PROTECTED, CKR_USER_NOT_LOGGED_IN,
+    CKR_WRAPPING_KEY_HANDLE_INVALID, CKR_WRAPPING_KEY_SIZE_RANGE,
+    CKR_WRAPPING_KEY_TYPE_INCONSISTENT, CKZ_DATA_SPECIFIED,
 };
+
+use super::oaep::OaepHash;
 
 /// What went wrong in a raw PKCS#11 call.
 #[derive(Debug, thiserror::Error)]
@@ -46,9 +54,12 @@ pub enum FfiError {
 pub enum RawWrapParams {
     /// No parameter (CKM_AES_KEY_WRAP_KWP and friends: the default RFC 5649 IV).
     None,
-    /// CKM_RSA_AES_KEY_WRAP with an AES key of `aes_key_bits` and OAEP SHA-1 / MGF1-SHA-1,
-    /// empty label: the exact Azure BYOK parameters.
-    RsaAesKeyWrapSha1 { aes_key_bits: CK_ULONG },
+    /// CKM_RSA_AES_KEY_WRAP with an AES key of `aes_key_bits` and OAEP with `oaep` for the
+    /// hash and MGF1, empty label. Azure BYOK is SHA-1 with 256 bits.
+    RsaAesKeyWrap {
+        aes_key_bits: CK_ULONG,
+        oaep: OaepHash,
+    },
 }
 
 /// A second handle on a loaded PKCS#11 library, for the calls cryptoki cannot make.
@@ -127,16 +138,21 @@ impl RawModule {
             .functions
             .C_WrapKey
             .ok_or(FfiError::MissingFunction("C_WrapKey"))?;
-        // The parameter structs must outlive both calls, so they live on this frame.
+        let (aes_key_bits, hash) = match params {
+            RawWrapParams::RsaAesKeyWrap { aes_key_bits, oaep } => (aes_key_bits, oaep),
+            RawWrapParams::None => (0, OaepHash::Sha1),
+        };
+        // The parameter structs must outlive both calls, so they live on this frame, filled in
+        // before any pointer to them is taken.
         let mut oaep = CK_RSA_PKCS_OAEP_PARAMS {
-            hashAlg: CKM_SHA_1,
-            mgf: CKG_MGF1_SHA1,
+            hashAlg: hash.ck_hash(),
+            mgf: hash.ck_mgf(),
             source: CKZ_DATA_SPECIFIED,
             pSourceData: ptr::null_mut(),
             ulSourceDataLen: 0,
         };
         let mut rsa_aes = CK_RSA_AES_KEY_WRAP_PARAMS {
-            ulAESKeyBits: 0,
+            ulAESKeyBits: aes_key_bits,
             pOAEPParams: &mut oaep,
         };
         let mut mech = CK_MECHANISM {
@@ -144,8 +160,7 @@ impl RawModule {
             pParameter: ptr::null_mut(),
             ulParameterLen: 0,
         };
-        if let RawWrapParams::RsaAesKeyWrapSha1 { aes_key_bits } = params {
-            rsa_aes.ulAESKeyBits = aes_key_bits;
+        if matches!(params, RawWrapParams::RsaAesKeyWrap { .. }) {
             mech.pParameter = (&mut rsa_aes as *mut CK_RSA_AES_KEY_WRAP_PARAMS).cast();
             mech.ulParameterLen = std::mem::size_of::<CK_RSA_AES_KEY_WRAP_PARAMS>() as CK_ULONG;
         }
@@ -188,22 +203,32 @@ fn check(function: &'static str, rv: CK_ULONG) -> Result<(), FfiError> {
     }
 }
 
-/// Names of the return values a ceremony operator is likely to meet.
+/// Names of the return values a ceremony operator is likely to meet (cryptoki-sys's numbers,
+/// so a name can never drift from its value).
 pub fn rv_name(rv: CK_ULONG) -> &'static str {
     match rv {
         CKR_OK => "CKR_OK",
+        CKR_GENERAL_ERROR => "CKR_GENERAL_ERROR",
+        CKR_FUNCTION_FAILED => "CKR_FUNCTION_FAILED",
+        CKR_ARGUMENTS_BAD => "CKR_ARGUMENTS_BAD",
+        CKR_ATTRIBUTE_VALUE_INVALID => "CKR_ATTRIBUTE_VALUE_INVALID",
+        CKR_DEVICE_ERROR => "CKR_DEVICE_ERROR",
+        CKR_DEVICE_MEMORY => "CKR_DEVICE_MEMORY",
+        CKR_KEY_HANDLE_INVALID => "CKR_KEY_HANDLE_INVALID",
+        CKR_KEY_SIZE_RANGE => "CKR_KEY_SIZE_RANGE",
+        CKR_KEY_FUNCTION_NOT_PERMITTED => "CKR_KEY_FUNCTION_NOT_PERMITTED",
+        CKR_KEY_NOT_WRAPPABLE => "CKR_KEY_NOT_WRAPPABLE",
+        CKR_KEY_UNEXTRACTABLE => "CKR_KEY_UNEXTRACTABLE",
+        CKR_MECHANISM_INVALID => "CKR_MECHANISM_INVALID",
+        CKR_MECHANISM_PARAM_INVALID => "CKR_MECHANISM_PARAM_INVALID",
+        CKR_PIN_INCORRECT => "CKR_PIN_INCORRECT",
+        CKR_SESSION_HANDLE_INVALID => "CKR_SESSION_HANDLE_INVALID",
+        CKR_TOKEN_WRITE_PROTECTED => "CKR_TOKEN_WRITE_PROTECTED",
+        CKR_USER_NOT_LOGGED_IN => "CKR_USER_NOT_LOGGED_IN",
+        CKR_WRAPPING_KEY_HANDLE_INVALID => "CKR_WRAPPING_KEY_HANDLE_INVALID",
+        CKR_WRAPPING_KEY_SIZE_RANGE => "CKR_WRAPPING_KEY_SIZE_RANGE",
+        CKR_WRAPPING_KEY_TYPE_INCONSISTENT => "CKR_WRAPPING_KEY_TYPE_INCONSISTENT",
         CKR_BUFFER_TOO_SMALL => "CKR_BUFFER_TOO_SMALL",
-        0x70 => "CKR_MECHANISM_INVALID",
-        0x71 => "CKR_MECHANISM_PARAM_INVALID",
-        0x7 => "CKR_ARGUMENTS_BAD",
-        0x60 => "CKR_KEY_HANDLE_INVALID",
-        0x6A => "CKR_KEY_NOT_WRAPPABLE",
-        0x6B => "CKR_KEY_UNEXTRACTABLE",
-        0x113 => "CKR_WRAPPING_KEY_HANDLE_INVALID",
-        0x115 => "CKR_WRAPPING_KEY_TYPE_INCONSISTENT",
-        0x101 => "CKR_USER_NOT_LOGGED_IN",
-        0x5 => "CKR_GENERAL_ERROR",
-        0x6 => "CKR_FUNCTION_FAILED",
         _ => "see the PKCS#11 specification",
     }
 }

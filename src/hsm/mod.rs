@@ -8,12 +8,14 @@ pub mod ffi;
 pub mod kat;
 pub mod mechanisms;
 pub mod module;
+pub mod oaep;
 pub mod objects;
 pub mod signer;
 pub mod target;
 pub mod throwaway;
 pub mod uri;
 pub mod wrap;
+pub mod wrap_kat;
 
 pub use module::{Hsm, HsmSession, TokenIdentity, TokenSelector};
 
@@ -55,6 +57,14 @@ pub enum HsmError {
         "the token cannot wrap for BYOK: it has neither CKM_RSA_AES_KEY_WRAP nor an RFC 5649 mechanism (0x210B, or 0x210A that passes the known-answer test); use an HSM that does"
     )]
     NoWrapMechanism,
+    #[error(
+        "no wrap path of this token passed its known-answer test for OAEP {oaep}: {}; the output would be wrong, so nothing is wrapped: use a token whose wrap passes for {oaep} (for SHA-256, kryoptic's two-step wrap does)",
+        tried.join("; ")
+    )]
+    NoWrapPath {
+        oaep: oaep::OaepHash,
+        tried: Vec<String>,
+    },
     #[error(
         "the token's RFC 5649 wrap zero-pads the key before wrapping (known-answer test), so the .byok would carry trailing zero bytes Azure may reject; this is allowed only for rehearsals, or when the ceremony script sets allow_zero_padding"
     )]

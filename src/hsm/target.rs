@@ -133,6 +133,9 @@ pub struct TargetRequest {
     pub label: String,
     /// Token object (kept in the HSM after the ceremony) or session object (gone at logout).
     pub token_object: bool,
+    /// CKA_WRAP_WITH_TRUSTED: the HSM wraps the key only for a key its security officer marked
+    /// trusted (the KEK imported at provisioning), never for anything else.
+    pub wrap_with_trusted: bool,
 }
 
 /// The attributes read back from the HSM after generation, as evidence for the manifest.
@@ -147,6 +150,9 @@ pub struct KeyAttributes {
     pub local: bool,
     pub always_sensitive: bool,
     pub never_extractable: bool,
+    /// CKA_WRAP_WITH_TRUSTED as read back (absent in older logs: false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub wrap_with_trusted: bool,
 }
 
 /// The generated key: handles, read-back attributes and its public part.
@@ -185,6 +191,7 @@ pub fn generate(
         Attribute::Extractable(true),
         Attribute::Label(label.clone()),
         Attribute::Id(id.clone()),
+        Attribute::WrapWithTrusted(request.wrap_with_trusted),
     ];
     let (key, public) = match request.spec {
         TargetSpec::Rsa { bits } => {
@@ -246,6 +253,15 @@ pub fn generate(
         }
     };
     let attributes = read_back(session, key)?;
+    if attributes.wrap_with_trusted != request.wrap_with_trusted {
+        return Err(HsmError::Malformed {
+            what: "new key",
+            detail: format!(
+                "CKA_WRAP_WITH_TRUSTED reads back {} but {} was asked for",
+                attributes.wrap_with_trusted, request.wrap_with_trusted
+            ),
+        });
+    }
     let public_spki_der = match (request.spec, public) {
         (TargetSpec::Rsa { .. }, Some(p)) => Some(rsa_spki(session, p)?),
         (TargetSpec::Ec { curve }, Some(p)) => Some(ec_spki(session, p, curve)?),
@@ -339,6 +355,7 @@ fn read_back(session: &HsmSession<'_>, key: ObjectHandle) -> Result<KeyAttribute
                 AttributeType::Local,
                 AttributeType::AlwaysSensitive,
                 AttributeType::NeverExtractable,
+                AttributeType::WrapWithTrusted,
             ],
         )
         .map_err(HsmError::p11("read back the new key's attributes"))?;
@@ -351,6 +368,7 @@ fn read_back(session: &HsmSession<'_>, key: ObjectHandle) -> Result<KeyAttribute
         local: false,
         always_sensitive: false,
         never_extractable: false,
+        wrap_with_trusted: false,
     };
     let mut seen = 0;
     for a in attrs {
@@ -364,13 +382,14 @@ fn read_back(session: &HsmSession<'_>, key: ObjectHandle) -> Result<KeyAttribute
             Attribute::Local(b) => out.local = b,
             Attribute::AlwaysSensitive(b) => out.always_sensitive = b,
             Attribute::NeverExtractable(b) => out.never_extractable = b,
+            Attribute::WrapWithTrusted(b) => out.wrap_with_trusted = b,
             _ => seen -= 1,
         }
     }
-    if seen != 8 {
+    if seen != 9 {
         return Err(HsmError::Malformed {
             what: "attribute read-back",
-            detail: format!("expected 8 attributes, got {seen}"),
+            detail: format!("expected 9 attributes, got {seen}"),
         });
     }
     // Boulder's habit: check what was made, not what was asked for.

@@ -31,6 +31,12 @@ const SOFTHSM2_PATHS: [&str; 3] = [
 ];
 /// Environment variable naming a kryoptic module built by scripts/build-kryoptic.sh.
 pub const KRYOPTIC_MODULE_ENV: &str = "BYOK_KRYOPTIC_MODULE";
+/// Environment variable naming the SoftHSM2 2.7.0 module built by scripts/build-softhsm.sh.
+pub const SOFTHSM_BUILT_MODULE_ENV: &str = "BYOK_SOFTHSM_MODULE";
+/// Where scripts/build-softhsm.sh installs its module, under the target directory.
+const SOFTHSM_BUILT_REL: &str = "tools/softhsm-2.7.0/lib/softhsm/libsofthsm2.so";
+/// Where scripts/build-kryoptic.sh installs its module, under the target directory.
+const KRYOPTIC_BUILT_REL: &str = "tools/kryoptic/libkryoptic_pkcs11.so";
 const KRYOPTIC_SLOT: u64 = 42;
 
 impl SoftToken {
@@ -53,27 +59,23 @@ impl SoftToken {
         }
     }
 
-    /// The installed module, if any: the usual Debian paths for SoftHSM2; for kryoptic the
-    /// environment variable, then the build script's output next to this binary's target dir.
+    /// The installed module, if any: the usual Debian paths for SoftHSM2 (the distro's
+    /// package); for kryoptic the environment variable, then the build script's output next to
+    /// this binary's target dir.
     pub fn find_module(self) -> Option<PathBuf> {
         match self {
             SoftToken::SoftHsm2 => SOFTHSM2_PATHS
                 .iter()
                 .map(PathBuf::from)
                 .find(|p| p.is_file()),
-            SoftToken::Kryoptic => {
-                if let Some(p) = std::env::var_os(KRYOPTIC_MODULE_ENV) {
-                    return Some(PathBuf::from(p)).filter(|p| p.is_file());
-                }
-                let exe = std::env::current_exe().ok()?;
-                // target/{debug,release}/byok-ceremony -> target/tools/kryoptic/
-                exe.ancestors()
-                    .skip(1)
-                    .take(3)
-                    .map(|d| d.join("tools/kryoptic/libkryoptic_pkcs11.so"))
-                    .find(|p| p.is_file())
-            }
+            SoftToken::Kryoptic => built_module(KRYOPTIC_MODULE_ENV, KRYOPTIC_BUILT_REL),
         }
+    }
+
+    /// The SoftHSM2 2.7.0 built by scripts/build-softhsm.sh, if it is: the environment
+    /// variable, then the build script's output next to this binary's target dir.
+    pub fn find_built_softhsm() -> Option<PathBuf> {
+        built_module(SOFTHSM_BUILT_MODULE_ENV, SOFTHSM_BUILT_REL)
     }
 
     /// Writes a configuration for a fresh, empty token store in `dir` and points this
@@ -124,6 +126,34 @@ impl SoftToken {
     }
 }
 
+/// The software-token modules on this machine, in the order a rehearsal tries them: SoftHSM2
+/// 2.7.0 as built by scripts/build-softhsm.sh (native CKM_RSA_AES_KEY_WRAP), kryoptic
+/// (byte-exact two-step), then the distro's SoftHSM2 (2.6.1 zero-pads: rehearsal-grade).
+pub fn installed_modules() -> Vec<(SoftToken, PathBuf)> {
+    [
+        (SoftToken::SoftHsm2, SoftToken::find_built_softhsm()),
+        (SoftToken::Kryoptic, SoftToken::Kryoptic.find_module()),
+        (SoftToken::SoftHsm2, SoftToken::SoftHsm2.find_module()),
+    ]
+    .into_iter()
+    .filter_map(|(kind, path)| path.map(|p| (kind, p)))
+    .collect()
+}
+
+/// A module a build script made: named by `env`, else at `rel` under the target directory this
+/// binary runs from (target/{debug,release}/byok-ceremony, or target/debug/deps/TEST).
+fn built_module(env: &str, rel: &str) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(env) {
+        return Some(PathBuf::from(p)).filter(|p| p.is_file());
+    }
+    let exe = std::env::current_exe().ok()?;
+    exe.ancestors()
+        .skip(1)
+        .take(3)
+        .map(|d| d.join(rel))
+        .find(|p| p.is_file())
+}
+
 /// A freshly initialised software token with random PINs, gone when dropped.
 #[derive(Debug)]
 pub struct ThrowawayToken {
@@ -133,6 +163,7 @@ pub struct ThrowawayToken {
     kind: SoftToken,
     label: String,
     user_pin: AuthPin,
+    so_pin: AuthPin,
     _dir: tempfile::TempDir,
 }
 
@@ -186,6 +217,7 @@ impl ThrowawayToken {
             kind,
             label: label.to_owned(),
             user_pin,
+            so_pin,
             _dir: dir,
         })
     }
@@ -210,6 +242,17 @@ impl ThrowawayToken {
     pub fn login(&self) -> Result<HsmSession<'_>, HsmError> {
         let session = self.hsm.open_session(self.slot)?;
         session.login_user(&self.user_pin)?;
+        Ok(session)
+    }
+
+    /// Opens a session logged in as the security officer (only the SO can mark a key
+    /// CKA_TRUSTED). Log it out before the user logs in: PKCS#11 has one login per token.
+    pub fn login_so(&self) -> Result<HsmSession<'_>, HsmError> {
+        let session = self.hsm.open_session(self.slot)?;
+        session
+            .session()
+            .login(UserType::So, Some(&self.so_pin))
+            .map_err(HsmError::p11("log in as security officer"))?;
         Ok(session)
     }
 }

@@ -1,10 +1,14 @@
-//! Wrapping the target for the Azure KEK inside the HSM.
+//! Wrapping the target for the KEK inside the HSM.
 //!
-//! Native: one C_WrapKey with CKM_RSA_AES_KEY_WRAP (AES-256, OAEP SHA-1/MGF1-SHA-1, empty
-//! label). Two-step, where the token lacks it (the spec allows "an equivalent blob"): a session
-//! AES-256 key wraps the target with RFC 5649, the KEK wraps that AES key with RSA-OAEP, and
-//! the two are concatenated. The ephemeral AES key and the imported KEK are session objects
-//! destroyed on every path.
+//! Native: one C_WrapKey with CKM_RSA_AES_KEY_WRAP (AES-256, OAEP with the requested hash for
+//! the hash and MGF1, empty label). Two-step, where the token lacks it or its native mechanism
+//! fails the known-answer test (the spec allows "an equivalent blob"): a session AES-256 key
+//! wraps the target with RFC 5649, the KEK wraps that AES key with RSA-OAEP, and the two are
+//! concatenated. The ephemeral AES key and the imported KEK are session objects destroyed on
+//! every path.
+//!
+//! No path is used before its known-answer test (`wrap_kat`) has passed on this token for the
+//! hash the wrap asks for: a mechanism's presence in the list proves nothing about its output.
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::MechanismType;
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
@@ -19,87 +23,253 @@ use super::mechanisms::{
     self, CKM_AES_KEY_WRAP_KWP, CKM_AES_KEY_WRAP_PAD, CKM_RSA_AES_KEY_WRAP, CKM_RSA_PKCS_OAEP,
 };
 use super::module::HsmSession;
+use super::oaep::OaepHash;
 use super::objects::DestroyOnDrop;
+use super::wrap_kat::{self, WrapKatOutcome, WrapKatReport};
 use crate::byok::kek::Kek;
 
-/// What the ceremony allows when the token's RFC 5649 is not byte-exact.
+/// What the ceremony asks of the wrap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WrapPolicy {
     /// Accept a token that zero-pads before RFC 5649 (rehearsals; production only when the
     /// ceremony script says so explicitly).
     pub allow_zero_padding: bool,
+    /// The OAEP hash the receiver unwraps with (SHA-1 for Azure).
+    pub oaep: OaepHash,
+}
+
+impl WrapPolicy {
+    /// Azure BYOK: OAEP SHA-1.
+    pub fn azure(allow_zero_padding: bool) -> WrapPolicy {
+        WrapPolicy {
+            allow_zero_padding,
+            oaep: OaepHash::Sha1,
+        }
+    }
+}
+
+/// The two ways to make the blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WrapPath {
+    /// One C_WrapKey with CKM_RSA_AES_KEY_WRAP.
+    Native,
+    /// RFC 5649 with this mechanism under an ephemeral AES-256 key, then RSA-OAEP of that key.
+    TwoStep { kwp: CK_MECHANISM_TYPE },
+}
+
+impl WrapPath {
+    pub fn name(self) -> &'static str {
+        match self {
+            WrapPath::Native => "native",
+            WrapPath::TwoStep { .. } => "two_step",
+        }
+    }
+
+    pub fn mechanism_name(self) -> String {
+        match self {
+            WrapPath::Native => mechanisms::name(CKM_RSA_AES_KEY_WRAP),
+            WrapPath::TwoStep { kwp } => format!(
+                "{} + {}",
+                mechanisms::name(kwp),
+                mechanisms::name(CKM_RSA_PKCS_OAEP)
+            ),
+        }
+    }
 }
 
 /// How the ciphertext was made, for the manifest and the audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
 pub enum WrapMethod {
-    /// One call with CKM_RSA_AES_KEY_WRAP.
-    Native,
-    /// RFC 5649 with an ephemeral AES-256 key, then RSA-OAEP of that key.
+    /// One call with CKM_RSA_AES_KEY_WRAP, after its known-answer test.
+    Native { kat: WrapKatReport },
+    /// RFC 5649 with an ephemeral AES-256 key, then RSA-OAEP of that key: the RFC 5649
+    /// mechanism's own test vectors (`kat`), then the whole path's known-answer test.
     TwoStep {
         kwp_mechanism: String,
         kat: KatReport,
+        path_kat: WrapKatReport,
     },
+}
+
+impl WrapMethod {
+    /// `native` or `two_step`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            WrapMethod::Native { .. } => "native",
+            WrapMethod::TwoStep { .. } => "two_step",
+        }
+    }
+
+    /// The known-answer test of the path that made the ciphertext.
+    pub fn path_kat(&self) -> &WrapKatReport {
+        match self {
+            WrapMethod::Native { kat } => kat,
+            WrapMethod::TwoStep { path_kat, .. } => path_kat,
+        }
+    }
+
+    /// In words: "native CKM_RSA_AES_KEY_WRAP (known-answer test: byte-exact, OAEP SHA-1)".
+    pub fn describe(&self) -> String {
+        let kat = self.path_kat();
+        let how = match self {
+            WrapMethod::Native { .. } => "native CKM_RSA_AES_KEY_WRAP".to_owned(),
+            WrapMethod::TwoStep { kwp_mechanism, .. } => {
+                format!("two-step ({kwp_mechanism} + CKM_RSA_PKCS_OAEP)")
+            }
+        };
+        format!(
+            "{how}; known-answer test with OAEP {}: {}",
+            kat.oaep_hash,
+            kat.outcome.describe(kat.oaep_hash)
+        )
+    }
 }
 
 /// The wrap plan decided from the token's mechanism list and known-answer tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WrapPlan {
-    Native,
-    TwoStep {
-        kwp: CK_MECHANISM_TYPE,
-        kat: KatReport,
-    },
+pub struct WrapPlan {
+    pub path: WrapPath,
+    pub oaep: OaepHash,
+    /// The RFC 5649 mechanism's own vectors (two-step only).
+    pub rfc5649: Option<KatReport>,
+    /// The whole path's known-answer test (always run).
+    pub kat: WrapKatReport,
 }
 
 impl WrapPlan {
     /// True when the output carries the token's zero padding: fine to rehearse with, not for
     /// production unless the script allows it.
     pub fn zero_pads(&self) -> bool {
-        matches!(self, WrapPlan::TwoStep { kat, .. } if kat.behaviour == KwpBehaviour::ZeroPadsThenRfc5649)
+        self.kat.outcome == WrapKatOutcome::ZeroPadded
     }
 
     pub fn method(&self) -> WrapMethod {
-        match self {
-            WrapPlan::Native => WrapMethod::Native,
-            WrapPlan::TwoStep { kwp, kat } => WrapMethod::TwoStep {
-                kwp_mechanism: mechanisms::name(*kwp),
-                kat: kat.clone(),
+        match (self.path, &self.rfc5649) {
+            (WrapPath::TwoStep { kwp }, Some(rfc)) => WrapMethod::TwoStep {
+                kwp_mechanism: mechanisms::name(kwp),
+                kat: rfc.clone(),
+                path_kat: self.kat.clone(),
+            },
+            _ => WrapMethod::Native {
+                kat: self.kat.clone(),
             },
         }
     }
 }
 
-/// Picks how this token will wrap: native if listed; otherwise 0x210B, then 0x210A, each
-/// only after its known-answer test. A byte-exact mechanism always beats a zero-padding one.
-pub fn plan(session: &HsmSession<'_>, policy: WrapPolicy) -> Result<WrapPlan, HsmError> {
+/// What the known-answer tests found on a token, for one OAEP hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrapSurvey {
+    pub oaep: OaepHash,
+    /// The first path whose output was byte-exact.
+    pub exact: Option<WrapPlan>,
+    /// The first path that zero-pads (usable for rehearsals, or where a script allows it).
+    pub zero_padding: Option<WrapPlan>,
+    /// The paths that failed their tests, in the order tried.
+    pub failed: Vec<WrapKatReport>,
+}
+
+impl WrapSurvey {
+    /// The path to use: byte-exact if there is one, else a zero-padding one.
+    pub fn best(&self) -> Option<&WrapPlan> {
+        self.exact.as_ref().or(self.zero_padding.as_ref())
+    }
+}
+
+/// Proves the token's wrap paths for `oaep`, in order of preference: native
+/// CKM_RSA_AES_KEY_WRAP first; then the two-step path with 0x210B, then 0x210A (each only after
+/// its RFC 5649 vectors). Stops at the first byte-exact path.
+pub fn survey(session: &HsmSession<'_>, oaep: OaepHash) -> Result<WrapSurvey, HsmError> {
     let mechs = session.hsm().mechanisms(session.slot())?;
+    let mut found = WrapSurvey {
+        oaep,
+        exact: None,
+        zero_padding: None,
+        failed: Vec::new(),
+    };
+    let mut candidates: Vec<WrapPath> = Vec::new();
     if mechs.contains(&CKM_RSA_AES_KEY_WRAP) {
-        return Ok(WrapPlan::Native);
+        candidates.push(WrapPath::Native);
     }
-    if !mechs.contains(&CKM_RSA_PKCS_OAEP) {
-        return Err(HsmError::MechanismMissing("CKM_RSA_PKCS_OAEP"));
-    }
-    let mut zero_padding = None;
-    for kwp in [CKM_AES_KEY_WRAP_KWP, CKM_AES_KEY_WRAP_PAD] {
-        if !mechs.contains(&kwp) {
-            continue;
-        }
-        let report = kat::run(session, kwp)?;
-        match report.behaviour {
-            KwpBehaviour::Rfc5649 => return Ok(WrapPlan::TwoStep { kwp, kat: report }),
-            KwpBehaviour::ZeroPadsThenRfc5649 if zero_padding.is_none() => {
-                zero_padding = Some(WrapPlan::TwoStep { kwp, kat: report });
+    if mechs.contains(&CKM_RSA_PKCS_OAEP) {
+        for kwp in [CKM_AES_KEY_WRAP_KWP, CKM_AES_KEY_WRAP_PAD] {
+            if mechs.contains(&kwp) {
+                candidates.push(WrapPath::TwoStep { kwp });
             }
-            _ => {}
         }
     }
-    match zero_padding {
+    for path in candidates {
+        let rfc5649 = match path {
+            WrapPath::Native => None,
+            WrapPath::TwoStep { kwp } => {
+                let rfc = kat::run(session, kwp)?;
+                if rfc.behaviour == KwpBehaviour::Unrecognised {
+                    continue;
+                }
+                Some(rfc)
+            }
+        };
+        let kat = wrap_kat::run(session, path, oaep)?;
+        let plan = WrapPlan {
+            path,
+            oaep,
+            rfc5649,
+            kat: kat.clone(),
+        };
+        match kat.outcome {
+            WrapKatOutcome::Exact => {
+                found.exact = Some(plan);
+                break;
+            }
+            WrapKatOutcome::ZeroPadded if found.zero_padding.is_none() => {
+                found.zero_padding = Some(plan);
+            }
+            _ => found.failed.push(kat),
+        }
+    }
+    Ok(found)
+}
+
+/// The path this token will wrap with under `policy`: byte-exact first; a zero-padding path
+/// only where the policy allows it. When none passes, the error lists what each path did.
+pub fn plan(session: &HsmSession<'_>, policy: WrapPolicy) -> Result<WrapPlan, HsmError> {
+    let found = survey(session, policy.oaep)?;
+    if let Some(plan) = found.exact {
+        return Ok(plan);
+    }
+    match found.zero_padding {
         Some(plan) if policy.allow_zero_padding => Ok(plan),
         Some(_) => Err(HsmError::ZeroPaddingRefused),
-        None => Err(HsmError::NoWrapMechanism),
+        None if found.failed.is_empty() => Err(HsmError::NoWrapMechanism),
+        None => Err(HsmError::NoWrapPath {
+            oaep: policy.oaep,
+            tried: found.failed.iter().map(WrapKatReport::summary).collect(),
+        }),
     }
+}
+
+/// Imports an RSA public key as a session object that may wrap.
+pub(crate) fn import_rsa_public<'s>(
+    session: &'s HsmSession<'_>,
+    modulus_be: &[u8],
+    exponent_be: &[u8],
+    label: &[u8],
+) -> Result<DestroyOnDrop<'s>, HsmError> {
+    let s = session.session();
+    let handle = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::PUBLIC_KEY),
+            Attribute::KeyType(KeyType::RSA),
+            Attribute::Token(false),
+            Attribute::Wrap(true),
+            Attribute::Encrypt(true),
+            Attribute::Modulus(modulus_be.to_vec()),
+            Attribute::PublicExponent(exponent_be.to_vec()),
+            Attribute::Label(label.to_vec()),
+        ])
+        .map_err(HsmError::p11("import the KEK public key"))?;
+    Ok(DestroyOnDrop::new(s, handle))
 }
 
 /// Wraps `target` for `kek` following `plan`; returns the BYOK ciphertext.
@@ -109,43 +279,52 @@ pub fn wrap(
     kek: &Kek,
     target: ObjectHandle,
 ) -> Result<Vec<u8>, HsmError> {
-    let s = session.session();
-    let kek_object = DestroyOnDrop::new(
-        s,
-        s.create_object(&[
-            Attribute::Class(ObjectClass::PUBLIC_KEY),
-            Attribute::KeyType(KeyType::RSA),
-            Attribute::Token(false),
-            Attribute::Wrap(true),
-            Attribute::Encrypt(true),
-            Attribute::Modulus(kek.modulus_be()),
-            Attribute::PublicExponent(kek.exponent_be()),
-            Attribute::Label(b"byok-ceremony KEK (session copy)".to_vec()),
-        ])
-        .map_err(HsmError::p11("import the KEK public key"))?,
-    );
-    let ciphertext = match plan {
-        WrapPlan::Native => session
+    let kek_object = import_rsa_public(
+        session,
+        &kek.modulus_be(),
+        &kek.exponent_be(),
+        b"byok-ceremony KEK (session copy)",
+    )?;
+    let ciphertext = wrap_object(
+        session,
+        plan.path,
+        plan.oaep,
+        kek_object.handle(),
+        kek.modulus_len(),
+        target,
+    )?;
+    kek_object.destroy()?;
+    Ok(ciphertext)
+}
+
+/// The one wrap both the ceremony and the known-answer test run: `target` wrapped by the RSA
+/// public key object `rsa_public` (of `modulus_len` bytes) along `path`.
+pub(crate) fn wrap_object(
+    session: &HsmSession<'_>,
+    path: WrapPath,
+    oaep: OaepHash,
+    rsa_public: ObjectHandle,
+    modulus_len: usize,
+    target: ObjectHandle,
+) -> Result<Vec<u8>, HsmError> {
+    let ciphertext = match path {
+        WrapPath::Native => session
             .hsm()
             .raw()
             .wrap_key(
-                s.handle(),
+                session.session().handle(),
                 CKM_RSA_AES_KEY_WRAP,
-                RawWrapParams::RsaAesKeyWrapSha1 { aes_key_bits: 256 },
-                kek_object.handle().handle(),
+                RawWrapParams::RsaAesKeyWrap {
+                    aes_key_bits: 256,
+                    oaep,
+                },
+                rsa_public.handle(),
                 target.handle(),
             )
             .map_err(HsmError::raw("wrap the key with CKM_RSA_AES_KEY_WRAP"))?,
-        WrapPlan::TwoStep { kwp, .. } => two_step(
-            session,
-            *kwp,
-            kek_object.handle(),
-            kek.modulus_len(),
-            target,
-        )?,
+        WrapPath::TwoStep { kwp } => two_step(session, kwp, oaep, rsa_public, modulus_len, target)?,
     };
-    kek_object.destroy()?;
-    let expected_min = kek.modulus_len() + 16;
+    let expected_min = modulus_len + 16;
     if ciphertext.len() < expected_min {
         return Err(HsmError::Malformed {
             what: "wrapped key",
@@ -161,6 +340,7 @@ pub fn wrap(
 fn two_step(
     session: &HsmSession<'_>,
     kwp: CK_MECHANISM_TYPE,
+    oaep: OaepHash,
     kek: ObjectHandle,
     modulus_len: usize,
     target: ObjectHandle,
@@ -194,13 +374,20 @@ fn two_step(
             target.handle(),
         )
         .map_err(HsmError::raw("wrap the key with RFC 5649"))?;
-    let oaep = PkcsOaepParams::new(
-        MechanismType::SHA1,
-        PkcsMgfType::MGF1_SHA1,
-        PkcsOaepSource::empty(),
-    );
+    let params = match oaep {
+        OaepHash::Sha1 => PkcsOaepParams::new(
+            MechanismType::SHA1,
+            PkcsMgfType::MGF1_SHA1,
+            PkcsOaepSource::empty(),
+        ),
+        OaepHash::Sha256 => PkcsOaepParams::new(
+            MechanismType::SHA256,
+            PkcsMgfType::MGF1_SHA256,
+            PkcsOaepSource::empty(),
+        ),
+    };
     let wrapped_aes = s
-        .wrap_key(&Mechanism::RsaPkcsOaep(oaep), kek, aes.handle())
+        .wrap_key(&Mechanism::RsaPkcsOaep(params), kek, aes.handle())
         .map_err(HsmError::p11("wrap the ephemeral AES key with RSA-OAEP"))?;
     aes.destroy()?;
     if wrapped_aes.len() != modulus_len {

@@ -1,19 +1,35 @@
 //! Shared set-up for tests that need real PKCS#11 tokens.
 //!
-//! One SoftHSM2 and one kryoptic throwaway token per test binary, both created before any test
-//! uses either (creating a token sets its configuration variable in the process environment,
-//! which must not race with a module reading it). Tests lock a token while they use it.
+//! One throwaway token of each real module per test binary: SoftHSM2 2.7.0 (built by
+//! scripts/build-softhsm.sh: native CKM_RSA_AES_KEY_WRAP), the distro's SoftHSM2 2.6.1 (zero-pads)
+//! and kryoptic (byte-exact two-step), all created before any test uses one (creating a token sets
+//! its configuration variable in the process environment, which must not race with a module
+//! reading it). Tests lock a token while they use it.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use byok_ceremony::byok::simulated_kek::SimulatedKek;
-use byok_ceremony::hsm::throwaway::{KRYOPTIC_MODULE_ENV, SoftToken, ThrowawayToken};
+use byok_ceremony::hsm::throwaway::{
+    KRYOPTIC_MODULE_ENV, SOFTHSM_BUILT_MODULE_ENV, SoftToken, ThrowawayToken,
+};
 
 pub struct Tokens {
+    /// The distro's SoftHSM2 (2.6.1 on Debian bookworm).
     pub softhsm2: Mutex<ThrowawayToken>,
     pub kryoptic: Mutex<ThrowawayToken>,
+    /// SoftHSM2 2.7.0 as scripts/build-softhsm.sh builds it.
+    pub native: Mutex<ThrowawayToken>,
+}
+
+/// The SoftHSM2 2.7.0 module, or a panic that says how to get it.
+pub fn native_module() -> PathBuf {
+    SoftToken::find_built_softhsm().unwrap_or_else(|| {
+        panic!(
+            "SoftHSM2 2.7.0 is not built: run scripts/test.sh, or scripts/build-softhsm.sh and set {SOFTHSM_BUILT_MODULE_ENV}"
+        )
+    })
 }
 
 /// The module of `kind`, or a panic that says how to get it: a missing token must fail the
@@ -40,9 +56,17 @@ pub fn tokens() -> &'static Tokens {
             )
             .unwrap_or_else(|e| panic!("cannot create a {} token: {e}", kind.name()))
         };
+        let native = ThrowawayToken::create(
+            SoftToken::SoftHsm2,
+            &native_module(),
+            "test SoftHSM2 2.7.0",
+            Some(&base),
+        )
+        .unwrap_or_else(|e| panic!("cannot create a SoftHSM2 2.7.0 token: {e}"));
         Tokens {
             softhsm2: Mutex::new(make(SoftToken::SoftHsm2)),
             kryoptic: Mutex::new(make(SoftToken::Kryoptic)),
+            native: Mutex::new(native),
         }
     })
 }
@@ -57,6 +81,14 @@ pub fn token(kind: SoftToken) -> MutexGuard<'static, ThrowawayToken> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The SoftHSM2 2.7.0 token (native CKM_RSA_AES_KEY_WRAP).
+pub fn native_token() -> MutexGuard<'static, ThrowawayToken> {
+    tokens()
+        .native
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// One simulated Key Vault KEK per test binary (RSA key generation is slow).
 pub fn kek() -> &'static SimulatedKek {
     static KEK: OnceLock<SimulatedKek> = OnceLock::new();
@@ -67,4 +99,32 @@ pub fn kek() -> &'static SimulatedKek {
 pub fn managed_hsm_kek() -> &'static SimulatedKek {
     static KEK: OnceLock<SimulatedKek> = OnceLock::new();
     KEK.get_or_init(|| SimulatedKek::generate(2048, true).expect("simulated KEK"))
+}
+
+/// The test shim module (tests/p11shim/p11shim.c), compiled once per test binary with the
+/// machine's C compiler: a PKCS#11 module that forwards to the real module named by
+/// `P11SHIM_MODULE` and misbehaves on demand (see the C file). Its file name carries "softhsm2"
+/// so that a rehearsal configures it like the SoftHSM2 it wraps.
+pub fn shim_module() -> PathBuf {
+    static SHIM: OnceLock<PathBuf> = OnceLock::new();
+    SHIM.get_or_init(|| {
+        let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/p11shim/p11shim.c");
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("p11shim");
+        std::fs::create_dir_all(&dir).expect("shim dir");
+        let out = dir.join("libsofthsm2-shim.so");
+        // Another test binary may be compiling it too: build under a name of our own, then
+        // rename over (atomic).
+        let tmp = dir.join(format!("libsofthsm2-shim.{}.so", std::process::id()));
+        let status = std::process::Command::new("cc")
+            .args(["-shared", "-fPIC", "-O2", "-Wall", "-o"])
+            .arg(&tmp)
+            .arg(&src)
+            .args(["-ldl", "-lpthread"])
+            .status()
+            .expect("run cc (gcc is on every machine of this kind)");
+        assert!(status.success(), "compiling {} failed", src.display());
+        std::fs::rename(&tmp, &out).expect("install the shim");
+        out
+    })
+    .clone()
 }

@@ -100,6 +100,7 @@ pub fn view(phase: Phase) -> View {
             local: true,
             always_sensitive: true,
             never_extractable: false,
+            wrap_with_trusted: false,
         });
     }
     if phase > Phase::Wrap {

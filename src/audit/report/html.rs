@@ -153,17 +153,13 @@ fn summary(s: &mut String, f: &Facts) {
         row(s, "KEK size", &format!("{} bits", k.bits));
     }
     if let Some(w) = &f.wrap {
-        let method = match &w.method {
-            crate::hsm::wrap::WrapMethod::Native => {
-                "CKM_RSA_AES_KEY_WRAP, one call in the HSM".to_owned()
-            }
-            crate::hsm::wrap::WrapMethod::TwoStep { kwp_mechanism, kat } => format!(
-                "two steps in the HSM: {kwp_mechanism} (known-answer test: {:?} on {} vectors), then RSA-OAEP",
-                kat.behaviour, kat.vectors
-            ),
-        };
+        let method = format!(
+            "{}, {} known-answer vectors",
+            w.method.describe(),
+            w.method.path_kat().vectors
+        );
         let grade = if w.rehearsal_grade {
-            " (rehearsal-grade: the token zero-pads)"
+            " (REHEARSAL-GRADE: the token zero-pads the key before wrapping; the file carries trailing zero bytes after the key)"
         } else {
             ""
         };

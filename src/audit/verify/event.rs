@@ -11,8 +11,10 @@ use serde::Deserialize;
 
 use crate::ceremony::machine::{Check, Event, FileRecord, MachineConfig, Phase};
 use crate::hsm::TokenIdentity;
+use crate::hsm::oaep::OaepHash;
 use crate::hsm::target::KeyAttributes;
 use crate::hsm::wrap::WrapMethod;
+use crate::hsm::wrap_kat::WrapKatReport;
 
 // As `Event`: a field-for-field copy, sized as it is (never built: serde builds `Event`).
 #[allow(clippy::large_enum_variant)]
@@ -72,6 +74,11 @@ pub enum EventDef {
     KekRejected {
         custodian: String,
         reason: String,
+    },
+    WrapTested {
+        oaep_hash: OaepHash,
+        method: Option<WrapMethod>,
+        failed: Vec<WrapKatReport>,
     },
     KeyGenerated {
         kty: String,

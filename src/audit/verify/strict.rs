@@ -996,8 +996,20 @@ mod tests {
     use crate::ceremony::machine::{Check, FileRecord, MachineConfig, Phase, QuorumMode, Role};
     use crate::hsm::TokenIdentity;
     use crate::hsm::kat::{KatReport, KwpBehaviour};
+    use crate::hsm::oaep::OaepHash;
     use crate::hsm::target::KeyAttributes;
     use crate::hsm::wrap::WrapMethod;
+    use crate::hsm::wrap_kat::{WrapKatOutcome, WrapKatReport};
+
+    fn path_kat(outcome: WrapKatOutcome) -> WrapKatReport {
+        WrapKatReport {
+            path: "native".into(),
+            mechanism: "CKM_RSA_AES_KEY_WRAP".into(),
+            oaep_hash: OaepHash::Sha1,
+            vectors: 3,
+            outcome,
+        }
+    }
     use proptest::prelude::*;
 
     fn config(quorum: QuorumMode) -> MachineConfig {
@@ -1010,6 +1022,7 @@ mod tests {
             quorum,
             expected_kek_fingerprint: Some("ab".repeat(32)),
             destroy_after_export: true,
+            allow_zero_padding: true,
         }
     }
 
@@ -1101,6 +1114,7 @@ mod tests {
                     local: true,
                     always_sensitive: true,
                     never_extractable: false,
+                    wrap_with_trusted: false,
                 },
                 public_key_pem: Some(
                     "-----BEGIN PUBLIC KEY-----\nMII\n-----END PUBLIC KEY-----\n".into(),
@@ -1118,14 +1132,32 @@ mod tests {
                         behaviour: KwpBehaviour::ZeroPadsThenRfc5649,
                         vectors: 2,
                     },
+                    path_kat: path_kat(WrapKatOutcome::ZeroPadded),
                 },
                 rehearsal_grade: false,
             },
             Event::Wrapped {
                 byok_json: String::new(),
                 byok_sha256: "22".repeat(32),
-                method: WrapMethod::Native,
+                method: WrapMethod::Native {
+                    kat: path_kat(WrapKatOutcome::Exact),
+                },
                 rehearsal_grade: true,
+            },
+            Event::WrapTested {
+                oaep_hash: OaepHash::Sha1,
+                method: None,
+                failed: vec![
+                    path_kat(WrapKatOutcome::WrongOaepHash {
+                        used: OaepHash::Sha256,
+                    }),
+                    path_kat(WrapKatOutcome::Refused {
+                        detail: text.into(),
+                    }),
+                    path_kat(WrapKatOutcome::Mismatch {
+                        detail: String::new(),
+                    }),
+                ],
             },
             Event::Exported {
                 files: files.clone(),
@@ -1201,6 +1233,7 @@ mod tests {
             Event::KekRejected { .. } => 11,
             Event::KeyGenerated { .. } => 12,
             Event::Wrapped { .. } => 13,
+            Event::WrapTested { .. } => 26,
             Event::Exported { .. } => 14,
             Event::Verified { .. } => 15,
             Event::KeyDestroyed { .. } => 16,
@@ -1214,7 +1247,7 @@ mod tests {
             Event::RetryRequested { .. } => 24,
             Event::Checkpoint { .. } => 25,
         };
-        let mut seen = [false; 26];
+        let mut seen = [false; 27];
         for e in events() {
             seen[index(&e)] = true;
         }

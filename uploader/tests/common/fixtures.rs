@@ -119,7 +119,10 @@ pub fn make(kek_public: &rsa::PublicKey, kid: &str, target: TargetKind, rehearsa
             "extractable": true, "local": true, "always_sensitive": true,
             "never_extractable": false
         },
-        "wrap": {"method": "native"},
+        "wrap": {"method": "native", "kat": {
+            "path": "native", "mechanism": "CKM_RSA_AES_KEY_WRAP", "oaep_hash": "sha-1",
+            "vectors": 3, "outcome": {"result": "exact"}
+        }},
         "rehearsal": rehearsal,
         "rehearsal_grade_reasons": [],
     });
