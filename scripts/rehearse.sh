@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh
+scripts/install-deps.sh rehearsal
 rc=0
 module="$(scripts/build-softhsm.sh | tail -n 1)" || rc=$?
 case "${rc}" in

@@ -23,6 +23,7 @@ fn config(destroy_after_export: bool) -> MachineConfig {
         expected_kek_fingerprint: None,
         destroy_after_export,
         allow_zero_padding: false,
+        wrap_with_trusted: false,
     }
 }
 

@@ -1,10 +1,31 @@
-//! `run SCRIPT --answers FILE` end to end on SoftHSM2: a token provisioned 2-of-3, a whole
-//! ceremony, a .byok that unwraps correctly, a manifest, and a log that verifies.
+//! `run SCRIPT --answers FILE` end to end on SoftHSM2 2.7.0 (native wrap): a token provisioned
+//! 2-of-3, a whole ceremony, a .byok that unwraps byte-exact, a manifest, and a log that
+//! verifies; trusted-only wrapping; and the distro's SoftHSM2 2.6.1, whose zero padding a
+//! production ceremony refuses before any key is made.
 mod ceremony;
 
 use byok_ceremony::audit::log::stream;
+use byok_ceremony::ceremony::machine::Event;
 use byok_ceremony::manifest::Manifest;
-use ceremony::{KID, Room};
+use ceremony::{KID, Room, SOFTHSM2};
+
+/// The event kinds of a log, in order.
+fn kinds(log: &std::path::Path) -> Vec<&'static str> {
+    let mut kinds = Vec::new();
+    stream(log, |_, e| {
+        kinds.push(e.event.kind());
+        Ok(())
+    })
+    .expect("stream");
+    kinds
+}
+
+fn manifest(room: &Room) -> Manifest {
+    Manifest::parse(
+        &std::fs::read(room.path("out-usb/test-ceremony.manifest.json")).expect("manifest"),
+    )
+    .expect("strict manifest")
+}
 
 #[test]
 fn a_headless_ceremony_produces_a_verifiable_byok_manifest_and_log() {
@@ -23,7 +44,16 @@ fn a_headless_ceremony_produces_a_verifiable_byok_manifest_and_log() {
         manifest.key_attributes.token,
         "keep_in_hsm makes a token object"
     );
-    // The .byok unwraps with the test KEK to the HSM's key (SoftHSM2 zero-pads: rehearsal).
+    // Native, proven by its known-answer test, byte-exact: the .byok unwraps with the test KEK
+    // to the HSM's key with no trailing byte.
+    assert_eq!(manifest.wrap.name(), "native");
+    assert!(manifest.wrap.path_kat().passed());
+    assert!(manifest.rehearsal_grade_reasons.is_empty());
+    assert!(
+        manifest.hsm.library.ends_with("2.7"),
+        "{}",
+        manifest.hsm.library
+    );
     room.assert_byok_unwraps_to_manifest_key();
 
     // The log: on the workstation and its copy on the media are the same, and verify.
@@ -59,6 +89,7 @@ fn a_headless_ceremony_produces_a_verifiable_byok_manifest_and_log() {
         "logged_in",
         "kek_loaded",
         "kek_confirmed",
+        "wrap_tested",
         "key_generated",
         "wrapped",
         "exported",
@@ -143,4 +174,88 @@ fn a_deviation_is_recorded_acknowledged_and_reported() {
             ("deviation_acknowledged", Some("wendy".to_owned()), true)
         ]
     );
+}
+
+/// `[target] wrap_with_trusted = true` on SoftHSM2 2.7.0: provisioning has the security officer
+/// import the KEK as trusted, the key is made with CKA_WRAP_WITH_TRUSTED, and the native wrap
+/// uses the trusted KEK. Without a trusted KEK on the token the wrap stops with a clear line.
+#[test]
+fn trusted_only_wrapping_runs_natively_with_the_kek_the_so_imported() {
+    let room = Room::with_trusted_kek("trusted run");
+    let record = std::fs::read_to_string(room.path("provisioning/provisioning-record.json"))
+        .expect("record");
+    assert!(record.contains("\"trusted_kek\""), "{record}");
+    let prov_log = std::fs::read_to_string(room.path("provisioning/provisioning-audit.jsonl"))
+        .expect("provisioning log");
+    assert!(prov_log.contains("trusted_kek_imported"), "{prov_log}");
+    room.edit_script(
+        "keep_in_hsm = true",
+        "keep_in_hsm = true\nwrap_with_trusted = true",
+    );
+    let out = room.run_ceremony();
+    assert!(
+        out.status.success(),
+        "the trusted-only ceremony did not close"
+    );
+    let m = manifest(&room);
+    assert!(
+        m.key_attributes.wrap_with_trusted,
+        "the key is trusted-only"
+    );
+    assert_eq!(m.wrap.name(), "native");
+    room.assert_byok_unwraps_to_manifest_key();
+    let audit = room.audit_verify(&room.path("out-usb/test-ceremony.audit.jsonl"));
+    assert!(audit.status.success(), "the log does not verify");
+
+    // The same script on a token whose SO trusted no KEK: the key is made, the wrap refused.
+    let plain = Room::new("untrusted run");
+    plain.edit_script(
+        "keep_in_hsm = true",
+        "keep_in_hsm = true\nwrap_with_trusted = true",
+    );
+    let out = plain.run_ceremony();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no trusted KEK"), "{stderr}");
+    assert!(stderr.contains("[trusted_kek]"), "{stderr}");
+    assert!(!plain.path("out-usb/test-ceremony.byok").exists());
+}
+
+/// The distro's SoftHSM2 2.6.1 zero-pads before RFC 5649. Its known-answer test shows it, and a
+/// production ceremony stops there, before any key is generated; the script can accept it
+/// explicitly, and then every output says it is rehearsal-grade.
+#[test]
+fn a_production_ceremony_refuses_a_zero_padding_token_before_any_key_is_made() {
+    let room = Room::on_module("zero padding", SOFTHSM2);
+    room.edit_script("rehearsal = true", "rehearsal = false");
+    let out = room.run_ceremony_offline();
+    assert!(!out.status.success(), "a zero-padding token was accepted");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("zero-pads"), "{stderr}");
+    assert!(stderr.contains("allow_zero_padding"), "{stderr}");
+    let log = room.path("state/test-ceremony.audit.jsonl");
+    let seen = kinds(&log);
+    assert!(seen.contains(&"wrap_tested"), "{seen:?}");
+    assert!(!seen.contains(&"key_generated"), "a key was made: {seen:?}");
+    let mut tested = None;
+    stream(&log, |_, e| {
+        if let Event::WrapTested { method, .. } = &e.event {
+            tested = method.clone();
+        }
+        Ok(())
+    })
+    .expect("stream");
+    let tested = tested.expect("the zero-padding path is what the test found");
+    assert_eq!(tested.name(), "two_step");
+    assert!(byok_ceremony::ceremony::machine::zero_pads(&tested));
+
+    // Accepted explicitly by the script: the ceremony runs, and says rehearsal-grade.
+    let allowed = Room::on_module("zero padding allowed", SOFTHSM2);
+    allowed.edit_script("rehearsal = true", "rehearsal = false");
+    allowed.edit_script("[hsm]\n", "[hsm]\nallow_zero_padding = true\n");
+    let out = allowed.run_ceremony_offline();
+    assert!(out.status.success(), "allow_zero_padding did not allow it");
+    let m = manifest(&allowed);
+    assert!(!m.rehearsal_grade_reasons.is_empty());
+    allowed.assert_byok_unwraps_to_manifest_key();
 }

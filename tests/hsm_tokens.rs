@@ -406,3 +406,94 @@ fn return_values_are_named_by_their_numbers() {
     assert_eq!(rv_name(0x70), "CKR_MECHANISM_INVALID");
     assert_eq!(rv_name(0x7), "CKR_ARGUMENTS_BAD");
 }
+
+/// Trusted-only wrapping on SoftHSM2 2.7.0: a target made with CKA_WRAP_WITH_TRUSTED wraps, by
+/// the native mechanism, only for the KEK the security officer imported as trusted; the HSM
+/// itself refuses an untrusted copy of the very same KEK, and the two-step path.
+#[test]
+fn trusted_only_wrapping_works_natively_with_the_kek_the_so_trusted() {
+    use byok_ceremony::hsm::trusted_kek;
+    let sim = kek();
+    let token = native_token();
+    {
+        let so = token.login_so().expect("SO login");
+        let handle = trusted_kek::import(&so, sim.kek()).expect("the SO imports the KEK");
+        assert_eq!(
+            trusted_kek::find(&so, sim.kek()).expect("find"),
+            Some(handle)
+        );
+        let again = trusted_kek::import(&so, sim.kek()).expect_err("one copy only");
+        assert!(again.to_string().contains("already holds"), "{again}");
+        so.session().logout().expect("SO logout");
+    }
+    let session = token.login().expect("login");
+    let trusted = trusted_kek::find(&session, sim.kek())
+        .expect("find")
+        .expect("the user sees the trusted KEK");
+    let generated = target::generate(
+        &session,
+        &TargetRequest {
+            spec: TargetSpec::Ec {
+                curve: EcCurve::P384,
+            },
+            label: "trusted-only".into(),
+            token_object: false,
+            wrap_with_trusted: true,
+        },
+    )
+    .expect("generate");
+    assert!(generated.attributes.wrap_with_trusted, "read back");
+    let plan = wrap::plan(&session, PRODUCTION).expect("plan");
+    assert_eq!(plan.path, WrapPath::Native);
+    // The untrusted session copy of the same KEK: the HSM refuses.
+    let refused = wrap::wrap(&session, &plan, sim.kek(), generated.key)
+        .expect_err("an untrusted KEK cannot wrap a WRAP_WITH_TRUSTED key");
+    assert!(
+        refused.to_string().contains("CKR_KEY_NOT_WRAPPABLE"),
+        "{refused}"
+    );
+    // The trusted one: byte-exact.
+    let ciphertext = wrap::wrap_with_trusted(&session, &plan, sim.kek(), trusted, generated.key)
+        .expect("trusted wrap");
+    let file = ByokFile {
+        kid: sim.kek().kid().expect("kid").url().to_owned(),
+        ciphertext,
+        generator: "test".into(),
+    };
+    let report = verify_byok(
+        &file.to_json_bytes(),
+        &VerifyInputs {
+            kek: sim.kek(),
+            kid: None,
+            kek_private: Some(sim.private_key()),
+            expected_public_spki_der: generated.public_spki_der.as_deref(),
+            allow_zero_padding: false,
+        },
+    );
+    assert!(report.is_ok(), "{:?}", report.problems);
+    // The two-step path cannot wrap it (its ephemeral AES key is not trusted).
+    let two_step = wrap::WrapPlan {
+        path: WrapPath::TwoStep {
+            kwp: CKM_AES_KEY_WRAP_PAD,
+        },
+        ..plan.clone()
+    };
+    assert!(wrap::wrap(&session, &two_step, sim.kek(), generated.key).is_err());
+    assert!(
+        wrap::wrap_with_trusted(&session, &two_step, sim.kek(), trusted, generated.key)
+            .expect_err("trusted-only is native-only")
+            .to_string()
+            .contains("native")
+    );
+    target::destroy(&session, &generated).expect("destroy");
+    drop(session);
+    let so = token.login_so().expect("SO login");
+    // Object handles belong to sessions on SoftHSM2: find it again.
+    let trusted = trusted_kek::find(&so, sim.kek())
+        .expect("find")
+        .expect("still there");
+    so.session()
+        .destroy_object(trusted)
+        .expect("remove the trusted KEK");
+    so.session().logout().expect("SO logout");
+}

@@ -48,6 +48,7 @@ fn record(user: &IssuedSplit, so: &IssuedSplit) -> ProvisioningRecord {
             public_key_sha256: String::new(),
         },
         supersedes: None,
+        trusted_kek: None,
     }
 }
 

@@ -114,6 +114,13 @@ fn finish(ui: &Tmux) {
 }
 
 fn outputs_verify(room: &Room) {
+    // The room's token is SoftHSM2 2.7.0: the native wrap, proven and byte-exact.
+    let manifest = byok_ceremony::manifest::Manifest::parse(
+        &std::fs::read(room.path("out-usb/test-ceremony.manifest.json")).expect("manifest"),
+    )
+    .expect("manifest");
+    assert_eq!(manifest.wrap.name(), "native");
+    assert!(manifest.rehearsal_grade_reasons.is_empty());
     room.assert_byok_unwraps_to_manifest_key();
     let media = room.path("out-usb");
     let audit = room.audit_verify(&media.join("test-ceremony.audit.jsonl"));

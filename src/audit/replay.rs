@@ -456,6 +456,7 @@ fn script_from_config(config: &MachineConfig, pins: ScriptPins) -> CeremonyScrip
         target: pins.target,
         target_label: pins.target_label,
         keep_in_hsm: !config.destroy_after_export,
+        wrap_with_trusted: config.wrap_with_trusted,
         kek_file: NOT_IN_LOG.into(),
         kek_json: None,
         expected_kid: None,

@@ -122,6 +122,10 @@ pub struct MachineConfig {
     /// production ceremony. Absent in older logs: false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_zero_padding: bool,
+    /// The key is made with CKA_WRAP_WITH_TRUSTED and wrapped only by the trusted KEK: only the
+    /// native mechanism can. Absent in older logs: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub wrap_with_trusted: bool,
 }
 
 impl MachineConfig {
@@ -1074,6 +1078,12 @@ fn wrap_tested(
             "a wrap path is chosen only after its known-answer test passed for the ceremony's OAEP hash",
         ));
     }
+    if config.wrap_with_trusted && !matches!(method, WrapMethod::Native { .. }) {
+        s.failures.push(
+            "the script asks for trusted-only wrapping (wrap_with_trusted), which only the native CKM_RSA_AES_KEY_WRAP can do, and this HSM's native wrap did not pass its known-answer test: use an HSM whose native wrap does, or abort".into(),
+        );
+        return Ok(vec![]);
+    }
     if zero_pads(method) && !s.rehearsal && !config.allow_zero_padding {
         s.failures.push(
             "the HSM's wrap zero-pads the key before RFC 5649 (known-answer test), so the .byok would carry trailing zero bytes that Azure may reject; a production ceremony refuses it before any key is made: use an HSM whose wrap is byte-exact, or abort (a script may accept it with allow_zero_padding = true)".into(),
@@ -1250,6 +1260,7 @@ mod tests {
             expected_kek_fingerprint: None,
             destroy_after_export: true,
             allow_zero_padding: false,
+            wrap_with_trusted: false,
         };
         let native = WrapMethod::Native {
             kat: crate::hsm::wrap_kat::WrapKatReport {

@@ -26,6 +26,7 @@ use crate::hsm::module::{Hsm, HsmSession};
 use crate::hsm::oaep::OaepHash;
 use crate::hsm::signer::HsmAuditSigner;
 use crate::hsm::target::{self, TargetRequest};
+use crate::hsm::trusted_kek;
 use crate::hsm::wrap::{self, WrapPlan};
 use crate::media::atomic::{WriteError, sha256_file, write_new_or_identical};
 use crate::quorum::login::{LoginPolicy, QuorumLogin, login_protected};
@@ -845,7 +846,7 @@ impl<'p> Runner<'p> {
                 spec: self.script.target,
                 label: self.script.target_label.clone(),
                 token_object: self.script.keep_in_hsm,
-                wrap_with_trusted: false,
+                wrap_with_trusted: self.script.wrap_with_trusted,
             },
         )
         .map_err(step(Phase::KeyGeneration))?;
@@ -894,7 +895,23 @@ impl<'p> Runner<'p> {
             phase: Phase::Wrap,
             reason: "the HSM's wrap was not proven in this run; retry the step".into(),
         })?;
-        let ciphertext = wrap::wrap(&session, plan, kek, key).map_err(step(Phase::Wrap))?;
+        let ciphertext = if self.script.wrap_with_trusted {
+            // Only the KEK the security officer imported as trusted can wrap this key, and it
+            // must be the very KEK the custodians confirmed.
+            let trusted = trusted_kek::find(&session, kek)
+                .map_err(step(Phase::Wrap))?
+                .ok_or_else(|| RunError::Step {
+                    phase: Phase::Wrap,
+                    reason: format!(
+                        "the token holds no trusted KEK equal to the one confirmed (fingerprint {}): the security officer imports it at provisioning ([trusted_kek] in the provisioning script); abort, or re-provision and run again",
+                        kek.fingerprint().hex_groups()
+                    ),
+                })?;
+            wrap::wrap_with_trusted(&session, plan, kek, trusted, key)
+        } else {
+            wrap::wrap(&session, plan, kek, key)
+        }
+        .map_err(step(Phase::Wrap))?;
         let id = self.facts.hsm.clone().unwrap_or_default();
         let file = ByokFile {
             kid: self.facts.kid.clone().unwrap_or_default(),

@@ -95,6 +95,9 @@ struct RawTarget {
     label: Spanned<String>,
     #[serde(default = "yes")]
     keep_in_hsm: bool,
+    /// CKA_WRAP_WITH_TRUSTED: wrap only with the KEK the SO imported as trusted.
+    #[serde(default)]
+    wrap_with_trusted: bool,
 }
 
 fn yes() -> bool {
@@ -146,6 +149,9 @@ pub struct CeremonyScript {
     pub target: TargetSpec,
     pub target_label: String,
     pub keep_in_hsm: bool,
+    /// `[target] wrap_with_trusted`: the key is made with CKA_WRAP_WITH_TRUSTED and wrapped only
+    /// with the trusted KEK the security officer imported at provisioning (native wrap only).
+    pub wrap_with_trusted: bool,
     pub kek_file: String,
     pub kek_json: Option<String>,
     pub expected_kid: Option<Kid>,
@@ -396,6 +402,7 @@ impl CeremonyScript {
             target,
             target_label: raw.target.label.get_ref().clone(),
             keep_in_hsm: raw.target.keep_in_hsm,
+            wrap_with_trusted: raw.target.wrap_with_trusted,
             kek_file: raw.kek.file.get_ref().clone(),
             kek_json: raw.kek.json.map(|j| j.get_ref().clone()),
             expected_kid,
@@ -419,6 +426,7 @@ impl CeremonyScript {
             expected_kek_fingerprint: self.expected_fingerprint.clone(),
             destroy_after_export: !self.keep_in_hsm,
             allow_zero_padding: self.allow_zero_padding,
+            wrap_with_trusted: self.wrap_with_trusted,
         }
     }
 }

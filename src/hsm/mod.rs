@@ -13,6 +13,7 @@ pub mod objects;
 pub mod signer;
 pub mod target;
 pub mod throwaway;
+pub mod trusted_kek;
 pub mod uri;
 pub mod wrap;
 pub mod wrap_kat;

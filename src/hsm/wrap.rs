@@ -297,6 +297,31 @@ pub fn wrap(
     Ok(ciphertext)
 }
 
+/// Wraps `target` with the trusted KEK object `trusted_kek` (a token object the security officer
+/// marked CKA_TRUSTED; see `trusted_kek`). Only the native path can: the two-step path's
+/// ephemeral AES key cannot be trusted, so a target made with CKA_WRAP_WITH_TRUSTED refuses it.
+pub fn wrap_with_trusted(
+    session: &HsmSession<'_>,
+    plan: &WrapPlan,
+    kek: &Kek,
+    trusted_kek: ObjectHandle,
+    target: ObjectHandle,
+) -> Result<Vec<u8>, HsmError> {
+    if plan.path != WrapPath::Native {
+        return Err(HsmError::Unsupported(
+            "trusted-only wrapping needs the native CKM_RSA_AES_KEY_WRAP, and this token's native wrap did not pass its known-answer test; use an HSM whose native wrap does, or make the key without wrap_with_trusted".into(),
+        ));
+    }
+    wrap_object(
+        session,
+        plan.path,
+        plan.oaep,
+        trusted_kek,
+        kek.modulus_len(),
+        target,
+    )
+}
+
 /// The one wrap both the ceremony and the known-answer test run: `target` wrapped by the RSA
 /// public key object `rsa_public` (of `modulus_len` bytes) along `path`.
 pub(crate) fn wrap_object(

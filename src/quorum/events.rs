@@ -18,6 +18,11 @@ pub enum QuorumEvent {
         label: String,
         public_key_sha256: String,
     },
+    /// The security officer imported the KEK as a trusted wrapping key (CKA_TRUSTED).
+    TrustedKekImported {
+        label: String,
+        fingerprint_sha256: String,
+    },
     /// A PIN was split.
     SplitMade {
         group: PinGroup,
@@ -120,6 +125,8 @@ pub enum RejectReason {
     CommitmentMismatch,
     /// M shares are already present.
     AlreadyComplete,
+    /// A valid share, but recorded for another custodian than the one presenting it.
+    WrongOwner,
 }
 
 /// How the login was made.

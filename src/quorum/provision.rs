@@ -31,10 +31,14 @@ use super::events::{EventSink, QuorumEvent};
 use super::issue::{self, IssueError, IssuedSplit};
 use super::outputs::{self, OutputError, Written};
 use super::pin::{self, PinError, PinLimits, PinSecret};
-use super::record::{ProvisioningRecord, RECORD_FORMAT, RECORD_VERSION, RecordError};
+use super::record::{
+    ProvisioningRecord, RECORD_FORMAT, RECORD_VERSION, RecordError, TrustedKekRecord,
+};
 use super::script::{ProvisioningScript, TokenPlan};
 use super::share::{PinGroup, Share};
 use super::split::{self, SplitError};
+use crate::byok::kek::Kek;
+use crate::hsm::trusted_kek;
 use crate::hsm::{Hsm, HsmError, HsmSession, TokenIdentity, TokenSelector};
 
 pub use people::{HandOut, Headless, ProvisionPeople, ProvisionStep, TokenToChange};
@@ -102,6 +106,12 @@ pub enum ProvisionError {
         "the {group} rebuilt from the written share files did not log in ({detail}); treat the share files as void and investigate before using this token"
     )]
     Verify { group: PinGroup, detail: String },
+    #[error("the trusted KEK cannot be used: {0}. Nothing was changed")]
+    TrustedKek(String),
+    #[error(
+        "the script imports a trusted KEK, which only the security officer may do: the current-PINs file needs an `so=` line with the token's current SO PIN"
+    )]
+    TrustedKekNeedsSo,
     #[error(
         "provisioning was not confirmed, so it stopped before the token was changed; nothing was written. Run it again when everyone is ready"
     )]
@@ -177,6 +187,15 @@ pub fn provision_with(
     if script.so_pin.is_some() && current.as_ref().is_some_and(|c| c.so.is_none()) {
         return Err(ProvisionError::SoPinNeeded);
     }
+    if script.trusted_kek.is_some() && current.as_ref().is_some_and(|c| c.so.is_none()) {
+        return Err(ProvisionError::TrustedKekNeedsSo);
+    }
+    // The KEK to trust, read and checked against the script's pin before the token is touched.
+    let trusted = script
+        .trusted_kek
+        .as_ref()
+        .map(load_trusted_kek)
+        .transpose()?;
     let hsm = Hsm::load(&script.module)?;
     // Which token changes, found and shown before anything is changed or written.
     let (slot, change) = token_to_change(&hsm, &script.token)?;
@@ -209,6 +228,11 @@ pub fn provision_with(
     let token = hsm.token_identity(slot)?;
     let limits = limits(&hsm, slot)?;
     let session = hsm.open_session(slot)?;
+    let trusted_kek = match (&trusted, &old_so) {
+        (Some(kek), Some(so)) => Some(import_trusted_kek(&session, kek, so, &mut events)?),
+        (Some(_), None) => return Err(ProvisionError::TrustedKekNeedsSo),
+        (None, _) => None,
+    };
     login_current(&session, UserType::User, &old_user)?;
     people.progress(ProvisionStep::AuditKey);
     let audit = audit_key::generate(&session)?;
@@ -249,6 +273,7 @@ pub fn provision_with(
         so_pin: so.as_ref().map(|(_, i)| i.record.clone()),
         audit_key: audit,
         supersedes: None,
+        trusted_kek,
     };
     record.validate()?;
     let mut splits: Vec<&IssuedSplit> = vec![&user];
@@ -303,6 +328,42 @@ pub fn provision_with(
         written,
         events: events.finish().map_err(ProvisionError::AuditLog)?,
     })
+}
+
+/// Reads the KEK file and checks it against the fingerprint the script pins.
+fn load_trusted_kek(plan: &super::script::TrustedKekPlan) -> Result<Kek, ProvisionError> {
+    let kek =
+        Kek::load(&plan.file, None, None).map_err(|e| ProvisionError::TrustedKek(e.to_string()))?;
+    if kek.fingerprint() != plan.fingerprint {
+        return Err(ProvisionError::TrustedKek(format!(
+            "{} has fingerprint {}, not the {} the script pins; bring the KEK the online side read aloud",
+            plan.file.display(),
+            kek.fingerprint().hex_groups(),
+            plan.fingerprint.hex_groups()
+        )));
+    }
+    Ok(kek)
+}
+
+/// The security officer imports the KEK as a trusted wrapping key, then logs out.
+fn import_trusted_kek(
+    session: &HsmSession<'_>,
+    kek: &Kek,
+    so_pin: &AuthPin,
+    events: &mut EventSink,
+) -> Result<TrustedKekRecord, ProvisionError> {
+    login_current(session, UserType::So, so_pin)?;
+    trusted_kek::import(session, kek)?;
+    logout(session)?;
+    let record = TrustedKekRecord {
+        label: trusted_kek::label_for(kek),
+        fingerprint_sha256: kek.fingerprint().hex(),
+    };
+    events.push(QuorumEvent::TrustedKekImported {
+        label: record.label.clone(),
+        fingerprint_sha256: record.fingerprint_sha256.clone(),
+    });
+    Ok(record)
 }
 
 /// Each custodian's turn, in the order of the script; the shares handed out are exactly the

@@ -52,6 +52,18 @@ pub struct ProvisioningRecord {
     pub audit_key: AuditKeyRecord,
     /// The user-PIN split this record replaces (after a re-split).
     pub supersedes: Option<SplitId>,
+    /// The KEK the security officer imported as a trusted wrapping key, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_kek: Option<TrustedKekRecord>,
+}
+
+/// A KEK on the token as a trusted wrapping key (public facts only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedKekRecord {
+    pub label: String,
+    /// Hex SHA-256 of the KEK's SubjectPublicKeyInfo DER.
+    pub fingerprint_sha256: String,
 }
 
 /// One split PIN.

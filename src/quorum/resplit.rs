@@ -185,6 +185,7 @@ pub fn resplit_with(
         token: token.clone(),
         user_pin: user.record.clone(),
         supersedes: Some(old.user_pin.split_id),
+        trusted_kek: old.trusted_kek.clone(),
         ..old.clone()
     };
     record.validate()?;

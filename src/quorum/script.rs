@@ -19,6 +19,10 @@
 //! [so_pin]                     # required when initialising; optional when adopting
 //! threshold = 2
 //! custodians = ["frank", "grace", "heidi"]
+//!
+//! [trusted_kek]                # optional: the SO imports this KEK as a trusted wrapping key,
+//! file = "kek-usb/kek.pem"     # for ceremonies whose target sets wrap_with_trusted
+//! fingerprint_sha256 = "9cf9 36ac ..."   # as read aloud from the online side
 //! ```
 use std::path::PathBuf;
 
@@ -26,6 +30,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::split::{self, SplitPolicy};
+use crate::byok::fingerprint::Fingerprint;
 use crate::hsm::TokenSelector;
 use crate::hsm::uri::Pkcs11Uri;
 use crate::strict_toml::{self, line_col};
@@ -74,6 +79,22 @@ struct RawScript {
     token: RawToken,
     user_pin: RawGroup,
     so_pin: Option<RawGroup>,
+    trusted_kek: Option<RawTrustedKek>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTrustedKek {
+    file: Spanned<String>,
+    fingerprint_sha256: Spanned<String>,
+}
+
+/// The KEK the security officer imports as a trusted wrapping key, and the fingerprint the
+/// script pins for it (the file must match, or nothing is changed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedKekPlan {
+    pub file: PathBuf,
+    pub fingerprint: Fingerprint,
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,6 +137,7 @@ pub struct ProvisioningScript {
     pub token: TokenPlan,
     pub user_pin: CustodianGroup,
     pub so_pin: Option<CustodianGroup>,
+    pub trusted_kek: Option<TrustedKekPlan>,
 }
 
 impl ProvisioningScript {
@@ -272,12 +294,30 @@ impl ProvisioningScript {
                 }
             }
         }
+        let trusted_kek = match &raw.trusted_kek {
+            Some(t) => {
+                if t.file.get_ref().is_empty() {
+                    return Err(invalid(
+                        t.file.span(),
+                        "[trusted_kek] file must name the KEK public key file".into(),
+                    ));
+                }
+                let fingerprint = Fingerprint::from_hex(t.fingerprint_sha256.get_ref())
+                    .map_err(|e| invalid(t.fingerprint_sha256.span(), e.to_string()))?;
+                Some(TrustedKekPlan {
+                    file: PathBuf::from(t.file.get_ref()),
+                    fingerprint,
+                })
+            }
+            None => None,
+        };
         Ok(ProvisioningScript {
             rehearsal: raw.rehearsal,
             module,
             token,
             user_pin,
             so_pin,
+            trusted_kek,
         })
     }
 }

@@ -44,6 +44,23 @@ impl Room {
 
     /// A fresh room whose token lives in `module` (a SoftHSM2).
     pub fn on_module(label: &str, module: &str) -> Room {
+        Room::build(label, module, "")
+    }
+
+    /// A fresh SoftHSM2 2.7.0 room whose provisioning also has the security officer import the
+    /// test KEK as a trusted wrapping key (for `wrap_with_trusted` ceremonies).
+    pub fn with_trusted_kek(label: &str) -> Room {
+        let kek = Kek::load(&data("independent/kek-2048.public.pem"), None, None).expect("KEK");
+        let table = format!(
+            "\n[trusted_kek]\nfile = \"{}\"\nfingerprint_sha256 = \"{}\"\n",
+            data("independent/kek-2048.public.pem").display(),
+            kek.fingerprint().hex_groups()
+        );
+        Room::build(label, &native_module(), &table)
+    }
+
+    /// A room on `module`, its provisioning script followed by `provisioning_extra`.
+    fn build(label: &str, module: &str, provisioning_extra: &str) -> Room {
         let dir = tempfile::Builder::new()
             .prefix("ceremony-room-")
             .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
@@ -71,7 +88,7 @@ impl Room {
         std::fs::write(
             &prov,
             format!(
-                "format = \"byok-ceremony provisioning script\"\nversion = 1\n\n[token]\nmodule = \"{module}\"\nmode = \"initialise\"\nlabel = \"{label}\"\n\n[user_pin]\nthreshold = 2\ncustodians = [\"carol\", \"dave\", \"erin\"]\n\n[so_pin]\nthreshold = 2\ncustodians = [\"carol\", \"dave\", \"erin\"]\n"
+                "format = \"byok-ceremony provisioning script\"\nversion = 1\n\n[token]\nmodule = \"{module}\"\nmode = \"initialise\"\nlabel = \"{label}\"\n\n[user_pin]\nthreshold = 2\ncustodians = [\"carol\", \"dave\", \"erin\"]\n\n[so_pin]\nthreshold = 2\ncustodians = [\"carol\", \"dave\", \"erin\"]\n{provisioning_extra}"
             ),
         )
         .expect("provisioning script");
@@ -91,6 +108,14 @@ impl Room {
         room.write_script(label, "RSA-HSM", "size = 2048", true);
         room.write_answers(&["carol", "dave"], None);
         room
+    }
+
+    /// Replaces `from` with `to` in the ceremony script (which must contain it).
+    pub fn edit_script(&self, from: &str, to: &str) {
+        let path = self.path("ceremony.toml");
+        let text = std::fs::read_to_string(&path).expect("script");
+        assert!(text.contains(from), "the script has no {from:?}");
+        std::fs::write(&path, text.replace(from, to)).expect("script");
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -175,6 +200,38 @@ sign_off = ["alice", "wendy", "carol", "dave"]
         eprintln!(
             "--- {:?}\n--- stdout\n{}--- stderr\n{}",
             args,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// The headless ceremony on a disconnected machine: in a network namespace of its own
+    /// (`unshare -n`, with /sys remounted inside it so that /sys/class/net shows that namespace:
+    /// loopback only), as a production ceremony's air-gap check requires. Needs root, as CI has.
+    pub fn run_ceremony_offline(&self) -> Output {
+        let mut c = Command::new("unshare");
+        c.args([
+            "-n",
+            "-m",
+            "sh",
+            "-c",
+            "mount -t sysfs sysfs /sys && exec \"$0\" \"$@\"",
+        ])
+        .arg(env!("CARGO_BIN_EXE_byok-ceremony"))
+        .args([
+            "run",
+            "ceremony.toml",
+            "--answers",
+            "answers.toml",
+            "--state-dir",
+            "state",
+        ])
+        .env("SOFTHSM2_CONF", &self.conf)
+        .current_dir(self.dir.path());
+        let out = c.output().expect("unshare (util-linux) runs");
+        eprintln!(
+            "--- offline run\n--- stdout\n{}--- stderr\n{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );

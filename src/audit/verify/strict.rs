@@ -1023,6 +1023,7 @@ mod tests {
             expected_kek_fingerprint: Some("ab".repeat(32)),
             destroy_after_export: true,
             allow_zero_padding: true,
+            wrap_with_trusted: false,
         }
     }
 

@@ -220,6 +220,11 @@ fn draw_script(frame: &mut Frame, area: Rect, app: &ProvisionApp) {
     if let Some(so) = &s.so_pin {
         lines.push(group_line("SO PIN", so.threshold, &so.custodians));
     }
+    if let Some(t) = &s.trusted_kek {
+        // The SO makes this KEK trusted: the room compares its fingerprint like the ceremony's.
+        lines.push(kv("Trusted KEK", t.file.display().to_string()));
+        lines.push(kv("  SHA-256", t.fingerprint.hex_groups()));
+    }
     lines.push(kv("Share files", app.out_dir.display().to_string()));
     script_tail(&mut lines, s.rehearsal, &app.script_sha256, area.width);
     frame.render_widget(para(lines, "Provisioning script"), area);
