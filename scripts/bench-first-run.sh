@@ -14,7 +14,8 @@
 # Usage: scripts/bench-first-run.sh [REHEARSE ARGS...]   (prints a Markdown table)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-work="$(mktemp -d /tmp/byok-first-run.XXXXXX)"
+# Next to the repository, as a new clone would be: ../shared (the vendored sources) resolves alike.
+work="$(mktemp -d "$(dirname "${repo}")/byok-first-run.XXXXXX")"
 trap 'rm -rf "${work}"' EXIT
 
 stage() {
