@@ -5,7 +5,8 @@
 #   softhsm    scripts/build-softhsm.sh (compile SoftHSM2 2.7.0)
 #   build      cargo build --release (cold target directory; the cargo registry cache is kept)
 #   rehearsal  byok-ceremony rehearse --headless (the ceremony itself)
-# and the whole scripts/rehearse.sh once more in a second fresh clone, end to end.
+# and the whole scripts/rehearse.sh once more in a second fresh clone, end to end
+# ("whole-rehearse.sh"; its packages are then already installed).
 #
 # Packages already installed take no time: to measure them as a fresh machine does, remove
 # them first (e.g. `apt-get remove -y softhsm2 libsofthsm2 cmake`); docs/benchmarks.md says
@@ -48,4 +49,4 @@ grep -q '"method": "native"' out/*.manifest.json || { echo "the rehearsal did no
 
 git clone -q "${repo}" "${work}/b"
 cd "${work}/b"
-stage 'whole scripts/rehearse.sh' scripts/rehearse.sh "$@"
+stage whole-rehearse.sh scripts/rehearse.sh "$@"
