@@ -221,3 +221,56 @@ fn rebuilding_with_fewer_than_m_is_refused() {
     );
     assert!(e.to_string().contains("1 more custodian"), "{e}");
 }
+
+/// A valid share presented by someone else than its owner is refused, named, and not kept;
+/// the shares already accepted stay, and the PIN rebuilds from them and the owner's own.
+#[test]
+fn a_share_presented_by_another_custodian_is_refused_and_costs_nothing() {
+    let mut events = EventSink::memory();
+    let user = issue(
+        &pin(5),
+        PinGroup::UserPin,
+        &group(2, &["carol", "dave", "erin"]),
+        SplitPolicy::Production,
+        &mut events,
+    )
+    .expect("split");
+    let so = issue(
+        &pin(6),
+        PinGroup::SoPin,
+        &group(2, &["frank", "grace"]),
+        SplitPolicy::Production,
+        &mut events,
+    )
+    .expect("split");
+    let rec = record(&user, &so);
+    let mut q = QuorumLogin::new(&rec, PinGroup::UserPin).expect("login");
+    let share = |i: usize| text(&user.split.shares[i]);
+    q.offer_as(Some("carol"), &share(0)).expect("carol's own");
+    let e = q
+        .offer_as(Some("dave"), &share(2))
+        .expect_err("erin's share, presented by dave");
+    assert!(
+        matches!(&e, LoginError::WrongOwner { owner, presenter } if owner == "erin" && presenter == "dave"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("already accepted are kept"), "{e}");
+    assert_eq!(q.present(), 1, "carol's share is kept, erin's is not");
+    assert!(!q.ready());
+    q.offer_as(Some("dave"), &share(1)).expect("dave's own");
+    assert_eq!(q.presented_by(), ["carol", "dave"]);
+    assert_eq!(q.rebuild().expect("rebuild"), pin(5));
+    let reasons: Vec<PresentOutcome> = q
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            QuorumEvent::SharePresented { outcome, .. } => Some(outcome),
+            _ => None,
+        })
+        .collect();
+    use PresentOutcome::{Accepted, Rejected};
+    assert_eq!(
+        reasons,
+        [Accepted, Rejected(RejectReason::WrongOwner), Accepted]
+    );
+}

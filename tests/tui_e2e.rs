@@ -3,6 +3,7 @@
 //! ends with a .byok that unwraps correctly and a log that verifies; a wrong share and a
 //! missing medium are shown, recovered from, and logged.
 mod ceremony;
+mod qr;
 mod tmux;
 
 use byok_ceremony::quorum::share::PinGroup;
@@ -267,4 +268,98 @@ fn the_kek_is_loaded_from_a_medium_chosen_on_screen() {
         log[loaded..].contains("KEK-STICK/kek.pem"),
         "the file is not named"
     );
+}
+
+/// Dave presents Erin's share (valid, but hers) after Carol's was accepted, then his own: the
+/// refusal names the owner and costs nothing. Carol's accepted share is kept, the quorum logs
+/// in with Carol's and Dave's, and no login fails (before, both had to start again).
+#[test]
+fn a_share_of_another_custodian_costs_none_of_the_shares_already_accepted() {
+    let room = Room::new("tui wrong owner");
+    let ui = start(&room, "owner");
+    open_and_check_in(&ui);
+    present(&ui, &share_of(&room, "carol"), false);
+    ui.wait_for_all(&["Shares accepted: 1 of 2", "Enter: enter share"]);
+    present(&ui, &share_of(&room, "erin"), true);
+    let screen = ui.wait_for_all(&["belongs to erin, not dave", "Enter: enter share"]);
+    assert!(screen.contains("Shares accepted: 1 of 2"), "{screen}");
+    assert!(screen.contains("already accepted are kept"), "{screen}");
+    present(&ui, &share_of(&room, "dave"), false);
+    // The HSM is reached with the quorum: the KEK step, not a refused login.
+    ui.wait_for("y: words match");
+    let log = log_text(&room);
+    assert!(!log.contains("login_failed"), "a login failed");
+    assert_eq!(log.matches("\"share_presented\"").count(), 2);
+    assert!(log.contains("\"logged_in\""));
+    finish(&ui);
+    outputs_verify(&room);
+}
+
+/// A wrong KEK is loaded and the custodians reject it; the right one is then loaded from
+/// another medium. The QR code beside the fingerprint, read from the real terminal, is the
+/// right key's (before, it still encoded the rejected one), and so are the hex and words.
+#[test]
+fn after_a_rejected_kek_the_screen_shows_only_the_new_kek() {
+    use byok_ceremony::byok::kek::Kek;
+    let room = Room::new("tui kek reject");
+    let right = room.path("kek-usb/kek.pem");
+    std::fs::create_dir_all(room.path("mnt/RIGHT-KEK")).expect("mount");
+    std::fs::copy(&right, room.path("mnt/RIGHT-KEK/kek.pem")).expect("right KEK");
+    std::fs::copy(ceremony::data("independent/kek-3072.public.pem"), &right).expect("wrong KEK");
+    let fp = |p: &std::path::Path| Kek::load(p, None, None).expect("KEK").fingerprint().hex();
+    let (wrong_fp, right_fp) = (fp(&right), fp(&room.path("mnt/RIGHT-KEK/kek.pem")));
+    assert_ne!(wrong_fp, right_fp);
+    let ui = ceremony_ui(
+        &room,
+        "kekreject",
+        "run ceremony.toml --state-dir state --media-root mnt",
+    );
+    open_and_check_in(&ui);
+    present(&ui, &share_of(&room, "carol"), false);
+    ui.wait_for_all(&["Shares accepted: 1 of 2", "Enter: enter share"]);
+    present(&ui, &share_of(&room, "dave"), true);
+    let screen = ui.wait_for("y: words match");
+    let lines: Vec<String> = screen.lines().map(str::to_owned).collect();
+    assert_eq!(qr::decode_one(&lines), wrong_fp);
+    // Carol: the words read aloud differ.
+    ui.keys(&["n"]);
+    ui.wait_for("Why does carol reject the KEK?");
+    ui.type_text("the words differ from those read aloud");
+    ui.keys(&["Enter"]);
+    ui.wait_for_all(&["Media that could hold the KEK", "Enter: load from it"]);
+    let screen = ui.screen();
+    let stick = screen
+        .lines()
+        .filter(|l| l.contains("[x]") || l.contains("[ ]"))
+        .position(|l| l.contains("RIGHT-KEK"))
+        .expect("the right medium is listed");
+    let mut keys: Vec<&str> = vec!["Down"; stick];
+    keys.push("Enter");
+    ui.keys(&keys);
+    let screen = ui.wait_until("the right KEK's confirmation screen", |s| {
+        s.contains("y: words match") && s.contains(&right_fp[..4])
+    });
+    let lines: Vec<String> = screen.lines().map(str::to_owned).collect();
+    assert_eq!(
+        qr::decode_one(&lines),
+        right_fp,
+        "a stale QR code:\n{screen}"
+    );
+    let groups = byok_ceremony::tui::widgets::hex_groups(&right_fp);
+    assert!(screen.contains(&groups[..39]), "{screen}");
+    assert!(!screen.contains(&byok_ceremony::tui::widgets::hex_groups(&wrong_fp)[..19]));
+    // The same after the terminal is resized and redrawn whole.
+    ui.resize(100, 30);
+    let screen = ui.wait_until("redrawn at 100x30", |s| {
+        s.lines().count() <= 30 && s.contains("y: words match")
+    });
+    let lines: Vec<String> = screen.lines().map(str::to_owned).collect();
+    assert_eq!(
+        qr::decode_one(&lines),
+        right_fp,
+        "after a resize:\n{screen}"
+    );
+    ui.resize(120, 40);
+    finish(&ui);
+    outputs_verify(&room);
 }

@@ -12,7 +12,7 @@ use byok_ceremony::ceremony::runner::Action;
 use byok_ceremony::tui::app::{App, Screen};
 use byok_ceremony::tui::people::{FromRunner, Reply};
 use byok_ceremony::tui::screens;
-use tui_fixtures::{app_at, key, screens, type_text, view};
+use tui_fixtures::{app_at, press, screens, type_text, view};
 
 fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("terminal");
@@ -66,7 +66,7 @@ fn every_screen_is_the_same_text_with_or_without_colour() {
 #[test]
 fn a_typed_share_is_never_drawn_and_is_sent_only_on_enter() {
     let mut app = app_at(Phase::Quorum);
-    assert_eq!(app.on_key(key(KeyCode::Enter)).map(|_| ()), None);
+    assert_eq!(press(&mut app, KeyCode::Enter).map(|_| ()), None);
     let secret = "byoks1zyxwvutsrqp";
     assert!(type_text(&mut app, secret).is_none());
     for (w, h) in [(80, 24), (120, 40)] {
@@ -74,7 +74,7 @@ fn a_typed_share_is_never_drawn_and_is_sent_only_on_enter() {
         assert!(!screen.contains("zyxw"), "{screen}");
         assert!(screen.contains("(17 typed)"), "{screen}");
     }
-    match app.on_key(key(KeyCode::Enter)) {
+    match press(&mut app, KeyCode::Enter) {
         Some(Reply::Act(Action::PresentShare { custodian, text })) => {
             assert_eq!(custodian, "carol");
             assert_eq!(text.as_str(), secret);
@@ -93,35 +93,35 @@ fn decisive_steps_need_the_typed_word() {
         effect: Effect::GenerateKey,
     });
     // A stray Enter, Esc or a wrong word does nothing.
-    assert!(app.on_key(key(KeyCode::Enter)).is_none());
-    assert!(app.on_key(key(KeyCode::Esc)).is_none());
+    assert!(press(&mut app, KeyCode::Enter).is_none());
+    assert!(press(&mut app, KeyCode::Esc).is_none());
     type_text(&mut app, "generate");
-    assert!(app.on_key(key(KeyCode::Enter)).is_none());
+    assert!(press(&mut app, KeyCode::Enter).is_none());
     assert_eq!(app.screen(), Screen::Approve);
     type_text(&mut app, "GENERATE");
     assert!(matches!(
-        app.on_key(key(KeyCode::Enter)),
+        press(&mut app, KeyCode::Enter),
         Some(Reply::Approved)
     ));
 
     // Close needs the ceremony id.
     let mut app = app_at(Phase::SignOff);
-    assert!(app.on_key(key(KeyCode::Char('c'))).is_none());
+    assert!(press(&mut app, KeyCode::Char('c')).is_none());
     type_text(&mut app, "wrong-id");
-    assert!(app.on_key(key(KeyCode::Enter)).is_none());
+    assert!(press(&mut app, KeyCode::Enter).is_none());
     type_text(&mut app, "kv-prod-2026-01");
     assert!(matches!(
-        app.on_key(key(KeyCode::Enter)),
+        press(&mut app, KeyCode::Enter),
         Some(Reply::Act(Action::Close))
     ));
 
     // Abort needs a reason and then ABORT.
     let mut app = app_at(Phase::KekLoad);
-    app.on_key(key(KeyCode::Char('a')));
+    press(&mut app, KeyCode::Char('a'));
     type_text(&mut app, "KEK medium lost");
-    assert!(app.on_key(key(KeyCode::Enter)).is_none());
+    assert!(press(&mut app, KeyCode::Enter).is_none());
     type_text(&mut app, "ABORT");
-    match app.on_key(key(KeyCode::Enter)) {
+    match press(&mut app, KeyCode::Enter) {
         Some(Reply::Act(Action::Abort(reason))) => assert_eq!(reason, "KEK medium lost"),
         other => panic!("expected abort, got {other:?}"),
     }
@@ -131,8 +131,8 @@ fn decisive_steps_need_the_typed_word() {
 fn keys_do_nothing_while_the_tool_works() {
     let mut app = app_at(Phase::Attendance);
     app.waiting = false;
-    assert!(app.on_key(key(KeyCode::Enter)).is_none());
-    assert!(app.on_key(key(KeyCode::Char('c'))).is_none());
+    assert!(press(&mut app, KeyCode::Enter).is_none());
+    assert!(press(&mut app, KeyCode::Char('c')).is_none());
     assert!(app.hint.is_some());
     // Nor are they offered: the legend says to wait, and comes back when the runner asks.
     let drawn = format!("{}", render(&app, 120, 40).backend());
@@ -148,14 +148,14 @@ fn the_kek_medium_is_chosen_on_screen_and_only_one_holding_the_scripts_file() {
     let mut app = app_at(Phase::KekLoad);
     assert_eq!(app.screen(), Screen::KekLoad);
     // The configured medium is not mounted: refused with a hint, nothing sent.
-    assert!(app.on_key(key(KeyCode::Enter)).is_none());
+    assert!(press(&mut app, KeyCode::Enter).is_none());
     assert!(
         app.hint.as_deref().unwrap_or("").contains("kek.pem"),
         "{:?}",
         app.hint
     );
-    app.on_key(key(KeyCode::Down));
-    match app.on_key(key(KeyCode::Enter)) {
+    press(&mut app, KeyCode::Down);
+    match press(&mut app, KeyCode::Enter) {
         Some(Reply::Act(Action::LoadKekFrom(dir))) => {
             assert_eq!(dir, std::path::PathBuf::from("/media/alice/KEK-2026"));
         }

@@ -627,22 +627,14 @@ impl<'p> Runner<'p> {
         let Some(quorum) = self.quorum.as_mut() else {
             return reject("no provisioning record is loaded".into());
         };
-        match quorum.offer(text) {
-            Ok(accepted) if accepted.custodian == custodian => Event::SharePresented {
+        // A share recorded for someone else is refused and not kept; the shares already
+        // accepted stay (the machine still counts them).
+        match quorum.offer_as(Some(custodian), text) {
+            Ok(accepted) => Event::SharePresented {
                 custodian: custodian.to_owned(),
                 share_index: accepted.share_index,
                 commitment_verified: true,
             },
-            Ok(accepted) => {
-                // Keep nothing from a share presented by the wrong person.
-                self.quorum = self
-                    .record
-                    .and_then(|r| QuorumLogin::new(r, PinGroup::UserPin).ok());
-                reject(format!(
-                    "the share belongs to {}, not {custodian}: each custodian presents their own",
-                    accepted.custodian
-                ))
-            }
             Err(e) => reject(e.to_string()),
         }
     }

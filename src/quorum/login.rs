@@ -54,6 +54,10 @@ pub enum LoginError {
         "share number {index} is well-formed but is not the share recorded for {custodian}: it was mistyped in several places, or altered; {custodian} should re-enter it carefully"
     )]
     CommitmentMismatch { index: u8, custodian: String },
+    #[error(
+        "the share belongs to {owner}, not {presenter}: each custodian presents their own. It was not kept; the shares already accepted are kept: {presenter}, present your own share"
+    )]
+    WrongOwner { owner: String, presenter: String },
     #[error("{0} shares are already present; no more are needed")]
     AlreadyComplete(usize),
     #[error("{have} of {need} shares are present; {missing} more custodian(s) must present theirs", missing = need - have)]
@@ -255,7 +259,17 @@ impl<'r> QuorumLogin<'r> {
 
     /// Checks one typed share at once and keeps it if it is valid.
     pub fn offer(&mut self, typed: &str) -> Result<Accepted, LoginError> {
-        let (result, index, custodian, checked) = self.check(typed);
+        self.offer_as(None, typed)
+    }
+
+    /// `offer`, for a share presented by `presenter`: a valid share recorded for someone else is
+    /// refused and not kept, and the shares already accepted stay.
+    pub fn offer_as(
+        &mut self,
+        presenter: Option<&str>,
+        typed: &str,
+    ) -> Result<Accepted, LoginError> {
+        let (result, index, custodian, checked) = self.check(presenter, typed);
         let outcome = match &result {
             Ok(_) => PresentOutcome::Accepted,
             Err(e) => PresentOutcome::Rejected(reason(e)),
@@ -279,7 +293,11 @@ impl<'r> QuorumLogin<'r> {
     }
 
     #[allow(clippy::type_complexity)]
-    fn check(&self, typed: &str) -> (Result<Share, LoginError>, Option<u8>, Option<String>, bool) {
+    fn check(
+        &self,
+        presenter: Option<&str>,
+        typed: &str,
+    ) -> (Result<Share, LoginError>, Option<u8>, Option<String>, bool) {
         if self.ready() {
             return (
                 Err(LoginError::AlreadyComplete(self.present())),
@@ -336,6 +354,13 @@ impl<'r> QuorumLogin<'r> {
                 custodian: entry.name.clone(),
             };
             return (Err(e), index, None, true);
+        }
+        if let Some(p) = presenter.filter(|p| *p != entry.name) {
+            let e = LoginError::WrongOwner {
+                owner: entry.name.clone(),
+                presenter: p.to_owned(),
+            };
+            return (Err(e), index, Some(entry.name.clone()), true);
         }
         (Ok(share), index, Some(entry.name.clone()), true)
     }
@@ -452,6 +477,7 @@ fn reason(e: &LoginError) -> RejectReason {
         LoginError::NotInRecord { .. } => RejectReason::NotInRecord,
         LoginError::CommitmentMismatch { .. } => RejectReason::CommitmentMismatch,
         LoginError::AlreadyComplete(_) => RejectReason::AlreadyComplete,
+        LoginError::WrongOwner { .. } => RejectReason::WrongOwner,
         _ => RejectReason::Mistyped,
     }
 }

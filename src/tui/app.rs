@@ -1,5 +1,6 @@
 //! What is on screen and what the keys do. No drawing and no I/O here: keys become
 //! [`Reply`]s for the runner, runner messages update the view.
+use std::cell::Cell;
 use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -65,13 +66,42 @@ pub fn approve_word(effect: &Effect) -> &'static str {
     }
 }
 
-/// Pre-rendered pictures (QR codes, words) so that a frame only copies text.
+/// The smallest terminal the ceremony is run in (the documented console size): below it every
+/// screen says only how much to enlarge it, and no key but Ctrl-C is taken.
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
+/// What the last frame drawn could show, recorded while drawing and read when a key arrives:
+/// a decision is taken only when everything it confirms was on the screen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Shown {
+    /// The terminal was below the minimum size: only the "enlarge" message was drawn.
+    pub too_small: bool,
+    /// The screen's whole content (what a decision on it confirms) fitted.
+    pub complete: bool,
+}
+
+/// Pre-rendered pictures (QR codes) so that a frame only copies text. Each remembers the value
+/// it encodes and is redrawn whenever the state's value changes (a rejected KEK replaced by the
+/// right one must never leave the old key's QR beside the new fingerprint).
 #[derive(Debug, Clone, Default)]
 pub struct Pictures {
     pub kek_qr: Vec<String>,
     pub byok_qr: Vec<String>,
     pub head_qr: Vec<String>,
-    head_for: String,
+    kek_for: Option<String>,
+    byok_for: Option<String>,
+    head_for: Option<String>,
+}
+
+/// Redraws `lines` as the QR code of `value` when it is not already that one; clears it when
+/// there is no value.
+fn refresh_qr(lines: &mut Vec<String>, drawn_for: &mut Option<String>, value: Option<&str>) {
+    if drawn_for.as_deref() == value {
+        return;
+    }
+    *lines = value.map(widgets::qr_lines).unwrap_or_default();
+    *drawn_for = value.map(str::to_owned);
 }
 
 #[derive(Debug)]
@@ -100,6 +130,9 @@ pub struct App {
     pub pictures: Pictures,
     /// Colour or plain; set from the terminal by the run loop.
     pub theme: super::theme::Theme,
+    /// Set by every frame drawn (see [`Shown`]); nothing is decided on a frame that hid part
+    /// of what the decision is about.
+    pub shown: Cell<Shown>,
 }
 
 impl App {
@@ -125,6 +158,7 @@ impl App {
             clear_requested: false,
             pictures: Pictures::default(),
             theme: super::theme::Theme::PLAIN,
+            shown: Cell::new(Shown::default()),
         }
     }
 
@@ -202,20 +236,19 @@ impl App {
         if old_phase != Some(view.state.phase) {
             self.cursor = 0;
         }
-        if self.pictures.kek_qr.is_empty() {
-            if let Some(fp) = &view.state.kek_fingerprint {
-                self.pictures.kek_qr = widgets::qr_lines(fp);
-            }
-        }
-        if self.pictures.byok_qr.is_empty() {
-            if let Some(h) = &view.state.byok_sha256 {
-                self.pictures.byok_qr = widgets::qr_lines(h);
-            }
-        }
-        if view.state.phase >= Phase::SignOff && self.pictures.head_for != view.log_head {
-            self.pictures.head_qr = widgets::qr_lines(&view.log_head);
-            self.pictures.head_for = view.log_head.clone();
-        }
+        let p = &mut self.pictures;
+        refresh_qr(
+            &mut p.kek_qr,
+            &mut p.kek_for,
+            view.state.kek_fingerprint.as_deref(),
+        );
+        refresh_qr(
+            &mut p.byok_qr,
+            &mut p.byok_for,
+            view.state.byok_sha256.as_deref(),
+        );
+        let head = (view.state.phase >= Phase::SignOff).then_some(view.log_head.as_str());
+        refresh_qr(&mut p.head_qr, &mut p.head_for, head);
         self.view = Some(view);
     }
 
@@ -252,10 +285,36 @@ impl App {
         self.choices().get(self.cursor).cloned()
     }
 
-    /// Sends an action if the runner waits for one.
+    /// Whether the last frame showed everything a decision on this screen confirms; if not,
+    /// says so in the hint.
+    fn decision_visible(&mut self) -> bool {
+        if self.shown.get().complete {
+            return true;
+        }
+        self.hint = Some(format!(
+            "not all of this step is on the screen: enlarge the terminal (at least {MIN_WIDTH}x{MIN_HEIGHT}; more for long lists), then decide"
+        ));
+        false
+    }
+
+    /// Sends an action if the runner waits for one and the screen showed all it is about.
     fn act(&mut self, action: Action) -> Option<Reply> {
         if !self.waiting {
             self.hint = Some("the tool is still working; wait for it".into());
+            return None;
+        }
+        // What a typed reason (abort, deviation, rejection) or a retry is about is on the prompt
+        // line, always drawn at the minimum size; every other action confirms the screen's
+        // content, which must have been shown whole.
+        let about_the_prompt = matches!(
+            action,
+            Action::Abort(_)
+                | Action::RecordDeviation(_)
+                | Action::AcknowledgeDeviation(_)
+                | Action::RejectKek { .. }
+                | Action::Retry
+        );
+        if !about_the_prompt && !self.decision_visible() {
             return None;
         }
         self.waiting = false;
@@ -273,6 +332,10 @@ impl App {
             // Emergency exit: the log stays; start again to resume or abort.
             self.share = None;
             self.quit = true;
+            return None;
+        }
+        if self.shown.get().too_small {
+            // The screen shows only "enlarge the terminal": no key can mean a decision.
             return None;
         }
         if self.share.is_some() {
@@ -308,8 +371,9 @@ impl App {
         }
         let in_ceremony = self.started && self.finished.is_none() && self.waiting;
         match (screen, key.code) {
+            // Opening the ceremony confirms the script (its hash against the signed copy).
             (Screen::Script, KeyCode::Enter) => {
-                self.started = true;
+                self.started = self.decision_visible();
                 None
             }
             (Screen::Script, KeyCode::Char('q')) if !self.started => {
@@ -326,11 +390,11 @@ impl App {
                 None
             }
             (Screen::Preflight, KeyCode::Enter) if self.waiting => {
-                self.preflight_seen = true;
+                self.preflight_seen = self.decision_visible();
                 None
             }
             (Screen::Export, KeyCode::Enter) if self.waiting => {
-                self.export_seen = true;
+                self.export_seen = self.decision_visible();
                 None
             }
             (Screen::Attendance, KeyCode::Enter | KeyCode::Char(' ')) => {
@@ -483,6 +547,10 @@ impl App {
                 let text = text.trim().to_owned();
                 match prompt {
                     Prompt::Approve(effect) => {
+                        if !self.decision_visible() {
+                            self.typed = text;
+                            return None;
+                        }
                         if text == approve_word(&effect) {
                             self.prompt = None;
                             self.approve = None;

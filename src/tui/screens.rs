@@ -7,7 +7,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use super::app::{App, Prompt, Screen, approve_word, roster};
+use super::app::{App, MIN_HEIGHT, MIN_WIDTH, Prompt, Screen, Shown, approve_word, roster};
 use super::widgets::{hex_groups, word_rows, words};
 use crate::ceremony::machine::{Effect, Phase, QuorumMode, Role};
 use crate::ceremony::runner::View;
@@ -15,12 +15,26 @@ use crate::ceremony::runner::View;
 const BOLD: Style = Style::new().add_modifier(Modifier::BOLD);
 const REVERSED: Style = Style::new().add_modifier(Modifier::REVERSED);
 
-/// Draws the whole frame.
+/// Draws the whole frame, and records in `app.shown` whether it showed everything.
 pub fn draw(frame: &mut Frame, app: &App) {
+    let size = frame.area();
+    if size.width < MIN_WIDTH || size.height < MIN_HEIGHT {
+        draw_too_small(frame, size);
+        app.shown.set(Shown {
+            too_small: true,
+            complete: false,
+        });
+        return;
+    }
+    // The note (a refusal, a hint) is wrapped, never cut: up to three lines of it.
+    let note_rows = Paragraph::new(format!(" {}", note_text(app)))
+        .wrap(Wrap { trim: false })
+        .line_count(size.width)
+        .clamp(1, 3) as u16;
     let status_height = if app.share.is_some() || app.prompt.is_some() {
-        3
+        note_rows + 2
     } else {
-        1
+        note_rows
     };
     let [header, body, status, footer] = Layout::vertical([
         Constraint::Length(2),
@@ -31,8 +45,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     .areas(frame.area());
     let screen = app.screen();
     draw_header(frame, header, app);
-    if app.help {
+    let complete = if app.help {
         draw_help(frame, body, screen);
+        false
     } else {
         match screen {
             Screen::Script => draw_script(frame, body, app),
@@ -48,9 +63,25 @@ pub fn draw(frame: &mut Frame, app: &App) {
             Screen::Summary => draw_summary(frame, body, app),
             Screen::Error => draw_error(frame, body, app),
         }
-    }
+    };
     draw_status(frame, status, app);
     draw_footer(frame, footer, app, screen);
+    app.shown.set(Shown {
+        too_small: false,
+        complete,
+    });
+}
+
+/// Below the minimum size: only this, so that nothing is read from a cut screen.
+pub fn draw_too_small(frame: &mut Frame, area: Rect) {
+    let text = format!(
+        "Enlarge the terminal to at least {MIN_WIDTH}x{MIN_HEIGHT} (it is {}x{} now). Nothing is shown or decided until then.",
+        area.width, area.height
+    );
+    frame.render_widget(
+        Paragraph::new(text).style(BOLD).wrap(Wrap { trim: true }),
+        area,
+    );
 }
 
 fn role_name(app: &App, name: &str) -> &'static str {
@@ -177,16 +208,31 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, screen: Screen) {
     );
 }
 
-fn draw_status(frame: &mut Frame, area: Rect, app: &App) {
-    let mut lines = Vec::new();
-    let note = app
-        .hint
+/// The line under the screen: the app's hint, else the runner's notice about the last event.
+fn note_text(app: &App) -> String {
+    app.hint
         .clone()
-        .or_else(|| app.view.as_ref().and_then(|v| v.notice.clone()));
-    lines.push(Line::styled(
-        format!(" {}", note.unwrap_or_default()),
-        app.theme.attention(),
-    ));
+        .or_else(|| app.view.as_ref().and_then(|v| v.notice.clone()))
+        .unwrap_or_default()
+}
+
+fn draw_status(frame: &mut Frame, area: Rect, app: &App) {
+    let extra = if app.share.is_some() || app.prompt.is_some() {
+        2
+    } else {
+        0
+    };
+    let [note_area, rest] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(extra)]).areas(area);
+    frame.render_widget(
+        Paragraph::new(Line::styled(
+            format!(" {}", note_text(app)),
+            app.theme.attention(),
+        ))
+        .wrap(Wrap { trim: false }),
+        note_area,
+    );
+    let mut lines = Vec::new();
     if let Some(entry) = &app.share {
         // Only a count: the typed characters are never drawn.
         let (check, check_style) = if entry.well_formed() {
@@ -210,7 +256,7 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App) {
         ));
         lines.push(Line::raw(format!(" > {}_", app.typed)));
     }
-    frame.render_widget(Paragraph::new(lines), area);
+    frame.render_widget(Paragraph::new(lines), rest);
 }
 
 fn pane(title: &str) -> Block<'_> {
@@ -233,16 +279,15 @@ fn with_qr(
     lines: Vec<Line<'static>>,
     qr: &[String],
     caption: &str,
-) {
+) -> bool {
     let qr_width = qr.first().map_or(0, |l| l.chars().count() as u16) + 2;
     let fits = !qr.is_empty() && area.width >= qr_width + 40 && area.height > qr.len() as u16;
     if !fits {
-        frame.render_widget(para(lines, title), area);
-        return;
+        return render(frame, para(lines, title), area);
     }
     let [left, right] =
         Layout::horizontal([Constraint::Min(40), Constraint::Length(qr_width)]).areas(area);
-    frame.render_widget(para(lines, title), left);
+    let text_fits = render(frame, para(lines, title), left);
     let mut q: Vec<Line> = qr.iter().map(|l| Line::raw(format!(" {l}"))).collect();
     if (area.height as usize) > qr.len() + 1 {
         q.push(Line::raw(format!(" {caption}")));
@@ -251,6 +296,14 @@ fn with_qr(
         Paragraph::new(q).block(Block::new().borders(Borders::TOP)),
         right,
     );
+    text_fits
+}
+
+/// Renders a paragraph and tells whether all of it fitted (nothing cut at the bottom).
+fn render(frame: &mut Frame, paragraph: Paragraph<'_>, area: Rect) -> bool {
+    let fits = paragraph.line_count(area.width) <= usize::from(area.height);
+    frame.render_widget(paragraph, area);
+    fits
 }
 
 fn kv(key: &str, value: impl Into<String>) -> Line<'static> {
@@ -284,7 +337,7 @@ fn text_width(area: Rect, qr: &[String]) -> u16 {
     }
 }
 
-fn draw_script(frame: &mut Frame, area: Rect, app: &App) {
+fn draw_script(frame: &mut Frame, area: Rect, app: &App) -> bool {
     let s = &app.script;
     let quorum = match s.quorum {
         QuorumMode::SplitPin { threshold } => format!(
@@ -313,10 +366,10 @@ fn draw_script(frame: &mut Frame, area: Rect, app: &App) {
         lines.insert(3, kv("Auditor", a.clone()));
     }
     lines.extend(hash_lines(&s.sha256, area.width));
-    frame.render_widget(para(lines, "Ceremony script"), area);
+    render(frame, para(lines, "Ceremony script"), area)
 }
 
-fn draw_preflight(frame: &mut Frame, area: Rect, app: &App) {
+fn draw_preflight(frame: &mut Frame, area: Rect, app: &App) -> bool {
     let Some(view) = &app.view else {
         frame.render_widget(
             para(
@@ -327,7 +380,7 @@ fn draw_preflight(frame: &mut Frame, area: Rect, app: &App) {
             ),
             area,
         );
-        return;
+        return false;
     };
     let mut lines: Vec<Line> = view
         .checks
@@ -353,7 +406,7 @@ fn draw_preflight(frame: &mut Frame, area: Rect, app: &App) {
         lines.push(Line::raw(""));
         lines.push(Line::raw("All checks passed. Next: attendance."));
     }
-    frame.render_widget(para(lines, "Preflight checks"), area);
+    render(frame, para(lines, "Preflight checks"), area)
 }
 
 fn marker(app: &App, i: usize) -> (&'static str, Style) {
@@ -364,8 +417,8 @@ fn marker(app: &App, i: usize) -> (&'static str, Style) {
     }
 }
 
-fn draw_attendance(frame: &mut Frame, area: Rect, app: &App) {
-    let Some(view) = &app.view else { return };
+fn draw_attendance(frame: &mut Frame, area: Rect, app: &App) -> bool {
+    let Some(view) = &app.view else { return false };
     let mut lines = vec![
         Line::raw("Each person named in the script checks in by name."),
         Line::raw(format!(
@@ -386,11 +439,11 @@ fn draw_attendance(frame: &mut Frame, area: Rect, app: &App) {
             style,
         ));
     }
-    frame.render_widget(para(lines, "Attendance"), area);
+    render(frame, para(lines, "Attendance"), area)
 }
 
-fn draw_shares(frame: &mut Frame, area: Rect, app: &App) {
-    let Some(view) = &app.view else { return };
+fn draw_shares(frame: &mut Frame, area: Rect, app: &App) -> bool {
+    let Some(view) = &app.view else { return false };
     let s = &view.state;
     let mut lines = vec![
         Line::raw(format!(
@@ -409,11 +462,11 @@ fn draw_shares(frame: &mut Frame, area: Rect, app: &App) {
         let (m, style) = marker(app, i);
         lines.push(Line::styled(format!("{m}{name}"), style));
     }
-    frame.render_widget(para(lines, "Quorum: custodian shares"), area);
+    render(frame, para(lines, "Quorum: custodian shares"), area)
 }
 
-fn draw_kek_load(frame: &mut Frame, area: Rect, app: &App) {
-    let Some(view) = &app.view else { return };
+fn draw_kek_load(frame: &mut Frame, area: Rect, app: &App) -> bool {
+    let Some(view) = &app.view else { return false };
     let s = &view.script;
     let mut lines = Vec::new();
     if let Some(problem) = &app.problem {
@@ -459,11 +512,11 @@ fn draw_kek_load(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         "Loading and checking the KEK..."
     }));
-    frame.render_widget(para(lines, "Load the KEK"), area);
+    render(frame, para(lines, "Load the KEK"), area)
 }
 
-fn draw_kek_confirm(frame: &mut Frame, area: Rect, app: &App) {
-    let Some(view) = &app.view else { return };
+fn draw_kek_confirm(frame: &mut Frame, area: Rect, app: &App) -> bool {
+    let Some(view) = &app.view else { return false };
     let s = &view.state;
     let fp = s.kek_fingerprint.clone().unwrap_or_default();
     let width = text_width(area, &app.pictures.kek_qr);
@@ -492,12 +545,14 @@ fn draw_kek_confirm(frame: &mut Frame, area: Rect, app: &App) {
         lines,
         &app.pictures.kek_qr,
         "KEK fingerprint",
-    );
+    )
 }
 
-fn draw_approve(frame: &mut Frame, area: Rect, app: &App) {
-    let Some(view) = &app.view else { return };
-    let Some(effect) = &app.approve else { return };
+fn draw_approve(frame: &mut Frame, area: Rect, app: &App) -> bool {
+    let Some(view) = &app.view else { return false };
+    let Some(effect) = &app.approve else {
+        return false;
+    };
     let s = &view.script;
     let lines = match effect {
         Effect::GenerateKey => vec![
@@ -543,7 +598,7 @@ fn draw_approve(frame: &mut Frame, area: Rect, app: &App) {
         Effect::GenerateKey => "Generate the key",
         _ => "Export to media",
     };
-    frame.render_widget(para(lines, title), area);
+    render(frame, para(lines, title), area)
 }
 
 fn step_line(done: bool, running: bool, text: &str) -> Line<'static> {
@@ -557,8 +612,8 @@ fn step_line(done: bool, running: bool, text: &str) -> Line<'static> {
     Line::raw(format!("{tick} {text}"))
 }
 
-fn draw_generation(frame: &mut Frame, area: Rect, app: &App) {
-    let Some(view) = &app.view else { return };
+fn draw_generation(frame: &mut Frame, area: Rect, app: &App) -> bool {
+    let Some(view) = &app.view else { return false };
     let s = &view.state;
     let generated = s.key_id_hex.is_some();
     let mut lines = vec![
@@ -600,11 +655,11 @@ fn draw_generation(frame: &mut Frame, area: Rect, app: &App) {
             format!("{}   token object: {}", yes(a.local), yes(a.token)),
         ));
     }
-    frame.render_widget(para(lines, "Generate and wrap the key"), area);
+    render(frame, para(lines, "Generate and wrap the key"), area)
 }
 
-fn draw_export(frame: &mut Frame, area: Rect, app: &App) {
-    let Some(view) = &app.view else { return };
+fn draw_export(frame: &mut Frame, area: Rect, app: &App) -> bool {
+    let Some(view) = &app.view else { return false };
     let s = &view.state;
     let hash = s.byok_sha256.clone().unwrap_or_default();
     let width = text_width(area, &app.pictures.byok_qr);
@@ -635,11 +690,11 @@ fn draw_export(frame: &mut Frame, area: Rect, app: &App) {
         lines,
         &app.pictures.byok_qr,
         ".byok SHA-256",
-    );
+    )
 }
 
-fn draw_sign_off(frame: &mut Frame, area: Rect, app: &App) {
-    let Some(view) = &app.view else { return };
+fn draw_sign_off(frame: &mut Frame, area: Rect, app: &App) -> bool {
+    let Some(view) = &app.view else { return false };
     let s = &view.state;
     let width = text_width(area, &app.pictures.head_qr);
     let mut lines = vec![Line::styled(
@@ -666,10 +721,10 @@ fn draw_sign_off(frame: &mut Frame, area: Rect, app: &App) {
         lines,
         &app.pictures.head_qr,
         "log head",
-    );
+    )
 }
 
-fn draw_summary(frame: &mut Frame, area: Rect, app: &App) {
+fn draw_summary(frame: &mut Frame, area: Rect, app: &App) -> bool {
     let mut lines = Vec::new();
     match &app.finished {
         Some(Ok(f)) => {
@@ -695,7 +750,7 @@ fn draw_summary(frame: &mut Frame, area: Rect, app: &App) {
             }
         }
     }
-    frame.render_widget(para(lines, "Summary"), area);
+    render(frame, para(lines, "Summary"), area)
 }
 
 fn meaning(view: Option<&View>) -> &'static str {
@@ -716,7 +771,7 @@ fn meaning(view: Option<&View>) -> &'static str {
     }
 }
 
-fn draw_error(frame: &mut Frame, area: Rect, app: &App) {
+fn draw_error(frame: &mut Frame, area: Rect, app: &App) -> bool {
     let mut lines = Vec::new();
     if let Some(Err(e)) = &app.finished {
         lines.push(Line::styled("The run stopped.", app.theme.bad()));
@@ -725,8 +780,7 @@ fn draw_error(frame: &mut Frame, area: Rect, app: &App) {
         lines.push(Line::raw(
             "The audit log is kept. Start the ceremony again to resume or abort it.",
         ));
-        frame.render_widget(para(lines, "Stopped"), area);
-        return;
+        return render(frame, para(lines, "Stopped"), area);
     }
     lines.push(Line::styled("What happened", BOLD));
     lines.push(Line::raw(app.problem.clone().unwrap_or_default()));
@@ -749,7 +803,7 @@ fn draw_error(frame: &mut Frame, area: Rect, app: &App) {
             lines.push(Line::raw(format!("  deviation {i}: {} ({ack})", d.text)));
         }
     }
-    frame.render_widget(para(lines, "Something went wrong"), area);
+    render(frame, para(lines, "Something went wrong"), area)
 }
 
 fn help_text(screen: Screen) -> &'static str {

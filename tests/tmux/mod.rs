@@ -98,6 +98,18 @@ impl Tmux {
         }
     }
 
+    /// Resizes the pane's window (the program gets SIGWINCH and redraws).
+    pub fn resize(&self, width: u16, height: u16) {
+        let ok = Command::new("tmux")
+            .args(["resize-window", "-t", &self.session])
+            .args(["-x", &width.to_string(), "-y", &height.to_string()])
+            .status()
+            .expect("resize-window")
+            .success();
+        assert!(ok, "tmux could not resize the window");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
     /// Types `text` literally.
     pub fn type_text(&self, text: &str) {
         Command::new("tmux")

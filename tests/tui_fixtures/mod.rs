@@ -49,9 +49,9 @@ expected_kid = "https://payments.vault.azure.net/keys/kek-3072/f2cd2c4345a5ee31c
 name = "payments-key"
 "#;
 
-const KEK_FP: &str = "3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b";
-const BYOK_SHA: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-const HEAD: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+pub const KEK_FP: &str = "3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b";
+pub const BYOK_SHA: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+pub const HEAD: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 pub fn script() -> Arc<CeremonyScript> {
     Arc::new(CeremonyScript::parse(SCRIPT).expect("script"))
@@ -197,10 +197,27 @@ pub fn key(c: KeyCode) -> KeyEvent {
     KeyEvent::new(c, KeyModifiers::NONE)
 }
 
+/// Draws a frame at `w`x`h` (the app records what it showed) without keeping it.
+pub fn draw_at(app: &App, w: u16, h: u16) -> String {
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).expect("terminal");
+    terminal
+        .draw(|f| byok_ceremony::tui::screens::draw(f, app))
+        .expect("draw");
+    terminal.backend().to_string()
+}
+
+/// A key press as people make it: on a screen drawn at 80x24 first (the app takes a decision
+/// only on a frame that showed everything it is about).
+pub fn press(app: &mut App, c: KeyCode) -> Option<Reply> {
+    draw_at(app, 80, 24);
+    app.on_key(key(c))
+}
+
 pub fn type_text(app: &mut App, text: &str) -> Option<Reply> {
     let mut last = None;
     for c in text.chars() {
-        last = app.on_key(key(KeyCode::Char(c)));
+        last = press(app, KeyCode::Char(c));
     }
     last
 }
@@ -233,7 +250,7 @@ pub fn screens() -> Vec<(&'static str, App, Screen)> {
         }),
         problem: None,
     });
-    shares.on_key(key(KeyCode::Enter));
+    press(&mut shares, KeyCode::Enter);
     type_text(&mut shares, "byoks1qqqsyqcyq5rqwzqfpg9scrg");
     out.push(("04_share_entry", shares, Screen::Shares));
     out.push(("05_kek_load", app_at(Phase::KekLoad), Screen::KekLoad));
@@ -286,7 +303,7 @@ pub fn screens() -> Vec<(&'static str, App, Screen)> {
     });
     out.push(("13_error", error, Screen::Error));
     let mut help = app_at(Phase::KekConfirm);
-    help.on_key(key(KeyCode::Char('?')));
+    press(&mut help, KeyCode::Char('?'));
     out.push(("14_help_kek_confirm", help, Screen::KekConfirm));
     out
 }
