@@ -84,6 +84,10 @@ pub enum LogError {
     },
     #[error("audit log line {line}: {problem}")]
     Corrupt { line: u64, problem: String },
+    /// The last line has no end (the write was cut off); `complete_len` bytes before it form
+    /// whole lines.
+    #[error("audit log line {line}: the last line is incomplete (the write was cut off)")]
+    Torn { line: u64, complete_len: u64 },
     #[error("could not encode an audit entry: {0}")]
     Encode(String),
 }
@@ -163,11 +167,13 @@ impl<E: Logged> AuditLog<E> {
         })
     }
 
-    /// Reopens an existing log to continue it after a crash. The caller verifies it first;
-    /// this re-reads it to find the head. A torn last line (power cut mid-write) is cut off:
-    /// its event never took effect, because effects run only after a complete append.
+    /// Reopens an existing log to continue it after a crash. Nothing is changed before the
+    /// whole log has been verified: every complete line must be exactly the canonical form of
+    /// its entry, and the chain (seq, prev, hash) must hold. Only then is a torn last line
+    /// (power cut mid-write) cut off, at the byte offset where the complete lines end: its
+    /// event never took effect, because effects run only after a complete append.
     pub fn reopen(path: &Path) -> Result<(AuditLog<E>, Vec<Entry<E>>), LogError> {
-        let (entries, valid_len) = read_all::<E>(path)?;
+        let (entries, valid_len) = read_verified::<E>(path)?;
         let file = OpenOptions::new()
             .append(true)
             .open(path)
@@ -323,6 +329,14 @@ pub fn stream_of<E: Logged>(
     path: &Path,
     mut each: impl FnMut(u64, Entry<E>) -> Result<(), LogError>,
 ) -> Result<u64, LogError> {
+    stream_lines_of(path, |number, _, entry| each(number, entry))
+}
+
+/// As `stream_of`, also handing over each line's bytes as written (without its newline).
+fn stream_lines_of<E: Logged>(
+    path: &Path,
+    mut each: impl FnMut(u64, &[u8], Entry<E>) -> Result<(), LogError>,
+) -> Result<u64, LogError> {
     let file = File::open(path).map_err(|source| LogError::Read {
         path: path.to_owned(),
         source,
@@ -344,36 +358,54 @@ pub fn stream_of<E: Logged>(
         }
         number += 1;
         if line.last() != Some(&b'\n') {
-            return Err(LogError::Corrupt {
+            return Err(LogError::Torn {
                 line: number,
-                problem: "the last line is incomplete (the write was cut off)".into(),
+                complete_len: offset,
             });
         }
-        let entry: Entry<E> =
-            serde_json::from_slice(&line[..line.len() - 1]).map_err(|e| LogError::Corrupt {
-                line: number,
-                problem: format!("not a valid entry: {e}"),
-            })?;
-        each(number, entry)?;
+        let raw = &line[..line.len() - 1];
+        let entry: Entry<E> = serde_json::from_slice(raw).map_err(|e| LogError::Corrupt {
+            line: number,
+            problem: format!("not a valid entry: {e}"),
+        })?;
+        each(number, raw, entry)?;
         offset += n as u64;
     }
     Ok(offset)
 }
 
-/// Reads every complete entry (for resuming; small logs). A torn final line is dropped and
-/// the length of the complete part returned.
-fn read_all<E: Logged>(path: &Path) -> Result<(Vec<Entry<E>>, u64), LogError> {
-    let mut entries = Vec::new();
-    let result = stream_of::<E>(path, |_, e| {
-        entries.push(e);
+/// Reads and verifies every complete entry (for resuming; small logs): each line must be
+/// byte for byte its entry's canonical form, and the chain must hold. A torn final line is
+/// tolerated (not returned), and the byte length of the complete lines is returned with the
+/// entries: where the log is to be cut.
+fn read_verified<E: Logged>(path: &Path) -> Result<(Vec<Entry<E>>, u64), LogError> {
+    let mut entries: Vec<Entry<E>> = Vec::new();
+    let result = stream_lines_of::<E>(path, |line, raw, entry| {
+        let expected_seq = entries.len() as u64;
+        let expected_prev = entries.last().map_or(GENESIS_PREV, |e| e.hash.as_str());
+        let problem = if entry.to_line()?.strip_suffix(b"\n") != Some(raw) {
+            Some("the line is not in the canonical form the tool writes (it was edited)".into())
+        } else if entry.seq != expected_seq {
+            Some(format!("seq {} where {expected_seq} was expected", entry.seq))
+        } else if entry.prev != expected_prev {
+            Some(format!(
+                "entry seq {} does not chain to the one before",
+                entry.seq
+            ))
+        } else if entry.compute_hash()? != entry.hash {
+            Some(format!("entry seq {} was edited", entry.seq))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(LogError::Corrupt { line, problem });
+        }
+        entries.push(entry);
         Ok(())
     });
     let len = match result {
         Ok(len) => len,
-        Err(LogError::Corrupt { problem, .. }) if problem.contains("incomplete") => entries
-            .iter()
-            .map(|e| e.to_line().map(|l| l.len() as u64))
-            .sum::<Result<u64, _>>()?,
+        Err(LogError::Torn { complete_len, .. }) => complete_len,
         Err(e) => return Err(e),
     };
     Ok((entries, len))
@@ -453,6 +485,50 @@ mod tests {
         );
     }
 
+    /// Item 9 of issue 10, reproduced: one extra space in line 1 and a torn tail. The old
+    /// reopen cut the file one byte short (re-serialised lengths) and fused the next two
+    /// entries on one line. Now the non-canonical line is refused, and the file is untouched.
+    #[test]
+    fn a_non_canonical_line_is_refused_before_anything_is_cut() {
+        let dir = tempfile::tempdir().expect("dir");
+        let primary = dir.path().join("log.jsonl");
+        let mut log = AuditLog::<Event>::create(&primary).expect("create");
+        log.append(&checked_in("a"), None, false).expect("append");
+        log.append(&checked_in("b"), None, false).expect("append");
+        drop(log);
+        let text = std::fs::read_to_string(&primary).expect("read");
+        let spaced = text.replacen("{\"actor\"", "{ \"actor\"", 1) + "{\"seq\":2,\"ut";
+        std::fs::write(&primary, &spaced).expect("write");
+        let err = AuditLog::<Event>::reopen(&primary).expect_err("a non-canonical line");
+        assert!(
+            matches!(&err, LogError::Corrupt { line: 1, problem } if problem.contains("canonical")),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&primary).expect("read"),
+            spaced,
+            "the log was touched"
+        );
+    }
+
+    /// A log whose chain is broken is refused too, untouched.
+    #[test]
+    fn a_broken_chain_is_refused_before_anything_is_cut() {
+        let dir = tempfile::tempdir().expect("dir");
+        let primary = dir.path().join("log.jsonl");
+        let mut log = AuditLog::<Event>::create(&primary).expect("create");
+        log.append(&checked_in("a"), None, false).expect("append");
+        log.append(&checked_in("b"), None, false).expect("append");
+        drop(log);
+        let text = std::fs::read_to_string(&primary).expect("read");
+        let second = text.lines().nth(1).expect("line 2").to_owned() + "\n";
+        let broken = second.clone() + &second + "{\"seq\"";
+        std::fs::write(&primary, &broken).expect("write");
+        let err = AuditLog::<Event>::reopen(&primary).expect_err("broken chain");
+        assert!(matches!(err, LogError::Corrupt { line: 1, .. }), "{err}");
+        assert_eq!(std::fs::read_to_string(&primary).expect("read"), broken);
+    }
+
     #[test]
     fn a_torn_last_line_is_cut_on_reopen() {
         let dir = tempfile::tempdir().expect("dir");
@@ -466,9 +542,17 @@ mod tests {
             .expect("open");
         f.write_all(b"{\"seq\":1,\"utc\":").expect("torn write");
         drop(f);
+        let complete = std::fs::read(&primary).expect("read").len() - 15;
         let (mut log, entries) = AuditLog::<Event>::reopen(&primary).expect("reopen");
         assert_eq!(entries.len(), 1);
+        assert_eq!(
+            std::fs::metadata(&primary).expect("stat").len() as usize,
+            complete,
+            "cut exactly where the complete lines end"
+        );
         log.append(&checked_in("b"), None, false).expect("append");
         assert_eq!(verify_chain::<Event>(&primary).expect("chain").0, 2);
+        let text = std::fs::read_to_string(&primary).expect("read");
+        assert_eq!(text.lines().count(), 2, "one entry a line");
     }
 }

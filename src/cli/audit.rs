@@ -237,7 +237,7 @@ fn load_replay(args: &ReplayArgs) -> Result<(Replay, CeremonyScript), (u8, Strin
     match read {
         Ok(_) => {}
         // A broken log is replayed as far as it reads; verify's message says what is wrong.
-        Err(LogError::Corrupt { .. }) if args.force => {}
+        Err(LogError::Corrupt { .. } | LogError::Torn { .. }) if args.force => {}
         Err(e @ LogError::Read { .. }) => return Err((3, format!("error: {e}"))),
         Err(e) => {
             return Err((
@@ -267,7 +267,9 @@ fn named_line(e: &AuditError) -> Option<u64> {
     match e {
         AuditError::Entry { line, .. }
         | AuditError::Line { line, .. }
-        | AuditError::Log(LogError::Corrupt { line, .. }) => Some(*line),
+        | AuditError::Log(LogError::Corrupt { line, .. } | LogError::Torn { line, .. }) => {
+            Some(*line)
+        }
         _ => None,
     }
 }

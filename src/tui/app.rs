@@ -227,6 +227,7 @@ impl App {
             FromRunner::Finished(result) => {
                 self.waiting = false;
                 self.finished = Some(result);
+                self.refresh_pictures();
             }
         }
     }
@@ -236,20 +237,31 @@ impl App {
         if old_phase != Some(view.state.phase) {
             self.cursor = 0;
         }
+        self.view = Some(view);
+        self.refresh_pictures();
+    }
+
+    /// Redraws each QR code whose value changed: the KEK fingerprint and the .byok hash from
+    /// the state, and the log head only once it is final (the closing screen), since it is
+    /// what people note on paper.
+    fn refresh_pictures(&mut self) {
+        let state = self.view.as_ref().map(|v| &v.state);
+        let head = match &self.finished {
+            Some(Ok(f)) => Some(f.head.as_str()),
+            _ => None,
+        };
         let p = &mut self.pictures;
         refresh_qr(
             &mut p.kek_qr,
             &mut p.kek_for,
-            view.state.kek_fingerprint.as_deref(),
+            state.and_then(|s| s.kek_fingerprint.as_deref()),
         );
         refresh_qr(
             &mut p.byok_qr,
             &mut p.byok_for,
-            view.state.byok_sha256.as_deref(),
+            state.and_then(|s| s.byok_sha256.as_deref()),
         );
-        let head = (view.state.phase >= Phase::SignOff).then_some(view.log_head.as_str());
         refresh_qr(&mut p.head_qr, &mut p.head_for, head);
-        self.view = Some(view);
     }
 
     /// People listed on a screen, for the cursor: the roster (attendance), the custodians

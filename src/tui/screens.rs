@@ -696,15 +696,17 @@ fn draw_export(frame: &mut Frame, area: Rect, app: &App) -> bool {
 fn draw_sign_off(frame: &mut Frame, area: Rect, app: &App) -> bool {
     let Some(view) = &app.view else { return false };
     let s = &view.state;
-    let width = text_width(area, &app.pictures.head_qr);
+    let width = text_width(area, &app.pictures.byok_qr);
+    // The log grows with every signature: the head to note on paper is the final one, shown
+    // once the ceremony is closed. What people sign off here is the file that leaves the room.
     let mut lines = vec![Line::styled(
-        format!(
-            "Audit log head (entry {}); note it on the paper:",
-            view.log_len
-        ),
+        "Each person present signs off the ceremony that made this .byok (SHA-256):",
         BOLD,
     )];
-    lines.extend(hash_lines(&view.log_head, width));
+    lines.extend(hash_lines(
+        s.byok_sha256.as_deref().unwrap_or_default(),
+        width,
+    ));
     for (i, name) in app.choices().iter().enumerate() {
         let (m, style) = marker(app, i);
         let tick = if s.signed_off_by.contains(name) {
@@ -719,8 +721,8 @@ fn draw_sign_off(frame: &mut Frame, area: Rect, app: &App) -> bool {
         area,
         "Sign-off",
         lines,
-        &app.pictures.head_qr,
-        "log head",
+        &app.pictures.byok_qr,
+        ".byok SHA-256",
     )
 }
 
@@ -732,12 +734,29 @@ fn draw_summary(frame: &mut Frame, area: Rect, app: &App) -> bool {
                 format!("The ceremony is {}.", f.phase.title().to_lowercase()),
                 BOLD,
             ));
+            // The head first: it is final now, and it is what goes on the paper.
+            lines.push(Line::styled(
+                "Final log head: note it on the paper (the auditor compares it):",
+                BOLD,
+            ));
+            lines.extend(hash_lines(&f.head, text_width(area, &app.pictures.head_qr)));
             lines.push(kv("Audit log", f.log_path.clone()));
-            lines.push(kv("Log head", hex_groups(&f.head)));
             for (name, hash) in &f.files {
                 lines.push(Line::raw(format!("  {name}")));
-                lines.push(Line::raw(format!("    SHA-256 {}", hex_groups(hash))));
+                let groups = hex_groups(hash);
+                let parts: Vec<&str> = groups.split(' ').collect();
+                for chunk in parts.chunks(8) {
+                    lines.push(Line::raw(format!("      {}", chunk.join(" "))));
+                }
             }
+            return with_qr(
+                frame,
+                area,
+                "Summary",
+                lines,
+                &app.pictures.head_qr,
+                "final log head",
+            );
         }
         _ => {
             // The last checkpoint is still being signed and the log copy written: the ceremony
