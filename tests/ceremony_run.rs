@@ -3,6 +3,7 @@
 //! verifies; trusted-only wrapping; and the distro's SoftHSM2 2.6.1, whose zero padding a
 //! production ceremony refuses before any key is made.
 mod ceremony;
+mod common;
 
 use byok_ceremony::audit::log::stream;
 use byok_ceremony::ceremony::machine::Event;
@@ -258,4 +259,40 @@ fn a_production_ceremony_refuses_a_zero_padding_token_before_any_key_is_made() {
     let m = manifest(&allowed);
     assert!(!m.rehearsal_grade_reasons.is_empty());
     allowed.assert_byok_unwraps_to_manifest_key();
+}
+
+/// The runner ends its use of the HSM: the module, seen through the test shim's call trace,
+/// gets C_Logout and then C_Finalize at the end of a ceremony (before, the HSM was leaked and
+/// neither ever ran).
+#[test]
+fn a_finished_ceremony_logs_out_and_finalises_the_module() {
+    let room = Room::new("finalise");
+    let shim = common::shim_module();
+    room.edit_script(
+        &format!("module = \"{}\"", room.module),
+        &format!("module = \"{}\"", shim.display()),
+    );
+    let trace = room.path("p11-trace.txt");
+    let out = room.run_ceremony_with(&[
+        ("P11SHIM_MODULE", room.module.as_ref()),
+        ("P11SHIM_TRACE", trace.as_os_str()),
+    ]);
+    assert!(out.status.success(), "the ceremony did not close");
+    let calls: Vec<String> = std::fs::read_to_string(&trace)
+        .expect("trace")
+        .lines()
+        .map(|l| l.split_once(' ').expect("N NAME").1.to_owned())
+        .collect();
+    let last_logout = calls.iter().rposition(|c| c == "C_Logout");
+    let last_finalize = calls.iter().rposition(|c| c == "C_Finalize");
+    assert!(
+        matches!((last_logout, last_finalize), (Some(l), Some(f)) if l < f),
+        "no logout then finalise at the end: {:?}",
+        &calls[calls.len().saturating_sub(8)..]
+    );
+    assert_eq!(
+        calls.last().map(String::as_str),
+        Some("C_Finalize"),
+        "nothing after C_Finalize"
+    );
 }

@@ -396,3 +396,46 @@ fn a_closed_stdout_does_not_panic_and_keeps_the_verdict() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(status.code(), Some(0), "{stderr}");
 }
+
+/// Without the KEK's private key, `verify-byok` can check only the file's structure, kid and
+/// length: against another KEK of the same size it passes just the same, so it must say that
+/// this is all it checked, never that the file is correct for the KEK.
+#[test]
+fn verify_byok_says_exactly_what_it_checked() {
+    use byok_ceremony::byok::simulated_kek::SimulatedKek;
+    let dir = out_dir();
+    let other = SimulatedKek::generate(2048, false).expect("another KEK");
+    let other_pem = dir.path().join("other-kek.pem");
+    std::fs::write(&other_pem, other.public_pem()).expect("write");
+    let kid =
+        "https://independent-test.vault.azure.net/keys/kek-2048/f2cd2c4345a5ee31c5fe5cbbb33f4f4a";
+    for kek in [data(KEK_PUBLIC), other_pem] {
+        let out = run(bin()
+            .arg("verify-byok")
+            .arg(data("independent/rsa-2048.kek-2048.byok"))
+            .arg("--kek")
+            .arg(&kek)
+            .args(["--kid", kid]));
+        assert_eq!(out.status.code(), Some(0));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("OK (structure only)"), "{stdout}");
+        assert!(
+            stdout.contains("the wrap itself was not checked"),
+            "{stdout}"
+        );
+        assert!(!stdout.contains("correct .byok"), "{stdout}");
+    }
+    let out = run(bin()
+        .arg("verify-byok")
+        .arg(data("independent/rsa-2048.kek-2048.byok"))
+        .arg("--kek")
+        .arg(data(KEK_PUBLIC))
+        .args(["--kid", kid])
+        .arg("--kek-private")
+        .arg(data(KEK_PRIVATE)));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("unwraps with the KEK's private key"),
+        "{stdout}"
+    );
+}

@@ -386,7 +386,10 @@ fn read_verified<E: Logged>(path: &Path) -> Result<(Vec<Entry<E>>, u64), LogErro
         let problem = if entry.to_line()?.strip_suffix(b"\n") != Some(raw) {
             Some("the line is not in the canonical form the tool writes (it was edited)".into())
         } else if entry.seq != expected_seq {
-            Some(format!("seq {} where {expected_seq} was expected", entry.seq))
+            Some(format!(
+                "seq {} where {expected_seq} was expected",
+                entry.seq
+            ))
         } else if entry.prev != expected_prev {
             Some(format!(
                 "entry seq {} does not chain to the one before",

@@ -36,7 +36,8 @@ use crate::quorum::share_file;
 
 /// Fault injection for crash tests: when this variable names an event kind, the runner stops
 /// dead (as if the power failed) right after that event is safely in the log. Tests kill the
-/// process there with a real SIGKILL.
+/// process there with a real SIGKILL. Compiled into debug builds (the tests') only: a release
+/// binary ignores it, so a production station can never be parked by its environment.
 pub const STALL_AFTER_ENV: &str = "BYOK_TEST_STALL_AFTER";
 
 #[derive(Debug, thiserror::Error)]
@@ -287,7 +288,10 @@ pub fn run_with(
     } else {
         Runner::start(script, people, media, &log_path)?
     };
-    runner.drive()?;
+    let driven = runner.drive();
+    // Whatever the outcome: log out and finalise the module, so the token's login ends here.
+    runner.close_hsm();
+    driven?;
     Ok(RunOutcome {
         head: runner.log.head().to_owned(),
         log_path: runner.log.path().to_owned(),
@@ -320,7 +324,11 @@ impl<'p> Runner<'p> {
             session: None,
             kek: None,
             plan: None,
-            stall_after: std::env::var(STALL_AFTER_ENV).ok(),
+            stall_after: if cfg!(debug_assertions) {
+                std::env::var(STALL_AFTER_ENV).ok()
+            } else {
+                None
+            },
             written: Vec::new(),
         }
     }
@@ -876,7 +884,15 @@ impl<'p> Runner<'p> {
             phase: Phase::Wrap,
             reason: "no KEK loaded".into(),
         })?;
-        let key = target::find_by_id(&session, self.state.key_id_hex.as_deref().unwrap_or_default())
+        let id = self
+            .state
+            .key_id_hex
+            .as_deref()
+            .ok_or_else(|| RunError::Step {
+                phase: Phase::Wrap,
+                reason: "the log records no key for this ceremony; abort it".into(),
+            })?;
+        let key = target::find_by_id(&session, id)
             .map_err(|e| RunError::Step {
                 phase: Phase::Wrap,
                 reason: format!(
@@ -1030,13 +1046,16 @@ impl<'p> Runner<'p> {
 
     fn destroy_key(&mut self) -> Result<Option<Event>, RunError> {
         let session = self.session()?;
-        let id = self.state.key_id_hex.clone().unwrap_or_default();
+        let (Some(id), Some(label)) = (self.state.key_id_hex.clone(), self.state.key_label.clone())
+        else {
+            return Err(RunError::Step {
+                phase: self.state.phase,
+                reason: "the log records no key to destroy".into(),
+            });
+        };
         // A session key vanishes with a crashed session: then nothing is left to destroy.
-        target::destroy_by_id(&session, &id).map_err(step(self.state.phase))?;
-        Ok(Some(Event::KeyDestroyed {
-            label: self.state.key_label.clone().unwrap_or_default(),
-            id_hex: id,
-        }))
+        target::destroy_by_id(&session, &label, &id).map_err(step(self.state.phase))?;
+        Ok(Some(Event::KeyDestroyed { label, id_hex: id }))
     }
 
     fn checkpoint(&mut self, gate: Phase) -> Result<Option<Event>, RunError> {
@@ -1082,6 +1101,18 @@ impl<'p> Runner<'p> {
         self.session = Some(hsm.open_session(slot).map_err(step(Phase::Opened))?);
         self.hsm = Some(hsm);
         Ok(())
+    }
+
+    /// Ends the run's use of the HSM: C_Logout on the session that holds the login, then
+    /// C_Finalize. (The module itself stays mapped for the process's life.)
+    fn close_hsm(&mut self) {
+        if let Some(session) = self.session.take() {
+            let _ = session.session().logout();
+            drop(session);
+        }
+        if let Some(hsm) = self.hsm.take() {
+            let _ = hsm.context().clone().finalize();
+        }
     }
 
     fn hsm_ref(&self) -> Result<&'static Hsm, RunError> {

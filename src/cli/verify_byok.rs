@@ -17,8 +17,8 @@ pub struct Inputs {
     pub allow_zero_padding: bool,
 }
 
-/// Runs the check and prints the verdict. Exit 0: correct; 1: problems found; 3: could not
-/// run (an input could not be read).
+/// Runs the check and prints the verdict. Exit 0: correct as far as it could be checked;
+/// 1: problems found; 3: could not run (an input could not be read).
 pub fn run(file: &Path, inputs: &Inputs) -> ExitCode {
     match check(file, inputs) {
         Ok(lines) if lines.problems.is_empty() => {
@@ -28,10 +28,24 @@ pub fn run(file: &Path, inputs: &Inputs) -> ExitCode {
             for i in &lines.info {
                 crate::say!("{i}");
             }
-            crate::say!(
-                "OK: {} is a correct .byok file for this KEK",
-                file.display()
-            );
+            // Say exactly what was proven: without the KEK's private key the wrap itself is
+            // not checked, and a KEK of the same size would pass just the same.
+            if lines.unwrapped {
+                crate::say!(
+                    "OK: {} unwraps with the KEK's private key to a well-formed key{}; its structure, kid and length fit this KEK",
+                    file.display(),
+                    if inputs.public_key.is_some() {
+                        " whose public key is the one given"
+                    } else {
+                        ""
+                    }
+                );
+            } else {
+                crate::say!(
+                    "OK (structure only): {} is a well-formed .byok whose header, kid and length fit this KEK; the wrap itself was not checked: only the KEK's holder (Azure, on import) can unwrap it",
+                    file.display()
+                );
+            }
             ExitCode::SUCCESS
         }
         Ok(lines) => {
@@ -61,6 +75,8 @@ pub struct Lines {
     pub problems: Vec<String>,
     pub warnings: Vec<String>,
     pub info: Vec<String>,
+    /// The key inside was unwrapped in software (a KEK private key was given).
+    pub unwrapped: bool,
 }
 
 /// Reads the inputs and runs the verifier; `Err` only when an input cannot be read.
@@ -95,6 +111,7 @@ pub fn check(file: &Path, inputs: &Inputs) -> Result<Lines, String> {
         problems: report.problems.clone(),
         warnings: kek.warnings().to_vec(),
         info: Vec::new(),
+        unwrapped: report.recovered.is_some(),
     };
     lines.warnings.extend(report.warnings.iter().cloned());
     if let Some(r) = &report.recovered {

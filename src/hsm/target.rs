@@ -314,21 +314,45 @@ pub fn find_by_id(session: &HsmSession<'_>, id_hex: &str) -> Result<ObjectHandle
     )))
 }
 
-/// Destroys every object carrying the ceremony key's CKA_ID (both halves of a pair).
-pub fn destroy_by_id(session: &HsmSession<'_>, id_hex: &str) -> Result<usize, HsmError> {
+/// Destroys the ceremony's key: the keys (private, public or secret) that carry both its label
+/// and its random CKA_ID, nothing else. An empty id or label is refused: it would match
+/// objects the ceremony did not make.
+pub fn destroy_by_id(
+    session: &HsmSession<'_>,
+    label: &str,
+    id_hex: &str,
+) -> Result<usize, HsmError> {
     let id = hex::decode(id_hex).map_err(|e| HsmError::Malformed {
         what: "key id",
         detail: e.to_string(),
     })?;
-    let s = session.session();
-    let found = s
-        .find_objects(&[Attribute::Id(id)])
-        .map_err(HsmError::p11("search for the ceremony's key"))?;
-    for h in &found {
-        s.destroy_object(*h)
-            .map_err(HsmError::p11("destroy the ceremony's key"))?;
+    if id.is_empty() || label.is_empty() {
+        return Err(HsmError::Malformed {
+            what: "key to destroy",
+            detail: "an empty label or CKA_ID names no key of this ceremony".into(),
+        });
     }
-    Ok(found.len())
+    let s = session.session();
+    let mut destroyed = 0;
+    for class in [
+        ObjectClass::PRIVATE_KEY,
+        ObjectClass::PUBLIC_KEY,
+        ObjectClass::SECRET_KEY,
+    ] {
+        let found = s
+            .find_objects(&[
+                Attribute::Class(class),
+                Attribute::Label(label.as_bytes().to_vec()),
+                Attribute::Id(id.clone()),
+            ])
+            .map_err(HsmError::p11("search for the ceremony's key"))?;
+        for h in &found {
+            s.destroy_object(*h)
+                .map_err(HsmError::p11("destroy the ceremony's key"))?;
+        }
+        destroyed += found.len();
+    }
+    Ok(destroyed)
 }
 
 /// Whether the token can make `spec` at all (P-256K is optional on many HSMs).

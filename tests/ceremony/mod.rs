@@ -238,6 +238,26 @@ sign_off = ["alice", "wendy", "carol", "dave"]
         out
     }
 
+    /// The headless ceremony with extra environment variables.
+    pub fn run_ceremony_with(&self, env: &[(&str, &std::ffi::OsStr)]) -> Output {
+        let mut c = self.command(&[
+            "run".as_ref(),
+            "ceremony.toml".as_ref(),
+            "--answers".as_ref(),
+            "answers.toml".as_ref(),
+            "--state-dir".as_ref(),
+            "state".as_ref(),
+        ]);
+        c.envs(env.iter().copied());
+        let out = c.output().expect("the binary runs");
+        eprintln!(
+            "--- run with {env:?}\n--- stdout\n{}--- stderr\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
     pub fn run_ceremony(&self) -> Output {
         self.bin(&[
             "run".as_ref(),
