@@ -79,7 +79,7 @@ fn decisions() -> Vec<Decision> {
         "carol".into(),
         "dave".into(),
     ];
-    sign_off.extend(hash_shown(HEAD));
+    sign_off.extend(hash_shown(BYOK_SHA));
     let mut close = sign_off.clone();
     close.push("Type the ceremony id (kv-prod-2026-01) to close".into());
     vec![
@@ -279,13 +279,25 @@ fn every_qr_code_encodes_the_value_printed_beside_it() {
     let cases = [
         (Phase::KekConfirm, KEK_FP),
         (Phase::Export, BYOK_SHA),
-        (Phase::SignOff, HEAD),
+        (Phase::SignOff, BYOK_SHA),
+        (Phase::Closed, HEAD),
     ];
     for (phase, value) in cases {
         let mut app = app_at(phase);
         if phase == Phase::Export {
             app.on_runner(FromRunner::Update(Box::new(view(Phase::SignOff))));
             app.export_seen = false;
+        }
+        if phase == Phase::Closed {
+            // The closing screen: the final head, once the runner has finished.
+            app.on_runner(FromRunner::Finished(Ok(
+                byok_ceremony::tui::people::Finished {
+                    phase: Phase::Closed,
+                    log_path: "state/kv-prod-2026-01.audit.jsonl".into(),
+                    head: HEAD.into(),
+                    files: vec![("/media/out-usb/payments-key.byok".into(), BYOK_SHA.into())],
+                },
+            )));
         }
         for (w, h) in [(80, 24), (120, 40), (200, 60)] {
             let screen = draw_at(&app, w, h);

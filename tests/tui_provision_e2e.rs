@@ -251,3 +251,30 @@ fn a_token_provisioned_through_the_guided_ui_one_custodian_at_a_time() {
         "the audit log",
     );
 }
+
+/// What needs no person is checked before anyone is asked to check in: a missing output
+/// directory stops the guided provisioning at once, with the reason, and no screen asks for
+/// attendance (before, the room found out only after everyone had checked in).
+#[test]
+fn a_missing_output_directory_is_found_before_anyone_checks_in() {
+    let room = Room::new();
+    let ui = Tmux::start(
+        "prov-nodir",
+        room.dir.path(),
+        80,
+        24,
+        &format!(
+            "SOFTHSM2_CONF='{}' '{}' provision provision.toml --out no-such-dir",
+            room.conf.display(),
+            env!("CARGO_BIN_EXE_byok-ceremony")
+        ),
+    );
+    let screen = ui.wait_for("EXIT=");
+    assert!(screen.contains("EXIT=1"), "{screen}");
+    assert!(screen.contains("no-such-dir"), "{screen}");
+    assert!(!screen.contains("check in"), "{screen}");
+    assert!(
+        !ui.scrollback().contains("Attendance"),
+        "attendance was asked for"
+    );
+}

@@ -157,6 +157,10 @@ fn guided(script: ProvisioningScript, args: &ProvisionArgs, sha256: String) -> E
         out_dir: args.out.clone(),
         current_pins: args.current_pins.clone(),
     };
+    // What needs no person is checked before anyone is asked to check in.
+    if let Err(e) = crate::quorum::provision::check_before_people(&script, &opts) {
+        return failed(&ResplitError::from(e));
+    }
     match crate::tui::provision::run(script, &args.script, sha256, opts) {
         Ending::Done(outcome) => {
             report(&outcome, false);
@@ -199,6 +203,9 @@ fn guided_resplit(
         Ok(record) => OldQuorum::of(&record, opts.record.clone(), opts.share_files.clone()),
         Err(e) => return failed(&e),
     };
+    if let Err(e) = crate::quorum::resplit::check_before_people(&script, &opts) {
+        return failed(&e);
+    }
     match crate::tui::provision::run_resplit(script, &args.script, sha256, opts, old) {
         Ending::Done(outcome) => {
             report(&outcome, true);

@@ -165,6 +165,35 @@ pub fn provision(
     provision_with(script, opts, &mut Headless)
 }
 
+/// Everything provisioning needs that no person has to do, checked before anyone is asked to
+/// check in: the output directory (there, and none of the files yet), the current-PINs file
+/// (adopt), the trusted KEK (read, and its fingerprint the script's), the HSM module (it
+/// loads) and the token to change (a free slot, or the token to adopt). Nothing is changed.
+pub fn check_before_people(
+    script: &ProvisioningScript,
+    opts: &ProvisionOptions,
+) -> Result<(), ProvisionError> {
+    let mut everyone: Vec<&String> = script.user_pin.custodians.iter().collect();
+    if let Some(so) = &script.so_pin {
+        everyone.extend(&so.custodians);
+    }
+    outputs::preflight(&opts.out_dir, everyone).map_err(ProvisionError::Preflight)?;
+    match (&script.token, &opts.current_pins) {
+        (TokenPlan::Adopt { .. }, Some(path)) => drop(CurrentPins::load(path)?),
+        (TokenPlan::Adopt { .. }, None) => return Err(ProvisionError::CurrentPinsNeeded),
+        (TokenPlan::Initialise { .. }, Some(_)) => {
+            return Err(ProvisionError::CurrentPinsUnexpected);
+        }
+        (TokenPlan::Initialise { .. }, None) => {}
+    }
+    if let Some(plan) = &script.trusted_kek {
+        load_trusted_kek(plan)?;
+    }
+    let hsm = Hsm::load(&script.module)?;
+    token_to_change(&hsm, &script.token)?;
+    Ok(())
+}
+
 /// Runs the whole provisioning described by `script`, asking `people` where people decide.
 pub fn provision_with(
     script: &ProvisioningScript,

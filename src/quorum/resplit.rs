@@ -100,6 +100,30 @@ pub fn resplit(
     resplit_with(script, opts, &mut FromFiles::new(&opts.share_files))
 }
 
+/// Everything a re-split needs that no person has to do, checked before anyone is asked: the
+/// old record, the script's shape, the output directory, the HSM module and the token (the
+/// record's, selected by the script). Nothing is changed.
+pub fn check_before_people(
+    script: &ProvisioningScript,
+    opts: &ResplitOptions,
+) -> Result<(), ResplitError> {
+    let old = read_record(&opts.record)?;
+    let TokenPlan::Adopt { selector } = &script.token else {
+        return Err(ResplitError::NotAdopt);
+    };
+    if script.so_pin.is_some() {
+        return Err(ResplitError::SoGroupGiven);
+    }
+    outputs::preflight(&opts.out_dir, &script.user_pin.custodians)
+        .map_err(|e: OutputError| ProvisionError::Preflight(e))?;
+    let hsm = Hsm::load(&script.module)?;
+    let slot = hsm.find_token(&TokenSelector::Serial(old.token.serial.clone()))?;
+    if hsm.find_token(selector)? != slot {
+        return Err(ResplitError::OtherToken(old.token.serial.clone()));
+    }
+    Ok(())
+}
+
 /// Runs the re-split, asking `people` for the old shares and wherever people decide.
 pub fn resplit_with(
     script: &ProvisioningScript,
