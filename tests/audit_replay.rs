@@ -127,6 +127,7 @@ fn options<'a>(key: &'a [u8], media: Option<&'a Path>, script: &'a Path) -> Veri
         audit_key_spki_der: Some(key),
         media,
         script: Some(script),
+        record: None,
     }
 }
 

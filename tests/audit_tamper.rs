@@ -140,11 +140,13 @@ fn set_note(e: &mut Entry, note: String) {
 struct Forger {
     key: SigningKey,
     spki: Vec<u8>,
+    /// The name the forger signs under: the real audit key's (it is public).
+    name: String,
 }
 
 impl CheckpointSigner for Forger {
     fn key_name(&self) -> &str {
-        "byok-ceremony.audit/forger"
+        &self.name
     }
     fn public_spki_der(&self) -> &[u8] {
         &self.spki
@@ -385,6 +387,10 @@ fn every_kind_of_tampering_is_rejected_at_the_right_entry() {
             .as_bytes()
             .to_vec(),
         key,
+        name: match &r.entries[0].event {
+            Event::CeremonyOpened { hsm, .. } => format!("byok-ceremony.audit/{}", hsm.serial),
+            _ => unreachable!(),
+        },
     };
     let mut entries = r.entries.clone();
     let e = &entries[cp as usize];
@@ -416,6 +422,93 @@ fn every_kind_of_tampering_is_rejected_at_the_right_entry() {
         (wrap_cp, wrap_cp + 1),
         "no signature from the audit key",
     );
+
+    // The last entry is trusted no more than any other. Its signature line renamed to another
+    // key (the signature itself untouched), that entry's hash recomputed (nothing follows it).
+    let last = r.entries.len() - 1;
+    let mut entries = r.entries.clone();
+    let note = note_of(&entries[last]);
+    let name = note
+        .lines()
+        .last()
+        .and_then(|l| l.strip_prefix("\u{2014} "))
+        .and_then(|l| l.rsplit_once(' '))
+        .map(|(n, _)| n.to_owned())
+        .expect("signature line");
+    set_note(
+        &mut entries[last],
+        note.replace(&name, "totally bogus key name"),
+    );
+    entries[last].hash = entries[last].compute_hash().expect("hash");
+    let lines: Vec<Vec<u8>> = entries.iter().map(|e| e.to_line().expect("line")).collect();
+    let log = r.write("renamed-closing-key", &lines);
+    rejected(
+        &r,
+        "closing checkpoint under a bogus key name",
+        &log,
+        &[],
+        (last as u64, last as u64 + 1),
+        "not the audit key's",
+    );
+    // Its time set to 1970, its hash recomputed.
+    let mut entries = r.entries.clone();
+    entries[last].utc = "1970-01-01T00:00:00.000Z".into();
+    entries[last].hash = entries[last].compute_hash().expect("hash");
+    let lines: Vec<Vec<u8>> = entries.iter().map(|e| e.to_line().expect("line")).collect();
+    let log = r.write("redated-closing", &lines);
+    rejected(
+        &r,
+        "closing checkpoint dated 1970",
+        &log,
+        &[],
+        (last as u64, last as u64 + 1),
+        "before the ceremony opened",
+    );
+
+    // The record is more than its audit key: a record of another token (serial, label) or
+    // of other custodians does not verify the log, though its audit key is the right one.
+    let record_text = std::fs::read_to_string(r.record()).expect("record");
+    let serial = match &r.entries[0].event {
+        Event::CeremonyOpened { hsm, .. } => hsm.serial.clone(),
+        _ => unreachable!(),
+    };
+    for (case, from, to, why) in [
+        (
+            "record of another token",
+            format!("\"serial\": \"{serial}\""),
+            "\"serial\": \"0000000000000000\"".to_owned(),
+            "give the record of the token the ceremony used",
+        ),
+        (
+            "record of other custodians",
+            "\"name\": \"bob\"".to_owned(),
+            "\"name\": \"mallory\"".to_owned(),
+            "custodians",
+        ),
+    ] {
+        assert!(
+            record_text.contains(&from),
+            "{case}: {from} not in the record"
+        );
+        let other = r
+            .dir
+            .path()
+            .join(format!("{}.json", case.replace(' ', "-")));
+        std::fs::write(&other, record_text.replace(&from, &to)).expect("record copy");
+        let out = Command::new(env!("CARGO_BIN_EXE_byok-ceremony"))
+            .args(["audit", "verify"])
+            .arg(r.log())
+            .arg("--record")
+            .arg(&other)
+            .output()
+            .expect("the binary runs");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && text.contains("entry seq 0 (line 1)") && text.contains(why),
+            "{case}: {text}"
+        );
+    }
 
     // A swapped artifact: the .byok replaced by another valid .byok.
     let swapped = r.dir.path().join("swapped-media");

@@ -94,13 +94,15 @@ pub fn sign(
 }
 
 /// Checks a note: its text names this ceremony, covers exactly `size` entries ending in
-/// `head_hex`, and carries a valid signature by the audit key.
+/// `head_hex`, and carries exactly one signature line, by the audit key, under `key_name`;
+/// and the note is byte for byte what `sign` writes (nothing added, nothing re-spaced).
 pub fn verify(
     note: &str,
     ceremony_id: &str,
     size: u64,
     head_hex: &str,
     audit_spki_der: &[u8],
+    key_name: &str,
 ) -> Result<(), CheckpointError> {
     let (text, signatures) = note
         .split_once("\n\n")
@@ -131,34 +133,49 @@ pub fn verify(
     let key = VerifyingKey::from_public_key_der(audit_spki_der)
         .map_err(|e| CheckpointError::Key(e.to_string()))?;
     let id = key_id(audit_spki_der);
-    let mut found = false;
-    for line in signatures.lines() {
-        let Some(rest) = line.strip_prefix("\u{2014} ") else {
-            return Err(CheckpointError::Malformed(format!(
-                "\"{line}\" is not a signature line"
-            )));
-        };
-        let Some((_name, b64)) = rest.rsplit_once(' ') else {
+    // The tool writes exactly one signature line: the audit key's, under its own name.
+    let mut lines = signatures.lines();
+    let line = match (lines.next(), lines.next()) {
+        (Some(line), None) => line,
+        (None, _) => return Err(CheckpointError::NoSignature(hex::encode(id))),
+        (Some(_), Some(_)) => {
             return Err(CheckpointError::Malformed(
-                "signature line has no key name".into(),
+                "a checkpoint carries exactly one signature line, the audit key's".into(),
             ));
-        };
-        let blob = STANDARD
-            .decode(b64)
-            .map_err(|e| CheckpointError::Malformed(format!("signature is not base64: {e}")))?;
-        if blob.len() < 5 || blob[..4] != id {
-            continue; // another key's signature: ignored, as the spec says
         }
-        let sig = Signature::from_der(&blob[4..]).map_err(|_| CheckpointError::BadSignature)?;
-        key.verify(text.as_bytes(), &sig)
-            .map_err(|_| CheckpointError::BadSignature)?;
-        found = true;
+    };
+    let Some(rest) = line.strip_prefix("\u{2014} ") else {
+        return Err(CheckpointError::Malformed(format!(
+            "\"{line}\" is not a signature line"
+        )));
+    };
+    let Some((name, b64)) = rest.rsplit_once(' ') else {
+        return Err(CheckpointError::Malformed(
+            "signature line has no key name".into(),
+        ));
+    };
+    if name != key_name {
+        return Err(CheckpointError::Malformed(format!(
+            "the signature is under the key name \"{name}\", not the audit key's \"{key_name}\""
+        )));
     }
-    if found {
-        Ok(())
-    } else {
-        Err(CheckpointError::NoSignature(hex::encode(id)))
+    let blob = STANDARD
+        .decode(b64)
+        .map_err(|e| CheckpointError::Malformed(format!("signature is not base64: {e}")))?;
+    if blob.len() < 5 || blob[..4] != id {
+        return Err(CheckpointError::NoSignature(hex::encode(id)));
     }
+    let sig = Signature::from_der(&blob[4..]).map_err(|_| CheckpointError::BadSignature)?;
+    key.verify(text.as_bytes(), &sig)
+        .map_err(|_| CheckpointError::BadSignature)?;
+    // Byte for byte as `sign` writes it: the same text, one blank line, one signature line.
+    let canonical = format!("{text}\n\u{2014} {name} {}\n", STANDARD.encode(&blob));
+    if note != canonical {
+        return Err(CheckpointError::Malformed(
+            "the note is not laid out as the tool writes it (extra lines or spacing)".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The signature type byte, exposed for documentation and tests.
@@ -172,6 +189,8 @@ mod tests {
     use p256::ecdsa::SigningKey;
     use p256::ecdsa::signature::Signer;
     use p256::pkcs8::EncodePublicKey;
+
+    const NAME: &str = "byok-ceremony.audit/test";
 
     struct SoftSigner {
         key: SigningKey,
@@ -202,6 +221,26 @@ mod tests {
         SoftSigner { key, spki }
     }
 
+    /// The last entry is trusted no more than any other: a checkpoint signed by the audit key
+    /// but named for another key, carrying a second signature line, or laid out differently
+    /// than the tool writes it, is refused.
+    #[test]
+    fn only_the_audit_key_s_one_signature_line_in_the_tool_s_layout_is_accepted() {
+        let s = signer();
+        let head = "ab".repeat(32);
+        let note = sign(&s, "c1", 5, &head).expect("sign");
+        let renamed = note.replace(NAME, "totally bogus key name");
+        let e = verify(&renamed, "c1", 5, &head, &s.spki, NAME).expect_err("bogus name");
+        assert!(e.to_string().contains("totally bogus key name"), "{e}");
+        let doubled = format!("{note}{}", note.lines().last().expect("line"));
+        assert!(verify(&doubled, "c1", 5, &head, &s.spki, NAME).is_err());
+        let spaced = note.replacen("\u{2014} ", "\u{2014}  ", 1);
+        assert!(verify(&spaced, "c1", 5, &head, &s.spki, NAME).is_err());
+        let trailing = format!("{note}\n");
+        assert!(verify(&trailing, "c1", 5, &head, &s.spki, NAME).is_err());
+        verify(&note, "c1", 5, &head, &s.spki, NAME).expect("the tool's own note");
+    }
+
     #[test]
     fn signed_notes_verify_and_tampering_is_caught() {
         let s = signer();
@@ -209,21 +248,21 @@ mod tests {
         let note = sign(&s, "c1", 5, &head).expect("sign");
         assert!(note.starts_with("byok-ceremony/c1\n5\n"));
         assert!(note.contains("\n\n\u{2014} byok-ceremony.audit/test "));
-        verify(&note, "c1", 5, &head, &s.spki).expect("verifies");
+        verify(&note, "c1", 5, &head, &s.spki, NAME).expect("verifies");
         assert!(matches!(
-            verify(&note, "c1", 6, &head, &s.spki),
+            verify(&note, "c1", 6, &head, &s.spki, NAME),
             Err(CheckpointError::Mismatch { .. })
         ));
         assert!(matches!(
-            verify(&note, "c2", 5, &head, &s.spki),
+            verify(&note, "c2", 5, &head, &s.spki, NAME),
             Err(CheckpointError::Origin(_))
         ));
         let forged = note.replace("\n5\n", "\n6\n");
-        assert!(verify(&forged, "c1", 6, &head, &s.spki).is_err());
+        assert!(verify(&forged, "c1", 6, &head, &s.spki, NAME).is_err());
         let other = SigningKey::from_slice(&[9u8; 32]).expect("key");
         let other_spki = other.verifying_key().to_public_key_der().expect("spki");
         assert!(matches!(
-            verify(&note, "c1", 5, &head, other_spki.as_bytes()),
+            verify(&note, "c1", 5, &head, other_spki.as_bytes(), NAME),
             Err(CheckpointError::NoSignature(_))
         ));
         assert_eq!(signature_type(), 2);

@@ -35,6 +35,9 @@ pub struct VerifyOptions<'a> {
     pub media: Option<&'a Path>,
     /// The script file, to compare with the hash pinned in the first entry.
     pub script: Option<&'a Path>,
+    /// The token's provisioning record, cross-checked against the log's first entry (token
+    /// identity, custodians, threshold) besides giving the audit key.
+    pub record: Option<&'a crate::quorum::record::ProvisioningRecord>,
 }
 
 /// The verdict.
@@ -131,7 +134,7 @@ impl From<Fault> for AuditError {
 
 /// Verifies the log at `path`. Ok only when every check holds.
 pub fn verify(path: &Path, opts: &VerifyOptions<'_>) -> Result<Verdict, AuditError> {
-    let (chain, replay) = scan(path, opts.audit_key_spki_der)?;
+    let (chain, replay) = scan(path, opts)?;
     let last = replay
         .last
         .ok_or_else(|| Fault::general("the log is empty: it records no ceremony".into()))?;
@@ -239,7 +242,7 @@ struct Checked {
 /// line order; the first fault by line wins.
 fn scan(
     path: &Path,
-    audit_key: Option<&[u8]>,
+    opts: &VerifyOptions<'_>,
 ) -> Result<(chain::Chain, policy::Replay), AuditError> {
     let mut reader = chain::Reader::open(path)?;
     let workers = std::thread::available_parallelism()
@@ -259,7 +262,7 @@ fn scan(
                 spent,
             });
         }
-        let outcome = sequence(&mut reader, &lanes, audit_key);
+        let outcome = sequence(&mut reader, &lanes, opts);
         // Closing the lanes stops the workers, wherever they are.
         drop(lanes);
         let stopped = handles.into_iter().map(|h| h.join()).any(|r| r.is_err());
@@ -361,10 +364,10 @@ fn check_line(
 fn sequence(
     reader: &mut chain::Reader<'_>,
     lanes: &[Lane],
-    audit_key: Option<&[u8]>,
+    opts: &VerifyOptions<'_>,
 ) -> Result<(chain::Chain, policy::Replay), Fault> {
     let mut links = chain::Links::new();
-    let mut policy = policy::Policy::new(audit_key);
+    let mut policy = policy::Policy::new(opts.audit_key_spki_der, opts.record);
     let mut bytes = 0u64;
     // Batch buffers come back with their results and are read into again.
     let mut spare: Vec<Vec<u8>> = Vec::new();

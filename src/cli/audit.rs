@@ -72,23 +72,24 @@ pub fn run(command: AuditCommand) -> ExitCode {
     }
 }
 
-fn options<'a>(args: &'a VerifyArgs, key: Option<&'a [u8]>) -> VerifyOptions<'a> {
+fn options<'a>(args: &'a VerifyArgs, given: &'a Given) -> VerifyOptions<'a> {
     VerifyOptions {
-        audit_key_spki_der: key,
+        audit_key_spki_der: given.key.as_deref(),
         media: args.media.as_deref(),
         script: args.script.as_deref(),
+        record: given.record.as_ref(),
     }
 }
 
 fn run_verify(args: &VerifyArgs) -> ExitCode {
-    let key = match audit_key(args) {
+    let given = match given(args) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(3);
         }
     };
-    match verify(&args.log, &options(args, key.as_deref())) {
+    match verify(&args.log, &options(args, &given)) {
         Ok(v) => {
             crate::say!("OK: {} verifies", args.log.display());
             crate::say!("  entries: {}", v.entries);
@@ -129,7 +130,7 @@ fn run_report(args: &ReportArgs) -> ExitCode {
         );
         return ExitCode::from(1);
     }
-    let key = match audit_key(&args.verify) {
+    let given = match given(&args.verify) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("error: {e}");
@@ -141,7 +142,7 @@ fn run_report(args: &ReportArgs) -> ExitCode {
     } else {
         Format::Html
     };
-    let report = match report::build(&args.verify.log, &options(&args.verify, key.as_deref())) {
+    let report = match report::build(&args.verify.log, &options(&args.verify, &given)) {
         Ok(r) => r,
         Err(e) => {
             crate::say!("FAILED: {e}");
@@ -212,8 +213,8 @@ fn load_replay(args: &ReplayArgs) -> Result<(Replay, CeremonyScript), (u8, Strin
             ),
         )
     })?;
-    let key = audit_key(v).map_err(|e| (3, format!("error: {e}")))?;
-    let trust = match verify(&v.log, &options(v, key.as_deref())) {
+    let given = given(v).map_err(|e| (3, format!("error: {e}")))?;
+    let trust = match verify(&v.log, &options(v, &given)) {
         Ok(_) => Trust::Verified,
         Err(AuditError::Log(e @ LogError::Read { .. })) => return Err((3, format!("error: {e}"))),
         Err(e) if !args.force => {
@@ -287,18 +288,29 @@ fn split_output(path: &Path) -> Result<(&Path, String), String> {
     Ok((dir, name))
 }
 
-fn audit_key(args: &VerifyArgs) -> Result<Option<Vec<u8>>, String> {
+/// What the auditor gave to check the log against: the audit key, and the provisioning
+/// record it came from (which is cross-checked against the log too).
+struct Given {
+    key: Option<Vec<u8>>,
+    record: Option<ProvisioningRecord>,
+}
+
+fn given(args: &VerifyArgs) -> Result<Given, String> {
+    let mut record = None;
     let pem = if let Some(path) = &args.audit_key {
         std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
     } else if let Some(path) = &args.record {
         let bytes =
             std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        ProvisioningRecord::parse(&bytes)
-            .map_err(|e| e.to_string())?
-            .audit_key
-            .public_key_pem
+        let parsed = ProvisioningRecord::parse(&bytes).map_err(|e| e.to_string())?;
+        let pem = parsed.audit_key.public_key_pem.clone();
+        record = Some(parsed);
+        pem
     } else {
-        return Ok(None);
+        return Ok(Given {
+            key: None,
+            record: None,
+        });
     };
     let (label, der) = der::pem::decode_vec(pem.trim().as_bytes())
         .map_err(|e| format!("the audit key is not PEM: {e}"))?;
@@ -307,5 +319,8 @@ fn audit_key(args: &VerifyArgs) -> Result<Option<Vec<u8>>, String> {
             "the audit key PEM is a \"{label}\", not a \"PUBLIC KEY\""
         ));
     }
-    Ok(Some(der))
+    Ok(Given {
+        key: Some(der),
+        record,
+    })
 }

@@ -46,9 +46,14 @@ impl<'a> HsmAuditSigner<'a> {
             session,
             private,
             spki_der,
-            key_name: format!("byok-ceremony.audit/{serial}"),
+            key_name: audit_key_name(&serial),
         })
     }
+}
+
+/// The name a checkpoint's signature line gives the audit key of the token with `serial`.
+pub fn audit_key_name(serial: &str) -> String {
+    format!("byok-ceremony.audit/{serial}")
 }
 
 impl CheckpointSigner for HsmAuditSigner<'_> {

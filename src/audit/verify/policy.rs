@@ -3,7 +3,9 @@
 //! against the audit key. Keeps only the machine's state and a few facts: constant memory.
 use crate::audit::checkpoint;
 use crate::audit::log::Entry;
-use crate::ceremony::machine::{self, Event, MachineConfig, Role, State};
+use crate::ceremony::machine::{self, Event, MachineConfig, QuorumMode, Role, State};
+use crate::hsm::TokenIdentity;
+use crate::quorum::record::ProvisioningRecord;
 
 use super::Fault;
 use super::canonical::{Canonical, Verdict};
@@ -70,15 +72,25 @@ pub struct Replay {
 #[derive(Debug)]
 pub struct Policy<'k> {
     audit_key: Option<&'k [u8]>,
+    record: Option<&'k ProvisioningRecord>,
     mono_ms: u64,
+    /// The wall-clock time of the first entry, and of the entry before this one.
+    first_utc: Vec<u8>,
+    last_utc: Vec<u8>,
+    /// The only key name a checkpoint may carry: the audit key of the genesis entry's token.
+    key_name: String,
     pub replay: Replay,
 }
 
 impl<'k> Policy<'k> {
-    pub fn new(audit_key: Option<&'k [u8]>) -> Self {
+    pub fn new(audit_key: Option<&'k [u8]>, record: Option<&'k ProvisioningRecord>) -> Self {
         Policy {
             audit_key,
+            record,
             mono_ms: 0,
+            first_utc: Vec::new(),
+            last_utc: Vec::new(),
+            key_name: String::new(),
             replay: Replay::default(),
         }
     }
@@ -97,10 +109,17 @@ impl<'k> Policy<'k> {
         }
         self.consistent(entry).map_err(fail)?;
         if let Event::CeremonyOpened {
-            config, rehearsal, ..
+            config,
+            rehearsal,
+            hsm,
+            ..
         } = entry.event
         {
             roles_distinct(config, *rehearsal).map_err(fail)?;
+            if let Some(record) = self.record {
+                record_matches(record, hsm, config).map_err(fail)?;
+            }
+            self.key_name = crate::hsm::signer::audit_key_name(&hsm.serial);
         }
         // The machine first: an event it refuses is refused whatever its signature. (A checkpoint
         // changes neither the ceremony id nor the last checkpoint, which `signed` reads.)
@@ -164,6 +183,24 @@ impl<'k> Policy<'k> {
             ));
         }
         self.mono_ms = entry.mono_ms;
+        // The wall clock: never before the ceremony opened, and never back within a run (a
+        // log whose entries were re-dated, a closing checkpoint dated 1970).
+        if self.first_utc.is_empty() {
+            self.first_utc = entry.utc.to_vec();
+        } else if entry.utc < self.first_utc.as_slice() {
+            return Err(format!(
+                "is dated {}, before the ceremony opened ({}): its time was changed",
+                String::from_utf8_lossy(entry.utc),
+                String::from_utf8_lossy(&self.first_utc)
+            ));
+        } else if entry.utc < self.last_utc.as_slice() && !restarted {
+            return Err(format!(
+                "is dated {}, earlier than the entry before it ({}) though no restart is recorded: its time was changed",
+                String::from_utf8_lossy(entry.utc),
+                String::from_utf8_lossy(&self.last_utc)
+            ));
+        }
+        self.last_utc = entry.utc.to_vec();
         Ok(())
     }
 
@@ -180,7 +217,7 @@ impl<'k> Policy<'k> {
             .unwrap_or_default();
         // The chain found `prev` to be hex, so this is never lossy.
         let prev = String::from_utf8_lossy(entry.prev);
-        checkpoint::verify(note, id, entry.seq, &prev, key).map_err(|e| {
+        checkpoint::verify(note, id, entry.seq, &prev, key, &self.key_name).map_err(|e| {
             let hint = match self.replay.last_checkpoint {
                 Some(c) => format!(
                     " (the last good checkpoint is seq {}, line {}: look between it and here)",
@@ -213,6 +250,58 @@ impl<'k> Policy<'k> {
             _ => {}
         }
     }
+}
+
+/// The provisioning record given to the auditor is the one of the token the ceremony ran on:
+/// same token (serial, label, manufacturer, model), and for a split PIN the same custodians
+/// and threshold as the script the log pins.
+fn record_matches(
+    record: &ProvisioningRecord,
+    hsm: &TokenIdentity,
+    config: &MachineConfig,
+) -> Result<(), String> {
+    let t = &record.token;
+    if (
+        t.serial.as_str(),
+        t.label.as_str(),
+        t.manufacturer.as_str(),
+        t.model.as_str(),
+    ) != (
+        hsm.serial.as_str(),
+        hsm.label.as_str(),
+        hsm.manufacturer.as_str(),
+        hsm.model.as_str(),
+    ) {
+        return Err(format!(
+            "the ceremony ran on token \"{}\" (serial {}, {} {}), but the provisioning record given is for token \"{}\" (serial {}, {} {}): give the record of the token the ceremony used",
+            hsm.label,
+            hsm.serial,
+            hsm.manufacturer,
+            hsm.model,
+            t.label,
+            t.serial,
+            t.manufacturer,
+            t.model
+        ));
+    }
+    if let QuorumMode::SplitPin { threshold } = config.quorum {
+        let mut recorded: Vec<&str> = record
+            .user_pin
+            .custodians
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        let mut scripted: Vec<&str> = config.custodians.iter().map(String::as_str).collect();
+        recorded.sort_unstable();
+        scripted.sort_unstable();
+        if recorded != scripted || record.user_pin.threshold != threshold {
+            return Err(format!(
+                "the script names custodians {scripted:?} with threshold {threshold}, but the provisioning record's user PIN is split {} of {:?}: give the record that matches the ceremony (after a re-split, the new one)",
+                record.user_pin.threshold, recorded
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The script's static rules, re-checked on the configuration the log pins: every person
