@@ -256,9 +256,32 @@ fn a_production_ceremony_refuses_a_zero_padding_token_before_any_key_is_made() {
     allowed.edit_script("[hsm]\n", "[hsm]\nallow_zero_padding = true\n");
     let out = allowed.run_ceremony_offline();
     assert!(out.status.success(), "allow_zero_padding did not allow it");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("REHEARSAL-GRADE"), "{stdout}");
     let m = manifest(&allowed);
     assert!(!m.rehearsal_grade_reasons.is_empty());
     allowed.assert_byok_unwraps_to_manifest_key();
+    // The auditor's report says so in plain words too.
+    let report = allowed.path("report.md");
+    let out = allowed.bin(&[
+        "audit".as_ref(),
+        "report".as_ref(),
+        allowed
+            .path("out-usb/test-ceremony.audit.jsonl")
+            .as_os_str(),
+        "--record".as_ref(),
+        allowed
+            .path("provisioning/provisioning-record.json")
+            .as_os_str(),
+        "--format".as_ref(),
+        "md".as_ref(),
+        "-o".as_ref(),
+        report.as_os_str(),
+    ]);
+    assert!(out.status.success(), "no report");
+    let text = std::fs::read_to_string(&report).expect("report");
+    assert!(text.contains("REHEARSAL-GRADE"), "{text}");
+    assert!(text.contains("zero-pads"), "{text}");
 }
 
 /// The runner ends its use of the HSM: the module, seen through the test shim's call trace,

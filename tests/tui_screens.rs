@@ -170,3 +170,20 @@ fn the_kek_medium_is_chosen_on_screen_and_only_one_holding_the_scripts_file() {
     let drawn = format!("{}", render(&app, 80, 24).backend());
     assert!(drawn.contains("no KEK at"), "{drawn}");
 }
+
+/// Where the HSM zero-pads (a rehearsal, or a script's allow_zero_padding) the export screen
+/// says so in plain words beside the .byok's hash.
+#[test]
+fn a_rehearsal_grade_byok_is_called_so_on_screen() {
+    let mut app = app_at(Phase::SignOff);
+    app.export_seen = false;
+    let mut v = view(Phase::SignOff);
+    v.facts.rehearsal_grade = true;
+    app.on_runner(FromRunner::Update(Box::new(v)));
+    let screen = render(&app, 120, 40).backend().to_string();
+    assert!(screen.contains("REHEARSAL-GRADE"), "{screen}");
+    let plain = render(&app_at(Phase::SignOff), 120, 40)
+        .backend()
+        .to_string();
+    assert!(!plain.contains("REHEARSAL-GRADE"));
+}

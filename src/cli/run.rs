@@ -87,6 +87,16 @@ pub fn run(args: RunArgs) -> ExitCode {
                 &outcome.files,
                 outcome.state.phase,
             );
+            if outcome
+                .state
+                .wrap_method
+                .as_ref()
+                .is_some_and(crate::ceremony::machine::zero_pads)
+            {
+                crate::say!(
+                    "  REHEARSAL-GRADE: the HSM zero-pads the key before wrapping (the script allows it): the .byok carries trailing zero bytes after the key, which Azure may reject"
+                );
+            }
             if outcome.state.phase == Phase::Closed {
                 ExitCode::SUCCESS
             } else {

@@ -299,6 +299,15 @@ fn with_qr(
     text_fits
 }
 
+/// Said wherever the .byok is shown when the HSM zero-pads (a rehearsal, or a script's
+/// allow_zero_padding): in plain words, not only in the manifest.
+fn rehearsal_grade_line(app: &App) -> Line<'static> {
+    Line::styled(
+        "REHEARSAL-GRADE: the HSM zero-pads the key; Azure may reject this .byok",
+        app.theme.bad(),
+    )
+}
+
 /// Renders a paragraph and tells whether all of it fitted (nothing cut at the bottom).
 fn render(frame: &mut Frame, paragraph: Paragraph<'_>, area: Rect) -> bool {
     let fits = paragraph.line_count(area.width) <= usize::from(area.height);
@@ -683,6 +692,9 @@ fn draw_export(frame: &mut Frame, area: Rect, app: &App) -> bool {
         BOLD,
     ));
     lines.extend(hash_lines(&hash, width));
+    if view.facts.rehearsal_grade {
+        lines.push(rehearsal_grade_line(app));
+    }
     with_qr(
         frame,
         area,
@@ -741,6 +753,9 @@ fn draw_summary(frame: &mut Frame, area: Rect, app: &App) -> bool {
             ));
             lines.extend(hash_lines(&f.head, text_width(area, &app.pictures.head_qr)));
             lines.push(kv("Audit log", f.log_path.clone()));
+            if app.view.as_ref().is_some_and(|v| v.facts.rehearsal_grade) {
+                lines.push(rehearsal_grade_line(app));
+            }
             for (name, hash) in &f.files {
                 lines.push(Line::raw(format!("  {name}")));
                 let groups = hex_groups(hash);

@@ -86,6 +86,17 @@ pub fn render(r: &Report) -> String {
             format!("`{}`", k.kid.replace('`', "'")),
         );
     }
+    if let Some(w) = &f.wrap {
+        kv("Wrap", md(&w.method.describe()));
+        if w.rehearsal_grade {
+            kv(
+                "REHEARSAL-GRADE",
+                md(
+                    "the HSM zero-pads the key before wrapping: the .byok carries trailing zero bytes after the key, which Azure may reject",
+                ),
+            );
+        }
+    }
     kv("Tool", md(&format!("byok-ceremony {}", o.tool_version)));
     kv("Workstation", md(&format!("{} ({})", o.host, o.os)));
     kv("Log entries", f.entries.to_string());
