@@ -319,3 +319,47 @@ fn a_finished_ceremony_logs_out_and_finalises_the_module() {
         "nothing after C_Finalize"
     );
 }
+
+/// The script's `[[steps]]` instructions are put before the people on their step's screen, and
+/// the log says so (before the step's first action), in the headless run as in the guided one.
+#[test]
+fn each_step_s_instruction_is_shown_and_logged_at_that_step() {
+    let room = Room::new("instructions");
+    let script = std::fs::read_to_string(room.path("ceremony.toml")).expect("script");
+    std::fs::write(
+        room.path("ceremony.toml"),
+        format!(
+            "{script}\n[[steps]]\nphase = \"attendance\"\ninstruction = \"The witness checks each photo ID against the access list.\"\n\n[[steps]]\nphase = \"kek_confirm\"\ninstruction = \"Phones out of the room; the online side reads the words.\"\n"
+        ),
+    )
+    .expect("script");
+    let out = room.run_ceremony();
+    assert!(out.status.success(), "the ceremony did not close");
+    let log = room.path("state/test-ceremony.audit.jsonl");
+    let mut seen: Vec<(String, String)> = Vec::new();
+    stream(&log, |_, e| {
+        let what = match &e.event {
+            Event::InstructionShown { phase, text } => format!("{phase:?}: {text}"),
+            other => other.kind().to_owned(),
+        };
+        seen.push((e.event.kind().to_owned(), what));
+        Ok(())
+    })
+    .expect("stream");
+    let at = |what: &str| {
+        seen.iter()
+            .position(|(_, w)| w.contains(what))
+            .unwrap_or_else(|| panic!("{what} not in the log: {seen:?}"))
+    };
+    let id_check = at("Attendance: The witness checks each photo ID");
+    let phones = at("KekConfirm: Phones out of the room");
+    assert!(id_check < at("attendance_closed"));
+    assert!(at("kek_loaded") < phones && phones < at("kek_confirmed"));
+    assert_eq!(
+        seen.iter().filter(|(k, _)| k == "instruction_shown").count(),
+        2,
+        "each instruction once"
+    );
+    let audit = room.audit_verify(&room.path("out-usb/test-ceremony.audit.jsonl"));
+    assert!(audit.status.success(), "the log does not verify");
+}

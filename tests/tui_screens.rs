@@ -187,3 +187,35 @@ fn a_rehearsal_grade_byok_is_called_so_on_screen() {
         .to_string();
     assert!(!plain.contains("REHEARSAL-GRADE"));
 }
+
+/// A step's instruction from the script is on that step's screen, at 80x24 as at 120x40, and
+/// only there.
+#[test]
+fn a_step_s_instruction_is_on_its_screen() {
+    use byok_ceremony::ceremony::script::CeremonyScript;
+    let mut script = (*tui_fixtures::script()).clone();
+    script.steps.push((
+        "kek_confirm".into(),
+        "Phones out of the room; the online side reads the words.".into(),
+    ));
+    let script: std::sync::Arc<CeremonyScript> = std::sync::Arc::new(script);
+    for phase in [Phase::KekConfirm, Phase::Attendance] {
+        let mut app = byok_ceremony::tui::app::App::new(script.clone());
+        app.started = true;
+        app.preflight_seen = true;
+        let mut v = view(phase);
+        v.script = script.clone();
+        app.on_runner(FromRunner::Ask {
+            view: Box::new(v),
+            problem: None,
+        });
+        for (w, h) in [(80, 24), (120, 40)] {
+            let screen = render(&app, w, h).backend().to_string();
+            assert_eq!(
+                screen.contains("Instruction: Phones out of the room"),
+                phase == Phase::KekConfirm,
+                "{phase:?} at {w}x{h}:\n{screen}"
+            );
+        }
+    }
+}

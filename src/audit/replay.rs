@@ -350,6 +350,9 @@ fn describe(event: &Event, after: &State) -> String {
         Event::StepFailed { phase, reason } => format!("{} failed: {reason}", phase.title()),
         Event::Aborted { by, reason, .. } => format!("{by} aborted the ceremony: {reason}"),
         Event::Resumed { by } => format!("{by} resumed the ceremony after an interruption"),
+        Event::InstructionShown { phase, text } => {
+            format!("instruction for \"{}\": {text}", phase.title())
+        }
         Event::RetryRequested { by, phase } => {
             format!("{by} asked to run \"{}\" again", phase.title())
         }

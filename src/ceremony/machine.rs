@@ -304,6 +304,12 @@ pub enum Event {
         by: String,
         phase: Phase,
     },
+    /// The script's instruction for a step, put before the people on that step's screen
+    /// (photo ID check, phones out, tamper bags).
+    InstructionShown {
+        phase: Phase,
+        text: String,
+    },
     /// A signed checkpoint over the log so far (C2SP signed note); payload verified by audit.
     Checkpoint {
         gate: Phase,
@@ -341,6 +347,7 @@ impl Event {
             Event::Aborted { .. } => "aborted",
             Event::Resumed { .. } => "resumed",
             Event::RetryRequested { .. } => "retry_requested",
+            Event::InstructionShown { .. } => "instruction_shown",
             Event::Checkpoint { .. } => "checkpoint",
         }
     }
@@ -628,6 +635,15 @@ fn apply_in_any_phase(s: &mut State, event: &Event) -> Option<Result<Vec<Effect>
             after_crash,
         } => abort(s, by, reason, *after_crash),
         Event::Resumed { by } => resume(s, by),
+        Event::InstructionShown { phase, text } => {
+            if config(s).is_err() || *phase > s.phase || text.trim().is_empty() {
+                return Some(Err(refusal(
+                    s,
+                    "an instruction is shown for the current step or one already reached",
+                )));
+            }
+            Ok(Vec::new())
+        }
         _ => return None,
     })
 }

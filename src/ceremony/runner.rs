@@ -241,6 +241,8 @@ pub struct Runner<'p> {
     kek: Option<Kek>,
     /// The wrap path this process proved (its known-answer test is in the log).
     plan: Option<WrapPlan>,
+    /// The steps whose instructions this process has logged as shown.
+    instructions_shown: std::collections::BTreeSet<Phase>,
     stall_after: Option<String>,
     written: Vec<PathBuf>,
 }
@@ -324,6 +326,7 @@ impl<'p> Runner<'p> {
             session: None,
             kek: None,
             plan: None,
+            instructions_shown: std::collections::BTreeSet::new(),
             stall_after: if cfg!(debug_assertions) {
                 std::env::var(STALL_AFTER_ENV).ok()
             } else {
@@ -438,8 +441,11 @@ impl<'p> Runner<'p> {
         self.mirror_log()?;
         self.state = next;
         self.facts.observe(&event, &entry.hash);
-        self.last_event = Some(event.kind());
-        self.notice = notice_of(&event);
+        // An instruction is shown beside the step, not as its news.
+        if !matches!(event, Event::InstructionShown { .. }) {
+            self.last_event = Some(event.kind());
+            self.notice = notice_of(&event);
+        }
         if let Event::PreflightCompleted { checks } = &event {
             self.checks = checks.clone();
         }
@@ -533,6 +539,7 @@ impl<'p> Runner<'p> {
             if problem.is_none() {
                 problem = self.stalled();
             }
+            self.show_instructions()?;
             let view = self.view();
             let action = self.people.next(&view, problem.take())?;
             match self.act(action) {
@@ -540,6 +547,30 @@ impl<'p> Runner<'p> {
                 Err(e @ (RunError::Step { .. } | RunError::Refused(_))) => problem = Some(e),
                 Err(e) => return Err(e),
             }
+        }
+        Ok(())
+    }
+
+    /// Logs the script's instructions for every step reached so far that has not had them
+    /// yet: the screens show a step's instructions whenever it is on screen.
+    fn show_instructions(&mut self) -> Result<(), RunError> {
+        if self.state.is_final() {
+            return Ok(());
+        }
+        let due: Vec<(Phase, String)> = Phase::STEPS
+            .iter()
+            .filter(|p| **p <= self.state.phase && !self.instructions_shown.contains(p))
+            .flat_map(|p| {
+                instructions_for(&self.script, *p)
+                    .into_iter()
+                    .map(move |t| (*p, t))
+            })
+            .collect();
+        for p in Phase::STEPS.iter().filter(|p| **p <= self.state.phase) {
+            self.instructions_shown.insert(*p);
+        }
+        for (phase, text) in due {
+            self.commit(Event::InstructionShown { phase, text }, false)?;
         }
         Ok(())
     }
@@ -1155,8 +1186,18 @@ fn step<E: std::fmt::Display>(phase: Phase) -> impl FnOnce(E) -> RunError {
     }
 }
 
+/// The script's instructions for `phase`, in the script's order.
+pub fn instructions_for(script: &CeremonyScript, phase: Phase) -> Vec<String> {
+    script
+        .steps
+        .iter()
+        .filter(|(p, _)| p == phase_name(phase))
+        .map(|(_, text)| text.clone())
+        .collect()
+}
+
 /// The script's name for a phase.
-fn phase_name(phase: Phase) -> &'static str {
+pub fn phase_name(phase: Phase) -> &'static str {
     match phase {
         Phase::Opened | Phase::Preflight => "preflight",
         Phase::Attendance => "attendance",

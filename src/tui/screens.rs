@@ -36,16 +36,27 @@ pub fn draw(frame: &mut Frame, app: &App) {
     } else {
         note_rows
     };
-    let [header, body, status, footer] = Layout::vertical([
+    let screen = app.screen();
+    // The script's instructions for this step, above the screen's own content.
+    let told = Paragraph::new(
+        instructions(app, screen)
+            .into_iter()
+            .map(|t| Line::styled(format!("Instruction: {t}"), app.theme.attention()))
+            .collect::<Vec<_>>(),
+    )
+    .wrap(Wrap { trim: false });
+    let told_rows = told.line_count(size.width);
+    let [header, told_area, body, status, footer] = Layout::vertical([
         Constraint::Length(2),
+        Constraint::Length(told_rows.min(MAX_INSTRUCTION_ROWS) as u16),
         Constraint::Min(3),
         Constraint::Length(status_height),
         Constraint::Length(2),
     ])
     .areas(frame.area());
-    let screen = app.screen();
     draw_header(frame, header, app);
-    let complete = if app.help {
+    frame.render_widget(told, told_area);
+    let body_complete = if app.help {
         draw_help(frame, body, screen);
         false
     } else {
@@ -64,12 +75,31 @@ pub fn draw(frame: &mut Frame, app: &App) {
             Screen::Error => draw_error(frame, body, app),
         }
     };
+    let complete = body_complete && told_rows <= MAX_INSTRUCTION_ROWS;
     draw_status(frame, status, app);
     draw_footer(frame, footer, app, screen);
     app.shown.set(Shown {
         too_small: false,
         complete,
     });
+}
+
+/// The most rows the script's instructions take above a screen; longer ones are cut, and then
+/// no decision is taken on that screen (enlarge the terminal).
+const MAX_INSTRUCTION_ROWS: usize = 6;
+
+/// The script's instructions for the step this screen belongs to.
+fn instructions(app: &App, screen: Screen) -> Vec<String> {
+    let phase = match screen {
+        Screen::Script => return Vec::new(),
+        Screen::Preflight => Phase::Preflight,
+        Screen::Summary => Phase::Closed,
+        _ => match &app.view {
+            Some(v) => v.state.phase,
+            None => return Vec::new(),
+        },
+    };
+    crate::ceremony::runner::instructions_for(&app.script, phase)
 }
 
 /// Below the minimum size: only this, so that nothing is read from a cut screen.

@@ -134,6 +134,10 @@ pub enum EventDef {
         by: String,
         phase: Phase,
     },
+    InstructionShown {
+        phase: Phase,
+        text: String,
+    },
     Checkpoint {
         gate: Phase,
         note: String,

@@ -1188,6 +1188,10 @@ mod tests {
                 after_crash: true,
             },
             Event::Resumed { by: "oscar".into() },
+            Event::InstructionShown {
+                phase: Phase::Attendance,
+                text: text.into(),
+            },
             Event::RetryRequested {
                 by: "oscar".into(),
                 phase: Phase::Wrap,
@@ -1235,6 +1239,7 @@ mod tests {
             Event::KeyGenerated { .. } => 12,
             Event::Wrapped { .. } => 13,
             Event::WrapTested { .. } => 26,
+            Event::InstructionShown { .. } => 27,
             Event::Exported { .. } => 14,
             Event::Verified { .. } => 15,
             Event::KeyDestroyed { .. } => 16,
@@ -1248,7 +1253,7 @@ mod tests {
             Event::RetryRequested { .. } => 24,
             Event::Checkpoint { .. } => 25,
         };
-        let mut seen = [false; 27];
+        let mut seen = [false; 28];
         for e in events() {
             seen[index(&e)] = true;
         }
