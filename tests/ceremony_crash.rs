@@ -5,48 +5,12 @@
 //! rebuild).
 mod ceremony;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use byok_ceremony::ceremony::runner::STALL_AFTER_ENV;
 use byok_ceremony::quorum::share::PinGroup;
 use byok_ceremony::quorum::share_file::share_in;
 use byok_ceremony::quorum::split::combine_pin;
-use ceremony::Room;
-
-/// Runs the ceremony until it has logged `event`, then kills it for real.
-fn kill_after(room: &Room, event: &str) {
-    let mut child = room
-        .command(&[
-            "run".as_ref(),
-            "ceremony.toml".as_ref(),
-            "--answers".as_ref(),
-            "answers.toml".as_ref(),
-            "--state-dir".as_ref(),
-            "state".as_ref(),
-        ])
-        .env(STALL_AFTER_ENV, event)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut seen = String::new();
-    for line in BufReader::new(stderr).lines() {
-        let line = line.expect("line");
-        seen.push_str(&line);
-        seen.push('\n');
-        if line.starts_with("STALLED") {
-            break;
-        }
-    }
-    assert!(
-        seen.contains("STALLED"),
-        "the run never reached {event}: {seen}"
-    );
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reaped");
-}
+use ceremony::{Room, kill_after};
 
 /// Objects labelled `test-target` on the room's token, as pkcs11-tool sees them after a
 /// login with the PIN rebuilt from two shares.

@@ -356,7 +356,9 @@ fn each_step_s_instruction_is_shown_and_logged_at_that_step() {
     assert!(id_check < at("attendance_closed"));
     assert!(at("kek_loaded") < phones && phones < at("kek_confirmed"));
     assert_eq!(
-        seen.iter().filter(|(k, _)| k == "instruction_shown").count(),
+        seen.iter()
+            .filter(|(k, _)| k == "instruction_shown")
+            .count(),
         2,
         "each instruction once"
     );

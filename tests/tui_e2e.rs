@@ -363,3 +363,75 @@ fn after_a_rejected_kek_the_screen_shows_only_the_new_kek() {
     finish(&ui);
     outputs_verify(&room);
 }
+
+/// Restarted after a crash with the same command, the guided UI shows the interrupted
+/// ceremony (where it stopped, its last entry, who was present) and offers resume or abort;
+/// RESUME typed, a fresh quorum logs in and the ceremony finishes with the key already made.
+/// Started once more, it says the ceremony is closed.
+#[test]
+fn a_restarted_ceremony_offers_resume_on_screen_and_a_closed_one_says_so() {
+    let room = Room::new("tui resume");
+    ceremony::kill_after(&room, "key_generated");
+    let ui = start(&room, "resume");
+    ui.wait_for("Enter: open the ceremony");
+    ui.keys(&["Enter"]);
+    let screen = ui.wait_for_all(&["stopped before its end", "r: resume it"]);
+    for shown in [
+        "Wrap the key",
+        "key generated",
+        "alice",
+        "wendy",
+        "carol",
+        "dave",
+    ] {
+        assert!(screen.contains(shown), "{shown:?} is not shown:\n{screen}");
+    }
+    ui.keys(&["r"]);
+    ui.wait_for("Type RESUME");
+    ui.type_text("RESUME");
+    ui.keys(&["Enter"]);
+    ui.wait_for_all(&["Shares accepted: 0 of 2", "Enter: enter share"]);
+    present(&ui, &share_of(&room, "carol"), false);
+    ui.wait_for_all(&["Shares accepted: 1 of 2", "Enter: enter share"]);
+    present(&ui, &share_of(&room, "dave"), true);
+    ui.wait_for("y: words match");
+    ui.keys(&["y"]);
+    wait_ticked(&ui, "carol", "y: words match");
+    ui.keys(&["Down", "y"]);
+    // The key exists: no second GENERATE, straight to the wrap and the export.
+    ui.wait_for("type EXPORT");
+    ui.type_text("EXPORT");
+    ui.keys(&["Enter"]);
+    ui.wait_for("Enter: continue to sign-off");
+    ui.keys(&["Enter"]);
+    ui.wait_for("Enter: sign off");
+    for (i, name) in ["alice", "wendy", "carol", "dave"].iter().enumerate() {
+        if i > 0 {
+            ui.keys(&["Down"]);
+        }
+        ui.keys(&["Enter"]);
+        wait_ticked(&ui, name, "Enter: sign off");
+    }
+    ui.keys(&["c"]);
+    ui.wait_for("Type the ceremony id");
+    ui.type_text("test-ceremony");
+    ui.keys(&["Enter"]);
+    ui.wait_for("The ceremony is closed.");
+    ui.keys(&["q"]);
+    ui.wait_for("EXIT=0");
+    let log = log_text(&room);
+    assert!(log.contains("\"resumed\""), "the choice is not logged");
+    assert_eq!(log.matches("\"key_generated\"").count(), 1, "one key");
+    outputs_verify(&room);
+    drop(ui);
+
+    let again = start(&room, "closed");
+    again.wait_for("Enter: open the ceremony");
+    again.keys(&["Enter"]);
+    let screen = again.wait_for("it ran to its end");
+    assert!(screen.contains("is closed"), "{screen}");
+    assert!(!screen.contains("--recover"), "{screen}");
+    again.keys(&["q"]);
+    let screen = again.wait_for("EXIT=1");
+    assert!(screen.contains("already closed"), "{screen}");
+}

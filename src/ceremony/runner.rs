@@ -256,6 +256,73 @@ impl std::fmt::Debug for Runner<'_> {
     }
 }
 
+/// A ceremony found already in the state directory: what the room is shown before choosing to
+/// resume or abort it (or, closed, that there is nothing more to do).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interrupted {
+    pub ceremony_id: String,
+    /// Where it stopped (Closed or Aborted: it is over).
+    pub phase: Phase,
+    /// The last entry: its event, who (if a person), and its UTC time.
+    pub last_event: String,
+    pub last_actor: Option<String>,
+    pub last_utc: String,
+    /// Who had checked in.
+    pub present: Vec<String>,
+    pub entries: u64,
+}
+
+impl Interrupted {
+    pub fn is_over(&self) -> bool {
+        matches!(self.phase, Phase::Closed | Phase::Aborted)
+    }
+}
+
+/// Reads (without changing it) the log an earlier run of `script_path` left in `state_dir`,
+/// checks its chain and replays it through the machine; None when there is none.
+pub fn inspect(script_path: &Path, state_dir: &Path) -> Result<Option<Interrupted>, RunError> {
+    let script = CeremonyScript::load(script_path)?;
+    let log_path = state_dir.join(format!("{}.audit.jsonl", script.ceremony_id));
+    if std::fs::symlink_metadata(&log_path).is_err() {
+        return Ok(None);
+    }
+    let mut state = State::new();
+    let mut prev = crate::audit::log::GENESIS_PREV.to_owned();
+    let mut last: Option<Entry> = None;
+    let walked = crate::audit::log::stream(&log_path, |_, e| {
+        if e.prev != prev || e.compute_hash()? != e.hash {
+            return Err(LogError::Corrupt {
+                line: e.seq + 1,
+                problem: format!("entry {} breaks the hash chain", e.seq),
+            });
+        }
+        prev = e.hash.clone();
+        state = machine::step(&state, &e.event)
+            .map_err(|r| LogError::Corrupt {
+                line: e.seq + 1,
+                problem: r.to_string(),
+            })?
+            .0;
+        last = Some(e);
+        Ok(())
+    });
+    match walked {
+        // A torn last line is cut when the run is resumed; what came before stands.
+        Ok(_) | Err(LogError::Torn { .. }) => {}
+        Err(e) => return Err(RunError::LogDoesNotVerify(e.to_string())),
+    }
+    let Some(last) = last else { return Ok(None) };
+    Ok(Some(Interrupted {
+        ceremony_id: script.ceremony_id.clone(),
+        phase: state.phase,
+        last_event: last.event.kind().replace('_', " "),
+        last_actor: last.actor.clone(),
+        last_utc: last.utc.clone(),
+        present: state.present.iter().cloned().collect(),
+        entries: last.seq + 1,
+    }))
+}
+
 /// Runs (or recovers and finishes) the ceremony `script` with `answers`, keeping its log in
 /// `state_dir`: the headless run.
 pub fn run(

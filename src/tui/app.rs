@@ -28,6 +28,9 @@ pub enum Screen {
     SignOff,
     Summary,
     Error,
+    /// An earlier run of this ceremony is in the state directory: resume it, abort it, or
+    /// (closed) see that it is over.
+    Resume,
 }
 
 /// A line of typed text the screen is waiting for.
@@ -42,6 +45,10 @@ pub enum Prompt {
     AbortConfirm(String),
     Deviation,
     RejectKek(String),
+    /// Type RESUME to continue an interrupted run.
+    Resume,
+    /// Type ABORT to abort an interrupted run.
+    AbortInterrupted,
 }
 
 impl Prompt {
@@ -53,6 +60,8 @@ impl Prompt {
             Prompt::AbortConfirm(_) => "Type ABORT to abort the ceremony".into(),
             Prompt::Deviation => "Describe the deviation (the witness acknowledges it)".into(),
             Prompt::RejectKek(c) => format!("Why does {c} reject the KEK?"),
+            Prompt::Resume => "Type RESUME to continue the interrupted ceremony".into(),
+            Prompt::AbortInterrupted => "Type ABORT to abort the interrupted ceremony".into(),
         }
     }
 }
@@ -127,6 +136,12 @@ pub struct App {
     pub quit: bool,
     /// The terminal must be cleared before the next frame (after a share was typed).
     pub clear_requested: bool,
+    /// An earlier run found in the state directory (shown before anything starts).
+    pub interrupted: Option<crate::ceremony::runner::Interrupted>,
+    /// The script screen was confirmed; an interrupted run's choice comes next.
+    pub script_seen: bool,
+    /// What the room chose for the interrupted run (the runner logs it).
+    pub recover: Option<crate::ceremony::answers::Recovery>,
     pub pictures: Pictures,
     /// Colour or plain; set from the terminal by the run loop.
     pub theme: super::theme::Theme,
@@ -156,6 +171,9 @@ impl App {
             clock: String::from("--:--:--"),
             quit: false,
             clear_requested: false,
+            interrupted: None,
+            script_seen: false,
+            recover: None,
             pictures: Pictures::default(),
             theme: super::theme::Theme::PLAIN,
             shown: Cell::new(Shown::default()),
@@ -171,7 +189,11 @@ impl App {
             };
         }
         if !self.started {
-            return Screen::Script;
+            return if self.script_seen && self.interrupted.is_some() {
+                Screen::Resume
+            } else {
+                Screen::Script
+            };
         }
         if self.approve.is_some() {
             return Screen::Approve;
@@ -383,9 +405,32 @@ impl App {
         }
         let in_ceremony = self.started && self.finished.is_none() && self.waiting;
         match (screen, key.code) {
-            // Opening the ceremony confirms the script (its hash against the signed copy).
+            // Opening the ceremony confirms the script (its hash against the signed copy); an
+            // earlier run of it is put before the room next.
             (Screen::Script, KeyCode::Enter) => {
-                self.started = self.decision_visible();
+                if self.decision_visible() {
+                    if self.interrupted.is_some() {
+                        self.script_seen = true;
+                    } else {
+                        self.started = true;
+                    }
+                }
+                None
+            }
+            (Screen::Resume, KeyCode::Char('q')) => {
+                self.quit = true;
+                None
+            }
+            (Screen::Resume, KeyCode::Char('r'))
+                if self.interrupted.as_ref().is_some_and(|i| !i.is_over()) =>
+            {
+                self.open_prompt(Prompt::Resume);
+                None
+            }
+            (Screen::Resume, KeyCode::Char('a'))
+                if self.interrupted.as_ref().is_some_and(|i| !i.is_over()) =>
+            {
+                self.open_prompt(Prompt::AbortInterrupted);
                 None
             }
             (Screen::Script, KeyCode::Char('q')) if !self.started => {
@@ -598,6 +643,27 @@ impl App {
                             self.prompt = None;
                             None
                         }
+                    }
+                    Prompt::Resume | Prompt::AbortInterrupted => {
+                        use crate::ceremony::answers::Recovery;
+                        let (word, choice) = if prompt == Prompt::Resume {
+                            ("RESUME", Recovery::Resume)
+                        } else {
+                            ("ABORT", Recovery::Abort)
+                        };
+                        if text != word {
+                            self.hint = Some(format!("nothing chosen: type {word} exactly"));
+                            self.prompt = None;
+                            return None;
+                        }
+                        if !self.decision_visible() {
+                            return None;
+                        }
+                        // The runner logs the choice (resumed or aborted) by the administrator.
+                        self.prompt = None;
+                        self.recover = Some(choice);
+                        self.started = true;
+                        None
                     }
                     Prompt::Deviation if !text.is_empty() => {
                         self.prompt = None;

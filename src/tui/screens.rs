@@ -73,6 +73,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
             Screen::SignOff => draw_sign_off(frame, body, app),
             Screen::Summary => draw_summary(frame, body, app),
             Screen::Error => draw_error(frame, body, app),
+            Screen::Resume => draw_resume(frame, body, app),
         }
     };
     let complete = body_complete && told_rows <= MAX_INSTRUCTION_ROWS;
@@ -222,9 +223,13 @@ fn keys_for(app: &App, screen: Screen) -> String {
         Screen::Summary => "wait: the tool is finishing",
         Screen::Error if app.finished.is_some() => "q: quit",
         Screen::Error => "r: retry  d: record deviation  w: witness ack  a: abort  Esc: back",
+        Screen::Resume if app.interrupted.as_ref().is_some_and(|i| i.is_over()) => "q: quit",
+        Screen::Resume => "r: resume it  a: abort it  q: quit (decide later)",
     };
     match screen {
-        Screen::Script | Screen::Summary | Screen::Error => format!("{own}  ?: help"),
+        Screen::Script | Screen::Summary | Screen::Error | Screen::Resume => {
+            format!("{own}  ?: help")
+        }
         _ => format!("{own}{common}"),
     }
 }
@@ -817,6 +822,66 @@ fn draw_summary(frame: &mut Frame, area: Rect, app: &App) -> bool {
     render(frame, para(lines, "Summary"), area)
 }
 
+/// An earlier run found in the state directory: where it stopped, and the choice.
+fn draw_resume(frame: &mut Frame, area: Rect, app: &App) -> bool {
+    let Some(i) = &app.interrupted else {
+        return false;
+    };
+    let last = format!(
+        "{}{} at {}",
+        i.last_event,
+        i.last_actor
+            .as_deref()
+            .map_or(String::new(), |a| format!(" by {a}")),
+        i.last_utc
+    );
+    let present = if i.present.is_empty() {
+        "nobody had checked in".to_owned()
+    } else {
+        i.present.join(", ")
+    };
+    let mut lines = Vec::new();
+    if i.is_over() {
+        lines.push(Line::styled(
+            format!(
+                "The ceremony \"{}\" is {}: it ran to its end.",
+                i.ceremony_id,
+                i.phase.title().to_lowercase()
+            ),
+            BOLD,
+        ));
+        lines.push(kv("Last entry", last));
+        lines.push(kv("Entries", i.entries.to_string()));
+        lines.push(Line::raw(""));
+        lines.push(Line::raw(
+            "Nothing more can happen in it: one ceremony id makes one key. A new ceremony needs a script with a new ceremony_id.",
+        ));
+    } else {
+        lines.push(Line::styled(
+            format!(
+                "An earlier run of \"{}\" stopped before its end.",
+                i.ceremony_id
+            ),
+            BOLD,
+        ));
+        lines.push(kv("Stopped at", i.phase.title()));
+        lines.push(kv("Last entry", last));
+        lines.push(kv("Present", present));
+        lines.push(kv("Entries", i.entries.to_string()));
+        lines.push(Line::raw(""));
+        lines.push(Line::raw(
+            "r  resume: a fresh quorum logs in, and the run continues where it stopped",
+        ));
+        lines.push(Line::raw(
+            "a  abort: the ceremony ends here (a key it made is destroyed)",
+        ));
+        lines.push(Line::raw(
+            "The choice is typed (RESUME or ABORT) and logged.",
+        ));
+    }
+    render(frame, para(lines, "Interrupted ceremony"), area)
+}
+
 fn meaning(view: Option<&View>) -> &'static str {
     match view.map(|v| v.state.phase) {
         Some(Phase::Opened | Phase::Preflight) => {
@@ -903,6 +968,9 @@ fn help_text(screen: Screen) -> &'static str {
             "Everyone present notes the log head on paper and signs off. The administrator closes the ceremony by typing its id."
         }
         Screen::Summary => "The ceremony is over. Hand the media and the paper to the auditor.",
+        Screen::Resume => {
+            "An earlier run of this ceremony stopped before its end (a crash, a power cut, Ctrl-C); its log is in the state directory. Resume: a fresh quorum logs in and the run continues where it stopped (the KEK is loaded and confirmed again before any wrap; a key already made is reused, never replaced). Abort: the ceremony ends; a key it made is destroyed after the quorum logs in once more. Either choice is logged."
+        }
         Screen::Error => {
             "Retry after fixing the cause; or record a deviation (the witness must acknowledge it before the next gate); or abort. A key already made is destroyed on abort."
         }

@@ -36,6 +36,14 @@ pub fn run(
     let mut terminal = ratatui::init();
     let mut app = App::new(script);
     app.theme = super::theme::Theme::detect();
+    // An earlier run of this ceremony is put before the room (resume or abort, or: it is
+    // over), unless the command line already chose.
+    if recover.is_none() {
+        match runner::inspect(script_path, state_dir) {
+            Ok(found) => app.interrupted = found,
+            Err(e) => app.finished = Some(Err(e.to_string())),
+        }
+    }
     let mut replies: Option<Sender<Reply>> = None;
     loop {
         if app.clear_requested {
@@ -53,7 +61,7 @@ pub fn run(
                 script_path.to_owned(),
                 media.clone(),
                 state_dir.to_owned(),
-                recover,
+                recover.or(app.recover),
             ));
         }
         match rx.recv_timeout(until_next_second()) {
@@ -91,7 +99,19 @@ pub fn run(
             ExitCode::from(1)
         }
         None => {
-            eprintln!("the ceremony was left before its end: start it again to resume or abort");
+            match &app.interrupted {
+                Some(i) if i.is_over() && !app.started => eprintln!(
+                    "ceremony \"{}\" is already {}: nothing was done (one ceremony id makes one key)",
+                    i.ceremony_id,
+                    i.phase.title().to_lowercase()
+                ),
+                Some(_) if !app.started => eprintln!(
+                    "left before choosing: the interrupted ceremony stays as it was; start it again to resume or abort it"
+                ),
+                _ => eprintln!(
+                    "the ceremony was left before its end: start it again to resume or abort"
+                ),
+            }
             ExitCode::from(1)
         }
     }

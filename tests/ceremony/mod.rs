@@ -324,3 +324,37 @@ sign_off = ["alice", "wendy", "carol", "dave"]
         );
     }
 }
+
+/// Runs the ceremony until it has logged `event`, then kills it for real.
+pub fn kill_after(room: &Room, event: &str) {
+    let mut child = room
+        .command(&[
+            "run".as_ref(),
+            "ceremony.toml".as_ref(),
+            "--answers".as_ref(),
+            "answers.toml".as_ref(),
+            "--state-dir".as_ref(),
+            "state".as_ref(),
+        ])
+        .env(byok_ceremony::ceremony::runner::STALL_AFTER_ENV, event)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut seen = String::new();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+        let line = line.expect("line");
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.starts_with("STALLED") {
+            break;
+        }
+    }
+    assert!(
+        seen.contains("STALLED"),
+        "the run never reached {event}: {seen}"
+    );
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+}
