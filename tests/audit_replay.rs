@@ -414,7 +414,7 @@ fn replay_screens_at_80x24_and_120x40() {
     let cases: [(&str, usize, &str, &[KeyCode]); 10] = [
         ("01_opened", 1, "ceremony_opened", &[]),
         ("02_preflight", 2, "preflight_completed", &[]),
-        ("03_attendance", 7, "checked_in", &[]),
+        ("03_attendance", 5, "checked_in", &[]),
         ("04_share_refused", 10, "share_rejected", &[]),
         ("05_kek_confirm", 16, "kek_confirmed", &[]),
         ("06_approve_generate", 19, "wrap_tested", &[]),
@@ -477,14 +477,14 @@ fn the_binary_replays_in_a_terminal_steps_and_jumps_and_writes_nothing() {
     ]);
     ui.keys(&["n"]);
     ui.wait_for_all(&["event 2 of 32", "[ OK ] provisioning record"]);
-    ui.keys(&["Right", "Right", "Right", "Right", "Right"]);
+    ui.keys(&["Right", "Right", "Right"]);
     ui.wait_for_all(&[
-        "event 7 of 32",
+        "event 5 of 32",
         "checked_in by carol (custodian)",
         "> [x] carol",
     ]);
     ui.keys(&["Left"]);
-    ui.wait_for_all(&["event 6 of 32", "checked_in by wendy (witness)"]);
+    ui.wait_for_all(&["event 4 of 32", "checked_in by wendy (witness)"]);
     ui.keys(&["End"]);
     ui.wait_for_all(&["event 32 of 32", "The ceremony is closed."]);
     ui.keys(&["g", "1", "9"]);

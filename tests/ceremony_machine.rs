@@ -469,3 +469,33 @@ fn the_wrap_known_answer_test_gates_key_generation() {
     assert!(refused.rule.contains("rehearsal-grade"), "{refused}");
     step(&s, &wrapped(two_step(WrapKatOutcome::Exact), false)).expect("the proven path");
 }
+
+/// Nobody records or acknowledges a deviation before checking in: the administrator and the
+/// witness are people in the room, not names in a script.
+#[test]
+fn a_deviation_needs_its_people_checked_in() {
+    let events = happy_path();
+    let opened = run(&events[..2]).expect("opened, preflight done");
+    assert_eq!(opened.phase, Phase::Attendance);
+    let record = Event::DeviationRecorded {
+        by: "alice".into(),
+        text: "late start".into(),
+    };
+    let refused = step(&opened, &record).expect_err("alice has not checked in");
+    assert!(refused.rule.contains("after checking in"), "{refused}");
+    let alice_in = step(
+        &opened,
+        &Event::CheckedIn {
+            name: "alice".into(),
+        },
+    )
+    .expect("alice checks in")
+    .0;
+    let recorded = step(&alice_in, &record).expect("recorded once she is in").0;
+    let ack = Event::DeviationAcknowledged {
+        by: "wendy".into(),
+        deviation: 0,
+    };
+    let refused = step(&recorded, &ack).expect_err("wendy has not checked in");
+    assert!(refused.rule.contains("after checking in"), "{refused}");
+}

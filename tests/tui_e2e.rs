@@ -174,6 +174,16 @@ fn a_missing_medium_stops_at_preflight_and_retry_goes_on() {
         screen.contains("missing") || screen.contains("mount"),
         "{screen}"
     );
+    // Retried while still missing: the problem is said once, not once per try.
+    ui.keys(&["r"]);
+    let start = std::time::Instant::now();
+    while log_text(&room).matches("preflight_completed").count() < 2 {
+        assert!(start.elapsed().as_secs() < 60, "the retry never ran");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let screen = ui.wait_for_all(&["out-usb", "r: retry"]);
+    let body: String = screen.lines().take(12).collect::<Vec<_>>().join("\n");
+    assert_eq!(body.matches("is missing").count(), 1, "{screen}");
     std::fs::create_dir(room.path("out-usb")).expect("plug it in");
     ui.keys(&["r"]);
     ui.wait_for("Enter: continue to attendance");

@@ -219,3 +219,21 @@ fn a_step_s_instruction_is_on_its_screen() {
         }
     }
 }
+
+/// An action the ceremony's rules refuse (attendance closed too early) is a line under the
+/// screen, not the error screen; the screen stays and the next key works.
+#[test]
+fn a_refused_action_is_a_line_not_a_stop() {
+    let mut app = app_at(Phase::Attendance);
+    app.on_runner(FromRunner::Refused {
+        view: Box::new(view(Phase::Attendance)),
+        rule: "fewer custodians are present than the quorum needs".into(),
+    });
+    assert_eq!(app.screen(), Screen::Attendance);
+    let screen = render(&app, 80, 24).backend().to_string();
+    assert!(
+        screen.contains("not done: fewer custodians are present"),
+        "{screen}"
+    );
+    assert!(app.waiting);
+}

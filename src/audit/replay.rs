@@ -253,7 +253,12 @@ fn problem_after(event: &Event, state: &State) -> Option<String> {
         Event::PreflightCompleted { checks } if checks.iter().any(|c| !c.passed) => Some(format!(
             "{}: failed: {}",
             Phase::Preflight.title(),
-            state.failures.join("; ")
+            checks
+                .iter()
+                .filter(|c| !c.passed)
+                .map(|c| format!("{}: {}", c.name, c.detail))
+                .collect::<Vec<_>>()
+                .join("; ")
         )),
         Event::WrapTested { .. } if state.wrap_method.is_none() => state
             .failures

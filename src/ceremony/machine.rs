@@ -655,6 +655,12 @@ fn record_deviation(s: &mut State, by: &str, text: &str) -> Result<Vec<Effect>, 
             "only the ceremony administrator records a deviation",
         ));
     }
+    if !s.present.contains(by) {
+        return Err(refusal(
+            s,
+            "the administrator records a deviation only after checking in",
+        ));
+    }
     if text.trim().is_empty() {
         return Err(refusal(s, "a deviation needs a description"));
     }
@@ -673,6 +679,12 @@ fn acknowledge_deviation(s: &mut State, by: &str, index: usize) -> Result<Vec<Ef
         return Err(refusal(
             s,
             "only the internal witness acknowledges a deviation",
+        ));
+    }
+    if !s.present.contains(by) {
+        return Err(refusal(
+            s,
+            "the witness acknowledges a deviation only after checking in",
         ));
     }
     match s.deviations.get(index) {

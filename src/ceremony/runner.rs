@@ -488,6 +488,9 @@ impl<'p> Runner<'p> {
                 .map_err(|r| RunError::LogDoesNotVerify(format!("entry {}: {r}", e.seq)))?;
             self.state = next;
             self.facts.observe(&e.event, &e.hash);
+            if let Event::PreflightCompleted { checks } = &e.event {
+                self.checks = checks.clone();
+            }
         }
         if let Some(Event::CeremonyOpened { script_sha256, .. }) = entries.first().map(|e| &e.event)
         {
@@ -648,9 +651,16 @@ impl<'p> Runner<'p> {
         let phase = self.state.phase;
         let last_failure = || self.state.failures.last().cloned();
         let reason = match phase {
-            Phase::Opened | Phase::Preflight => {
-                format!("failed: {}", self.state.failures.join("; "))
-            }
+            // The checks of the latest run only: a retried preflight does not repeat the old.
+            Phase::Opened | Phase::Preflight => format!(
+                "failed: {}",
+                self.checks
+                    .iter()
+                    .filter(|c| !c.passed)
+                    .map(|c| format!("{}: {}", c.name, c.detail))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
             Phase::KekLoad if self.last_event == Some("kek_rejected") => {
                 return Some(RunError::Step {
                     phase: Phase::KekConfirm,
@@ -1373,7 +1383,11 @@ impl People for Headless {
                 reason: "the answers file does not move the ceremony forward; check it against the script".into(),
             });
         }
-        if !s.is_final() {
+        // At attendance, everyone checks in first: a deviation is recorded by a present
+        // administrator and acknowledged by a present witness.
+        let checking_in = s.phase == Phase::Attendance
+            && self.answers.present.iter().any(|n| !s.present.contains(n));
+        if !s.is_final() && !checking_in {
             // Deviations from the answers file are recorded by the administrator when their
             // phase comes, and acknowledged by the witness at once.
             let phase = phase_name(s.phase);

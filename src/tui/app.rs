@@ -240,6 +240,14 @@ impl App {
                 self.waiting = true;
                 self.problem = problem;
             }
+            FromRunner::Refused { view, rule } => {
+                // A key pressed too early (closing attendance before enough people): a line
+                // saying why, the screen stays.
+                self.set_view(*view);
+                self.waiting = true;
+                self.problem = None;
+                self.hint = Some(format!("not done: {rule}"));
+            }
             FromRunner::Approve { view, effect } => {
                 self.set_view(*view);
                 self.prompt = Some(Prompt::Approve(effect.clone()));

@@ -15,6 +15,9 @@ pub enum FromRunner {
         view: Box<View>,
         problem: Option<String>,
     },
+    /// The people's last action broke a rule of the ceremony and was refused (nothing was
+    /// logged or done); the runner waits for the next action. Shown as a line, not a stop.
+    Refused { view: Box<View>, rule: String },
     /// A decisive effect waits for a typed confirmation.
     Approve { view: Box<View>, effect: Effect },
     /// The run ended: a summary, or why it stopped.
@@ -68,13 +71,17 @@ impl TuiPeople {
 impl People for TuiPeople {
     fn next(&mut self, view: &View, problem: Option<RunError>) -> Result<Action, RunError> {
         let phase = view.state.phase;
-        self.send(
-            FromRunner::Ask {
+        let message = match problem {
+            Some(RunError::Refused(r)) => FromRunner::Refused {
+                view: Box::new(view.clone()),
+                rule: r.rule,
+            },
+            problem => FromRunner::Ask {
                 view: Box::new(view.clone()),
                 problem: problem.map(|p| p.to_string()),
             },
-            phase,
-        )?;
+        };
+        self.send(message, phase)?;
         loop {
             match self.replies.recv() {
                 Ok(Reply::Act(action)) => return Ok(action),
