@@ -237,3 +237,14 @@ fn a_refused_action_is_a_line_not_a_stop() {
     );
     assert!(app.waiting);
 }
+
+/// The masked count counts what a share is made of, not the spaces and dashes it ignores: the
+/// same rule as the provisioning hand-out's type-back.
+#[test]
+fn the_masked_count_ignores_spaces_and_dashes() {
+    let mut app = app_at(Phase::Quorum);
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "byoks1 qqqsy-qcyq5");
+    let screen = render(&app, 80, 24).backend().to_string();
+    assert!(screen.contains("(16 typed)"), "{screen}");
+}

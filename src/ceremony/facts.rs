@@ -18,6 +18,8 @@ pub struct Facts {
     pub kek_fingerprint: Option<String>,
     pub kek_bits: usize,
     pub kek_warnings: Vec<String>,
+    /// The file the KEK was read from (absent in older logs).
+    pub kek_file: Option<String>,
     pub kty: String,
     pub key_size: Option<u32>,
     pub crv: Option<String>,
@@ -52,8 +54,9 @@ impl Facts {
                 fingerprint_sha256,
                 bits,
                 warnings,
-                ..
+                file,
             } => {
+                self.kek_file = file.clone();
                 self.kid = Some(kid.clone());
                 self.kek_fingerprint = Some(fingerprint_sha256.clone());
                 self.kek_bits = *bits;

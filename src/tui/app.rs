@@ -266,6 +266,24 @@ impl App {
         let old_phase = self.view.as_ref().map(|v| v.state.phase);
         if old_phase != Some(view.state.phase) {
             self.cursor = 0;
+            // Back from a rejected KEK: the medium it came from is not offered first; the
+            // next one holding the script's file is.
+            if old_phase == Some(Phase::KekConfirm) && view.state.phase == Phase::KekLoad {
+                let rejected = self
+                    .view
+                    .as_ref()
+                    .and_then(|v| v.facts.kek_file.as_deref())
+                    .map(std::path::Path::new)
+                    .and_then(std::path::Path::parent)
+                    .map(std::path::Path::to_path_buf);
+                if let Some(i) = view
+                    .kek_media
+                    .iter()
+                    .position(|m| m.has_script_file && Some(&m.dir) != rejected.as_ref())
+                {
+                    self.cursor = i;
+                }
+            }
         }
         self.view = Some(view);
         self.refresh_pictures();

@@ -565,6 +565,7 @@ fn draw_kek_confirm(frame: &mut Frame, area: Rect, app: &App) -> bool {
     let fp = s.kek_fingerprint.clone().unwrap_or_default();
     let width = text_width(area, &app.pictures.kek_qr);
     let mut lines = vec![
+        kv("File", view.facts.kek_file.clone().unwrap_or_default()),
         kv("kid", view.facts.kid.clone().unwrap_or_default()),
         kv("Size", format!("RSA {} bits", view.facts.kek_bits)),
         Line::styled("Fingerprint (the online side reads it aloud):", BOLD),

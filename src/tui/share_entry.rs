@@ -36,8 +36,13 @@ impl ShareEntry {
     }
 
     /// How many characters were typed (all the screen may know).
+    /// Counts what a share is made of (letters and digits): spaces and dashes, which the share
+    /// ignores, are not counted, as the hand-out's type-back does not count them either.
     pub fn count(&self) -> usize {
-        self.typed.chars().count()
+        self.typed
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .count()
     }
 
     /// Whether the text typed so far is a whole share with a valid checksum.
