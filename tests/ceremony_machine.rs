@@ -228,20 +228,39 @@ fn named_forbidden_orders_are_refused() {
     };
     // Each case: move an event to before the one it depends on.
     let cases = [
-        ("key_generated", "logged_in", "quorum"),
-        ("wrapped", "kek_confirmed", "confirmed"),
-        ("exported", "wrapped", ""),
-        ("logged_in", "share_presented", "quorum"),
-        ("key_generated", "kek_loaded", ""),
-        ("key_generated", "wrap_tested", "known-answer"),
+        (
+            "key_generated",
+            "logged_in",
+            "\"key generated\" cannot happen now",
+        ),
+        ("wrapped", "kek_confirmed", "\"wrapped\" cannot happen now"),
+        ("exported", "wrapped", "\"exported\" cannot happen now"),
+        (
+            "logged_in",
+            "share_presented",
+            "the HSM is used only after the quorum is met",
+        ),
+        (
+            "key_generated",
+            "kek_loaded",
+            "\"key generated\" cannot happen now",
+        ),
+        ("key_generated", "wrap_tested", "known-answer test"),
     ];
-    for (moved, before, _why) in cases {
+    for (moved, before, why) in cases {
         let mut events = base.clone();
         let e = events.remove(position(moved));
         events.insert(position(before), e);
+        let (at, reason) =
+            run(&events).expect_err(&format!("{moved} before {before} was accepted"));
+        assert_eq!(
+            at,
+            position(before),
+            "{moved} before {before}: refused elsewhere"
+        );
         assert!(
-            run(&events).is_err(),
-            "{moved} before {before} was accepted"
+            reason.contains(why),
+            "{moved} before {before}: refused for \"{reason}\", not \"{why}\""
         );
     }
 }
@@ -295,13 +314,23 @@ fn wrong_people_are_refused() {
         share_index: 3,
         commitment_verified: true,
     };
-    assert!(run(&events).is_err());
+    let (refused_at, why) = run(&events).expect_err("erin did not check in");
+    assert_eq!(refused_at, at);
+    assert!(
+        why.contains("only a custodian who checked in may present a share"),
+        "{why}"
+    );
     // A stranger cannot check in.
     let mut events = happy_path();
     events[2] = Event::CheckedIn {
         name: "mallory".into(),
     };
-    assert!(run(&events).is_err());
+    let (refused_at, why) = run(&events).expect_err("a stranger");
+    assert_eq!(refused_at, 2);
+    assert!(
+        why.contains("only people named in the script may check in"),
+        "{why}"
+    );
 }
 
 proptest! {
@@ -498,4 +527,38 @@ fn a_deviation_needs_its_people_checked_in() {
     };
     let refused = step(&recorded, &ack).expect_err("wendy has not checked in");
     assert!(refused.rule.contains("after checking in"), "{refused}");
+}
+
+/// Each rule of the HSM steps, on its own: a state that reached the step's phase by any means
+/// still refuses the step when the rule is broken, and says which rule.
+#[test]
+fn the_hsm_rules_hold_whatever_the_phase() {
+    let events = happy_path();
+    let upto = |kind: &str| {
+        let at = events.iter().position(|e| e.kind() == kind).expect("event");
+        (run(&events[..at]).expect("prefix"), events[at].clone())
+    };
+    // No key before the login, even in the key generation phase.
+    let (mut s, key) = upto("key_generated");
+    s.logged_in = false;
+    let r = step(&s, &key).expect_err("a key before the login");
+    assert_eq!(r.rule, "the HSM is used only after the quorum is met");
+    // No wrap before every custodian present confirmed the KEK.
+    let (mut s, wrapped) = upto("wrapped");
+    s.kek_confirmed_by.clear();
+    let r = step(&s, &wrapped).expect_err("a wrap before the KEK is confirmed");
+    assert_eq!(
+        r.rule,
+        "nothing is wrapped before the KEK fingerprint is confirmed"
+    );
+    // No export before the wrap.
+    let (mut s, exported) = upto("exported");
+    s.byok_sha256 = None;
+    let r = step(&s, &exported).expect_err("an export before the wrap");
+    assert_eq!(r.rule, "nothing is exported before the wrap succeeded");
+    // One key per ceremony.
+    let (mut s, key) = upto("key_generated");
+    s.key_id_hex = Some("01".into());
+    let r = step(&s, &key).expect_err("a second key");
+    assert!(r.rule.contains("one ceremony makes one key"), "{r}");
 }

@@ -108,11 +108,37 @@ fn a_share_of_the_other_pin_is_named() {
     let secret = pin(vec![7; 20]);
     let user = split_pin(&secret, PinGroup::UserPin, 2, 3, SplitPolicy::Production).expect("user");
     let so = split_pin(&secret, PinGroup::SoPin, 2, 3, SplitPolicy::Production).expect("so");
-    // Different splits are reported first; same split id with another group cannot happen
-    // outside forgery, but the group check exists for the login flow (see quorum_login).
+    // Shares of two splits: the other split is named first.
     let mixed = vec![user.shares[0].clone(), so.shares[1].clone()];
     assert!(matches!(
         combine_pin(&mixed),
         Err(SplitError::MixedSplits { .. })
     ));
+    // A share of the other PIN under the same split id (a forgery, or a mix-up of records):
+    // the group is named, both of them.
+    let other = &so.shares[1];
+    let relabelled = Share::from_parts(
+        PinGroup::SoPin,
+        user.split_id,
+        other.threshold,
+        other.shares,
+        other.index,
+        Zeroizing::new(other.value().to_vec()),
+    )
+    .expect("share");
+    let e = combine_pin(&[user.shares[0].clone(), relabelled]).expect_err("mixed PINs");
+    assert!(
+        matches!(
+            e,
+            SplitError::MixedGroups {
+                index: 2,
+                first: PinGroup::UserPin,
+                other: PinGroup::SoPin
+            }
+        ),
+        "{e}"
+    );
+    let text = e.to_string();
+    assert!(text.contains(&PinGroup::SoPin.to_string()), "{text}");
+    assert!(text.contains(&PinGroup::UserPin.to_string()), "{text}");
 }

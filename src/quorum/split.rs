@@ -178,22 +178,8 @@ fn split_with_id(
                 .collect(),
         )
     } else {
-        // vsss-rs draws one u32 per coefficient: M - 1 coefficients per secret byte.
-        let need = secret.len() * usize::from(threshold - 1) * 4;
-        let mut rng = PreDrawnRng::new(need)?;
-        let out = Gf256::split_bytes_with_participant_ids_iter(
-            usize::from(threshold),
-            usize::from(n),
-            secret.as_slice(),
-            &mut rng,
-            (1..=n).map(|i| IdentifierGf256(Gf256(i))),
-        )
-        .map(Zeroizing::new)
-        .map_err(|e| SplitError::Shamir(format!("{e:?}")))?;
-        if rng.overrun {
-            return Err(SplitError::RandomPoolExhausted);
-        }
-        out
+        let mut rng = PreDrawnRng::new(pool_len(secret.len(), threshold))?;
+        shamir(&secret, threshold, n, &mut rng)?
     };
     let mut shares = Vec::with_capacity(usize::from(n));
     for (i, share) in raw.iter().enumerate() {
@@ -229,6 +215,35 @@ fn split_with_id(
         return Err(SplitError::WrongPin);
     }
     Ok(split)
+}
+
+/// The random bytes a split of a `secret_len`-byte secret draws: vsss-rs draws one u32 per
+/// coefficient, M - 1 coefficients per secret byte.
+fn pool_len(secret_len: usize, threshold: u8) -> usize {
+    secret_len * usize::from(threshold.saturating_sub(1)) * 4
+}
+
+/// The Shamir split itself, drawing from a pre-drawn pool; a split that would need more than
+/// the pool holds fails rather than take zeros.
+fn shamir(
+    secret: &[u8],
+    threshold: u8,
+    n: u8,
+    rng: &mut PreDrawnRng,
+) -> Result<Zeroizing<Vec<Vec<u8>>>, SplitError> {
+    let out = Gf256::split_bytes_with_participant_ids_iter(
+        usize::from(threshold),
+        usize::from(n),
+        secret,
+        &mut *rng,
+        (1..=n).map(|i| IdentifierGf256(Gf256(i))),
+    )
+    .map(Zeroizing::new)
+    .map_err(|e| SplitError::Shamir(format!("{e:?}")))?;
+    if rng.overrun {
+        return Err(SplitError::RandomPoolExhausted);
+    }
+    Ok(out)
 }
 
 /// Checks that `shares` belong together: one split, one group, one M and N, no duplicates,
@@ -403,14 +418,27 @@ mod tests {
 
     #[test]
     fn the_random_pool_is_used_exactly() {
-        // If vsss-rs ever draws more randomness than we provide, the split must fail.
-        let split =
-            split_pin(&pin(), PinGroup::UserPin, 3, 5, SplitPolicy::Production).expect("split");
-        assert_eq!(split.shares.len(), 5);
-        let mut short = PreDrawnRng::new(2).expect("pool");
-        let mut four = [0u8; 4];
-        short.take(&mut four);
-        assert!(short.overrun);
+        // The pool the split draws is exactly what vsss-rs takes: all of it, and one u32 less
+        // makes the split fail (never a coefficient of zeros).
+        let secret = [0x5au8; 24];
+        for threshold in [2u8, 3, 5] {
+            let need = pool_len(secret.len(), threshold);
+            let mut exact = PreDrawnRng::new(need).expect("pool");
+            shamir(&secret, threshold, 5, &mut exact).expect("split");
+            assert_eq!(
+                exact.pos, need,
+                "M = {threshold}: part of the pool was not used"
+            );
+            assert!(!exact.overrun);
+            let mut short = PreDrawnRng::new(need - 4).expect("pool");
+            assert!(
+                matches!(
+                    shamir(&secret, threshold, 5, &mut short),
+                    Err(SplitError::RandomPoolExhausted)
+                ),
+                "M = {threshold}: a short pool was not caught"
+            );
+        }
     }
 
     #[test]
