@@ -79,22 +79,7 @@ run() {
 }
 
 # --- 1. Debian build dependencies (installed only when missing) -------------
-missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
-    if [[ "$(dpkg-query -W -f='${Status}' "${pkg}" 2>/dev/null || true)" != "install ok installed" ]]; then
-        missing+=("${pkg}")
-    fi
-done
-if ((${#missing[@]} > 0)); then
-    sudo_cmd=()
-    if ((EUID != 0)); then
-        command -v sudo >/dev/null || die "need root (or sudo) to install: ${missing[*]}"
-        sudo_cmd=(sudo)
-    fi
-    run "apt-get update" "${sudo_cmd[@]}" apt-get update
-    run "apt-get install ${missing[*]}" "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y --no-install-recommends "${missing[@]}"
-fi
+run "install the build packages if missing (${APT_PACKAGES[*]})" "${SCRIPT_DIR}/apt-missing.sh" "${APT_PACKAGES[@]}"
 command -v cargo >/dev/null || die "cargo not found in PATH"
 
 # --- 2. Fetch registry sources ---------------------------------------------

@@ -16,14 +16,4 @@ case "${1:-tests}" in
     tests) packages=(softhsm2 opensc tmux chromium poppler-utils) ;;
     *) echo "usage: $0 [tests|rehearsal]" >&2; exit 2 ;;
 esac
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-[ "${#missing[@]}" -eq 0 ] && exit 0
-
-sudo=()
-[ "$(id -u)" -eq 0 ] || sudo=(sudo)
-echo "installing ${missing[*]} from Debian packages" >&2
-"${sudo[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >&2
+exec "$(dirname "$0")/apt-missing.sh" "${packages[@]}"

@@ -381,24 +381,11 @@ fn stream_lines_of<E: Logged>(
 fn read_verified<E: Logged>(path: &Path) -> Result<(Vec<Entry<E>>, u64), LogError> {
     let mut entries: Vec<Entry<E>> = Vec::new();
     let result = stream_lines_of::<E>(path, |line, raw, entry| {
-        let expected_seq = entries.len() as u64;
         let expected_prev = entries.last().map_or(GENESIS_PREV, |e| e.hash.as_str());
         let problem = if entry.to_line()?.strip_suffix(b"\n") != Some(raw) {
             Some("the line is not in the canonical form the tool writes (it was edited)".into())
-        } else if entry.seq != expected_seq {
-            Some(format!(
-                "seq {} where {expected_seq} was expected",
-                entry.seq
-            ))
-        } else if entry.prev != expected_prev {
-            Some(format!(
-                "entry seq {} does not chain to the one before",
-                entry.seq
-            ))
-        } else if entry.compute_hash()? != entry.hash {
-            Some(format!("entry seq {} was edited", entry.seq))
         } else {
-            None
+            link_problem(&entry, entries.len() as u64, expected_prev)?
         };
         if let Some(problem) = problem {
             return Err(LogError::Corrupt { line, problem });
@@ -414,25 +401,34 @@ fn read_verified<E: Logged>(path: &Path) -> Result<(Vec<Entry<E>>, u64), LogErro
     Ok((entries, len))
 }
 
+/// What breaks the chain at `entry`, expected to be number `seq` after the entry whose hash is
+/// `prev`: its seq, its link, or its own hash.
+fn link_problem<E: Logged>(
+    entry: &Entry<E>,
+    seq: u64,
+    prev: &str,
+) -> Result<Option<String>, LogError> {
+    Ok(if entry.seq != seq {
+        Some(format!("seq {} where {seq} was expected", entry.seq))
+    } else if entry.prev != prev {
+        Some(format!(
+            "entry seq {} does not chain to the one before",
+            entry.seq
+        ))
+    } else if entry.compute_hash()? != entry.hash {
+        Some(format!("entry seq {} was edited", entry.seq))
+    } else {
+        None
+    })
+}
+
 /// Checks a log's hash chain (sequence, links, hashes) without interpreting its events, and
 /// returns the number of entries and the head. Any event type; constant memory.
 pub fn verify_chain<E: Logged>(path: &Path) -> Result<(u64, String), LogError> {
     let mut prev = GENESIS_PREV.to_owned();
     let mut count = 0u64;
     stream_of::<E>(path, |line, entry| {
-        let problem = if entry.seq != count {
-            Some(format!("seq {} where {count} was expected", entry.seq))
-        } else if entry.prev != prev {
-            Some(format!(
-                "entry seq {} does not chain to the one before",
-                entry.seq
-            ))
-        } else if entry.compute_hash()? != entry.hash {
-            Some(format!("entry seq {} was edited", entry.seq))
-        } else {
-            None
-        };
-        if let Some(problem) = problem {
+        if let Some(problem) = link_problem(&entry, count, &prev)? {
             return Err(LogError::Corrupt { line, problem });
         }
         prev = entry.hash;

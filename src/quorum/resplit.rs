@@ -107,6 +107,15 @@ pub fn check_before_people(
     script: &ProvisioningScript,
     opts: &ResplitOptions,
 ) -> Result<(), ResplitError> {
+    prepare(script, opts).map(drop)
+}
+
+/// The old record, the loaded module and the token's slot, each checked (see
+/// `check_before_people`).
+fn prepare(
+    script: &ProvisioningScript,
+    opts: &ResplitOptions,
+) -> Result<(ProvisioningRecord, Hsm, cryptoki::slot::Slot), ResplitError> {
     let old = read_record(&opts.record)?;
     let TokenPlan::Adopt { selector } = &script.token else {
         return Err(ResplitError::NotAdopt);
@@ -121,7 +130,7 @@ pub fn check_before_people(
     if hsm.find_token(selector)? != slot {
         return Err(ResplitError::OtherToken(old.token.serial.clone()));
     }
-    Ok(())
+    Ok((old, hsm, slot))
 }
 
 /// Runs the re-split, asking `people` for the old shares and wherever people decide.
@@ -130,20 +139,7 @@ pub fn resplit_with(
     opts: &ResplitOptions,
     people: &mut dyn ResplitPeople,
 ) -> Result<ProvisionOutcome, ResplitError> {
-    let old = read_record(&opts.record)?;
-    let TokenPlan::Adopt { selector } = &script.token else {
-        return Err(ResplitError::NotAdopt);
-    };
-    if script.so_pin.is_some() {
-        return Err(ResplitError::SoGroupGiven);
-    }
-    outputs::preflight(&opts.out_dir, &script.user_pin.custodians)
-        .map_err(|e: OutputError| ProvisionError::Preflight(e))?;
-    let hsm = Hsm::load(&script.module)?;
-    let slot = hsm.find_token(&TokenSelector::Serial(old.token.serial.clone()))?;
-    if hsm.find_token(selector)? != slot {
-        return Err(ResplitError::OtherToken(old.token.serial.clone()));
-    }
+    let (old, hsm, slot) = prepare(script, opts)?;
     let session = hsm.open_session(slot)?;
     let mut quorum = QuorumLogin::new(&old, PinGroup::UserPin)?;
     let log_path = opts.out_dir.join(provision::AUDIT_LOG_NAME);

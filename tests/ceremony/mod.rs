@@ -259,14 +259,7 @@ sign_off = ["alice", "wendy", "carol", "dave"]
     }
 
     pub fn run_ceremony(&self) -> Output {
-        self.bin(&[
-            "run".as_ref(),
-            "ceremony.toml".as_ref(),
-            "--answers".as_ref(),
-            "answers.toml".as_ref(),
-            "--state-dir".as_ref(),
-            "state".as_ref(),
-        ])
+        self.run_ceremony_with(&[])
     }
 
     pub fn audit_verify(&self, log: &Path) -> Output {
