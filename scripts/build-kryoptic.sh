@@ -38,45 +38,10 @@ STAMP_CONTENT="kryoptic=${KRYOPTIC_VERSION}
 openssl-src=${OPENSSL_SRC_VERSION}"
 LOG="${BUILD_DIR}/build.log"
 
-log() { printf '[build-kryoptic] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-# True if the installed module matches the pinned versions.
-is_cached() {
-    [[ -f "${MODULE}" && -f "${STAMP}" && "$(<"${STAMP}")" == "${STAMP_CONTENT}" ]]
-}
-
-# Fast path: nothing to do (no cargo, no apt, no network).
-if is_cached; then
-    printf '%s\n' "${MODULE}"
-    exit 0
-fi
-
-mkdir -p "${OUT_DIR}" "${BUILD_DIR}"
-
-# Serialise concurrent runs; whoever comes second finds the cache filled.
-exec 9>"${BUILD_DIR}/.lock"
-flock 9
-if is_cached; then
-    printf '%s\n' "${MODULE}"
-    exit 0
-fi
-
-: >"${LOG}"
-
-# run DESCRIPTION CMD...: run CMD quietly, appending to the log; on failure
-# show the log's tail and stop.
-run() {
-    local desc="$1"
-    shift
-    log "${desc}"
-    printf '\n===== %s\n$ %s\n' "${desc}" "$*" >>"${LOG}"
-    if ! "$@" >>"${LOG}" 2>&1; then
-        log "FAILED: ${desc}; last lines of ${LOG}:"
-        tail -n 60 "${LOG}" >&2
-        exit 1
-    fi
-}
+NAME=build-kryoptic
+# shellcheck source=build-lib.sh
+source "${SCRIPT_DIR}/build-lib.sh"
+mkdir -p "${OUT_DIR}"
 
 # --- 1. Debian build dependencies (installed only when missing) -------------
 run "install the build packages if missing (${APT_PACKAGES[*]})" "${SCRIPT_DIR}/apt-missing.sh" "${APT_PACKAGES[@]}"

@@ -53,39 +53,9 @@ STAMP="${PREFIX}/.stamp"
 STAMP_CONTENT="softhsm=${VERSION} sha256=${SHA256} flags=${CMAKE_FLAGS[*]}"
 LOG="${BUILD_DIR}/build.log"
 
-log() { printf '[build-softhsm] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-is_cached() {
-    [[ -f "${MODULE}" && -f "${STAMP}" && "$(<"${STAMP}")" == "${STAMP_CONTENT}" ]]
-}
-
-if is_cached; then
-    printf '%s\n' "${MODULE}"
-    exit 0
-fi
-
-mkdir -p "${BUILD_DIR}"
-# Serialise concurrent runs; whoever comes second finds the cache filled.
-exec 9>"${BUILD_DIR}/.lock"
-flock 9
-if is_cached; then
-    printf '%s\n' "${MODULE}"
-    exit 0
-fi
-: >"${LOG}"
-
-run() {
-    local desc="$1"
-    shift
-    log "${desc}"
-    printf '\n===== %s\n$ %s\n' "${desc}" "$*" >>"${LOG}"
-    if ! "$@" >>"${LOG}" 2>&1; then
-        log "FAILED: ${desc}; last lines of ${LOG}:"
-        tail -n 40 "${LOG}" >&2
-        exit 1
-    fi
-}
+NAME=build-softhsm
+# shellcheck source=build-lib.sh
+source "${SCRIPT_DIR}/build-lib.sh"
 
 # --- 1. The source archive, checked against the pinned SHA-256 --------------------------
 archive="${BUILD_DIR}/${TARBALL}"
@@ -133,7 +103,7 @@ rm -rf "${src}" "${obj}" "${stage}"
 mkdir -p "${src}" "${obj}"
 run "unpack ${TARBALL}" tar -xzf "${archive}" -C "${src}" --strip-components=1
 run "cmake configure" cmake -S "${src}" -B "${obj}" -DCMAKE_INSTALL_PREFIX="${PREFIX}" "${CMAKE_FLAGS[@]}"
-run "make -j$(nproc) (about 3 minutes on 2 cores)" make -C "${obj}" -j"$(nproc)"
+run "make -j$(nproc) (about a minute on 2 cores)" make -C "${obj}" -j"$(nproc)"
 run "make install (staged)" make -C "${obj}" install DESTDIR="${stage}"
 [[ -f "${stage}${MODULE}" ]] || die "the build finished but ${stage}${MODULE} is missing"
 

@@ -7,9 +7,7 @@
 //! environment before any module is loaded.
 mod common;
 
-use byok_ceremony::byok::format::ByokFile;
 use byok_ceremony::byok::simulated_kek::SimulatedKek;
-use byok_ceremony::byok::verify::{VerifyInputs, verify_byok};
 use byok_ceremony::hsm::ffi::set_token_config_env;
 use byok_ceremony::hsm::mechanisms::{CKM_AES_KEY_WRAP_PAD, CKM_RSA_AES_KEY_WRAP};
 use byok_ceremony::hsm::oaep::OaepHash;
@@ -79,20 +77,11 @@ fn a_native_wrap_that_alters_its_output_fails_its_test_and_is_never_used() {
     )
     .expect("generate");
     let ciphertext = wrap::wrap(&session, &plan, sim.kek(), generated.key).expect("wrap");
-    let file = ByokFile {
-        kid: sim.kek().kid().expect("kid").url().to_owned(),
+    let report = common::check_wrapped(
+        &sim,
         ciphertext,
-        generator: "test".into(),
-    };
-    let report = verify_byok(
-        &file.to_json_bytes(),
-        &VerifyInputs {
-            kek: sim.kek(),
-            kid: None,
-            kek_private: Some(sim.private_key()),
-            expected_public_spki_der: generated.public_spki_der.as_deref(),
-            allow_zero_padding: false,
-        },
+        generated.public_spki_der.as_deref(),
+        false,
     );
     assert!(report.is_ok(), "{:?}", report.problems);
     assert_eq!(report.recovered.expect("key").trailing_zero_bytes, 0);
@@ -104,21 +93,7 @@ fn a_native_wrap_that_alters_its_output_fails_its_test_and_is_never_used() {
         ..plan
     };
     let bad = wrap::wrap(&session, &forced, sim.kek(), generated.key).expect("native wrap");
-    let bad_file = ByokFile {
-        kid: file.kid.clone(),
-        ciphertext: bad,
-        generator: "test".into(),
-    };
-    let report = verify_byok(
-        &bad_file.to_json_bytes(),
-        &VerifyInputs {
-            kek: sim.kek(),
-            kid: None,
-            kek_private: Some(sim.private_key()),
-            expected_public_spki_der: None,
-            allow_zero_padding: false,
-        },
-    );
+    let report = common::check_wrapped(&sim, bad, None, false);
     assert!(!report.is_ok(), "the altered native output must not unwrap");
     target::destroy(&session, &generated).expect("destroy");
 }

@@ -8,8 +8,6 @@
 mod common;
 
 use byok_ceremony::byok::curve::EcCurve;
-use byok_ceremony::byok::format::ByokFile;
-use byok_ceremony::byok::verify::{VerifyInputs, verify_byok};
 use byok_ceremony::hsm::HsmError;
 use byok_ceremony::hsm::kat::{self, KwpBehaviour};
 use byok_ceremony::hsm::mechanisms::{CKM_AES_KEY_WRAP_KWP, CKM_AES_KEY_WRAP_PAD};
@@ -19,7 +17,7 @@ use byok_ceremony::hsm::throwaway::{SoftToken, ThrowawayToken};
 use byok_ceremony::hsm::wrap::{self, WrapPath, WrapPolicy};
 use byok_ceremony::hsm::wrap_kat::WrapKatOutcome;
 
-use common::{kek, managed_hsm_kek, native_token, token};
+use common::{check_wrapped, kek, managed_hsm_kek, native_token, token};
 
 const REHEARSAL: WrapPolicy = WrapPolicy {
     allow_zero_padding: true,
@@ -70,20 +68,11 @@ fn round_trip(kind: Token, spec: TargetSpec) {
     assert!(generated.attributes.sensitive && generated.attributes.extractable);
     assert!(generated.attributes.local && generated.attributes.always_sensitive);
     let ciphertext = wrap::wrap(&session, &plan, sim.kek(), generated.key).expect("wrap");
-    let file = ByokFile {
-        kid: sim.kek().kid().expect("kid").url().to_owned(),
+    let report = check_wrapped(
+        sim,
         ciphertext,
-        generator: "test".into(),
-    };
-    let report = verify_byok(
-        &file.to_json_bytes(),
-        &VerifyInputs {
-            kek: sim.kek(),
-            kid: None,
-            kek_private: Some(sim.private_key()),
-            expected_public_spki_der: generated.public_spki_der.as_deref(),
-            allow_zero_padding: kind == Token::SoftHsm261,
-        },
+        generated.public_spki_der.as_deref(),
+        kind == Token::SoftHsm261,
     );
     assert!(report.is_ok(), "{kind:?} {spec:?}: {:?}", report.problems);
     let recovered = report.recovered.expect("recovered key");
@@ -455,21 +444,7 @@ fn trusted_only_wrapping_works_natively_with_the_kek_the_so_trusted() {
     // The trusted one: byte-exact.
     let ciphertext = wrap::wrap_with_trusted(&session, &plan, sim.kek(), trusted, generated.key)
         .expect("trusted wrap");
-    let file = ByokFile {
-        kid: sim.kek().kid().expect("kid").url().to_owned(),
-        ciphertext,
-        generator: "test".into(),
-    };
-    let report = verify_byok(
-        &file.to_json_bytes(),
-        &VerifyInputs {
-            kek: sim.kek(),
-            kid: None,
-            kek_private: Some(sim.private_key()),
-            expected_public_spki_der: generated.public_spki_der.as_deref(),
-            allow_zero_padding: false,
-        },
-    );
+    let report = check_wrapped(sim, ciphertext, generated.public_spki_der.as_deref(), false);
     assert!(report.is_ok(), "{:?}", report.problems);
     // The two-step path cannot wrap it (its ephemeral AES key is not trusted).
     let two_step = wrap::WrapPlan {

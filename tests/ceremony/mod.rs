@@ -196,14 +196,10 @@ sign_off = ["alice", "wendy", "carol", "dave"]
     }
 
     pub fn bin(&self, args: &[&std::ffi::OsStr]) -> Output {
-        let out = self.command(args).output().expect("the binary runs");
-        eprintln!(
-            "--- {:?}\n--- stdout\n{}--- stderr\n{}",
-            args,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        show(
+            &format!("{args:?}"),
+            self.command(args).output().expect("the binary runs"),
+        )
     }
 
     /// The headless ceremony on a disconnected machine: in a network namespace of its own
@@ -229,13 +225,10 @@ sign_off = ["alice", "wendy", "carol", "dave"]
         ])
         .env("SOFTHSM2_CONF", &self.conf)
         .current_dir(self.dir.path());
-        let out = c.output().expect("unshare (util-linux) runs");
-        eprintln!(
-            "--- offline run\n--- stdout\n{}--- stderr\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        show(
+            "offline run",
+            c.output().expect("unshare (util-linux) runs"),
+        )
     }
 
     /// The headless ceremony with extra environment variables.
@@ -249,13 +242,10 @@ sign_off = ["alice", "wendy", "carol", "dave"]
             "state".as_ref(),
         ]);
         c.envs(env.iter().copied());
-        let out = c.output().expect("the binary runs");
-        eprintln!(
-            "--- run with {env:?}\n--- stdout\n{}--- stderr\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        show(
+            &format!("run with {env:?}"),
+            c.output().expect("the binary runs"),
+        )
     }
 
     pub fn run_ceremony(&self) -> Output {
@@ -350,4 +340,14 @@ pub fn kill_after(room: &Room, event: &str) {
     );
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
+}
+
+/// Prints what a run of the binary wrote (shown when a test fails), and hands it back.
+fn show(what: &str, out: Output) -> Output {
+    eprintln!(
+        "--- {what}\n--- stdout\n{}--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }

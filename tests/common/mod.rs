@@ -128,3 +128,30 @@ pub fn shim_module() -> PathBuf {
     })
     .clone()
 }
+
+/// Puts `ciphertext` in a .byok for `kek` and checks it with the test KEK's private key:
+/// well-formed, unwrapping to a key whose public half is `expected_spki` (when given).
+pub fn check_wrapped(
+    kek: &SimulatedKek,
+    ciphertext: Vec<u8>,
+    expected_spki: Option<&[u8]>,
+    allow_zero_padding: bool,
+) -> byok_ceremony::byok::verify::VerifyReport {
+    use byok_ceremony::byok::format::ByokFile;
+    use byok_ceremony::byok::verify::{VerifyInputs, verify_byok};
+    let file = ByokFile {
+        kid: kek.kek().kid().expect("kid").url().to_owned(),
+        ciphertext,
+        generator: "test".into(),
+    };
+    verify_byok(
+        &file.to_json_bytes(),
+        &VerifyInputs {
+            kek: kek.kek(),
+            kid: None,
+            kek_private: Some(kek.private_key()),
+            expected_public_spki_der: expected_spki,
+            allow_zero_padding,
+        },
+    )
+}
