@@ -82,10 +82,10 @@ fn oct_for_a_key_vault_kek_is_refused() {
 
 #[test]
 fn a_person_with_two_roles_is_refused() {
-    let (line, message) = refusal("witness = \"Wendy Witness\"", "witness = \"Carol\"");
+    let (line, message) = refusal("witness = \"Wendy Witness\"", "witness = \"carol\"");
     assert!(message.contains("two roles"), "{message}");
     // The second appearance is the one named.
-    assert_eq!(line, line_of("custodians = [\"Carol\""));
+    assert_eq!(line, line_of("custodians = [\"carol\""));
 }
 
 #[test]
@@ -112,4 +112,30 @@ fn wrong_types_bad_names_and_unknown_phases_are_refused() {
         "uri = \"pkcs11:token=x?pin-value=1234\"",
     );
     assert!(message.contains("PIN"), "{message}");
+}
+
+/// The shipped production ceremonies that rebuild the PIN from shares name exactly the
+/// custodians and threshold of the shipped provisioning script: a team that copies both gets a
+/// record the ceremony accepts.
+#[test]
+fn the_shipped_ceremonies_match_the_shipped_provisioning() {
+    use byok_ceremony::ceremony::machine::QuorumMode;
+    use byok_ceremony::quorum::script::ProvisioningScript;
+    let provisioning =
+        ProvisioningScript::parse(&shipped("provisioning-3of5.toml")).expect("provisioning");
+    for name in ["azure-keyvault-rsa3072.toml", "managed-hsm-aes256.toml"] {
+        let s = CeremonyScript::parse(&shipped(name)).expect("script");
+        assert_eq!(s.custodians, provisioning.user_pin.custodians, "{name}");
+        assert_eq!(
+            s.quorum,
+            QuorumMode::SplitPin {
+                threshold: provisioning.user_pin.threshold
+            },
+            "{name}"
+        );
+    }
+    let rehearsal = ProvisioningScript::parse(&shipped("provisioning-rehearsal.toml"))
+        .expect("rehearsal provisioning");
+    let s = CeremonyScript::parse(&shipped("rehearsal.toml")).expect("rehearsal");
+    assert_eq!(s.custodians, rehearsal.user_pin.custodians);
 }
