@@ -438,3 +438,39 @@ fn a_restarted_ceremony_offers_resume_on_screen_and_a_closed_one_says_so() {
     let screen = again.wait_for("EXIT=1");
     assert!(screen.contains("already closed"), "{screen}");
 }
+
+/// A typed confirmation has a way back: Esc stops before the step, nothing is done, the log
+/// says so, and r asks again; the ceremony then goes on as usual.
+#[test]
+fn a_decisive_step_can_be_stopped_at_its_confirmation_and_asked_again() {
+    let room = Room::new("tui decline");
+    let ui = start(&room, "decline");
+    open_and_check_in(&ui);
+    present(&ui, &share_of(&room, "carol"), false);
+    ui.wait_for_all(&["Shares accepted: 1 of 2", "Enter: enter share"]);
+    present(&ui, &share_of(&room, "dave"), true);
+    ui.wait_for("y: words match");
+    ui.keys(&["y"]);
+    wait_ticked(&ui, "carol", "y: words match");
+    ui.keys(&["Down", "y"]);
+    let screen = ui.wait_for("type GENERATE");
+    assert!(screen.contains("Esc: stop here"), "{screen}");
+    ui.keys(&["Escape"]);
+    let screen = ui.wait_for_all(&["GENERATE was not typed", "r: retry"]);
+    assert!(screen.contains("nothing was done"), "{screen}");
+    let log = log_text(&room);
+    assert!(!log.contains("\"key_generated\""), "a key was made");
+    assert!(
+        log.contains("GENERATE was not typed"),
+        "the stop is not logged"
+    );
+    ui.keys(&["r"]);
+    ui.wait_for("type GENERATE");
+    ui.type_text("GENERATE");
+    ui.keys(&["Enter"]);
+    ui.wait_for("type EXPORT");
+    ui.type_text("EXPORT");
+    ui.keys(&["Enter"]);
+    sign_off_and_close(&ui);
+    outputs_verify(&room);
+}

@@ -530,7 +530,20 @@ impl<'p> Runner<'p> {
         for effect in effects {
             if matches!(effect, Effect::GenerateKey | Effect::Export) {
                 let view = self.view();
-                self.people.approve(&effect, &view)?;
+                if let Err(e) = self.people.approve(&effect, &view) {
+                    // The room stopped at the typed confirmation: on the record, then stop.
+                    if let RunError::Step { reason, .. } = &e {
+                        let phase = self.state.phase;
+                        self.commit(
+                            Event::StepFailed {
+                                phase,
+                                reason: reason.clone(),
+                            },
+                            true,
+                        )?;
+                    }
+                    return Err(e);
+                }
             }
             if let Some(result) = self.execute(&effect)? {
                 self.commit(result, false)?;

@@ -618,11 +618,15 @@ impl App {
                 None
             }
             KeyCode::Esc => {
-                // A decisive step cannot be skipped: its confirmation stays until typed.
-                if !matches!(prompt, Prompt::Approve(_)) {
-                    self.prompt = None;
-                }
                 self.typed.clear();
+                self.prompt = None;
+                // A decisive step is never skipped, but the room may stop before it: nothing
+                // is done, the refusal is logged, and the step can be asked for again (r).
+                if matches!(prompt, Prompt::Approve(_)) {
+                    self.approve = None;
+                    self.hint = None;
+                    return Some(Reply::Declined);
+                }
                 None
             }
             KeyCode::Enter => {

@@ -38,6 +38,8 @@ pub struct Finished {
 pub enum Reply {
     Act(Action),
     Approved,
+    /// The room stopped at a typed confirmation (Esc): the effect does not run.
+    Declined,
 }
 
 /// Everything that wakes the UI thread.
@@ -85,7 +87,7 @@ impl People for TuiPeople {
         loop {
             match self.replies.recv() {
                 Ok(Reply::Act(action)) => return Ok(action),
-                Ok(Reply::Approved) => continue,
+                Ok(Reply::Approved | Reply::Declined) => continue,
                 Err(_) => return Err(RunError::Interrupted(phase)),
             }
         }
@@ -103,6 +105,15 @@ impl People for TuiPeople {
         loop {
             match self.replies.recv() {
                 Ok(Reply::Approved) => return Ok(()),
+                Ok(Reply::Declined) => {
+                    let word = crate::tui::app::approve_word(effect);
+                    return Err(RunError::Step {
+                        phase,
+                        reason: format!(
+                            "{word} was not typed: the room stopped before this step, and nothing was done; r asks again, a aborts"
+                        ),
+                    });
+                }
                 // An action typed while a confirmation is pending is not for this step.
                 Ok(Reply::Act(_)) => continue,
                 Err(_) => return Err(RunError::Interrupted(phase)),

@@ -179,7 +179,9 @@ fn keys_for(app: &App, screen: Screen) -> String {
     }
     if let Some(p) = &app.prompt {
         return match p {
-            Prompt::Approve(_) => "type the word  Enter: confirm".into(),
+            Prompt::Approve(_) => {
+                "type the word  Enter: confirm  Esc: stop here (nothing is done)".into()
+            }
             _ => "type  Enter: confirm  Esc: cancel".into(),
         };
     }
