@@ -365,3 +365,37 @@ fn each_step_s_instruction_is_shown_and_logged_at_that_step() {
     let audit = room.audit_verify(&room.path("out-usb/test-ceremony.audit.jsonl"));
     assert!(audit.status.success(), "the log does not verify");
 }
+
+/// With `second_copy`, the second medium gets the files and the log's final copy too, and the
+/// summary lists both media's files with their hashes.
+#[test]
+fn a_second_copy_gets_the_log_too_and_the_summary_lists_it() {
+    let room = Room::new("second copy");
+    room.edit_script(
+        "name = \"test-ceremony\"",
+        "name = \"test-ceremony\"\nsecond_copy = true",
+    );
+    std::fs::create_dir(room.path("second-usb")).expect("second medium");
+    let mut answers = std::fs::read_to_string(room.path("answers.toml")).expect("answers");
+    answers = answers.replace(
+        "media = \"out-usb\"\n",
+        "media = \"out-usb\"\nsecond_media = \"second-usb\"\n",
+    );
+    std::fs::write(room.path("answers.toml"), answers).expect("answers");
+    let out = room.run_ceremony();
+    assert!(out.status.success(), "the ceremony did not close");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for medium in ["out-usb", "second-usb"] {
+        for f in ["byok", "manifest.json", "audit.jsonl"] {
+            let name = format!("{medium}/test-ceremony.{f}");
+            assert!(
+                stdout.contains(&name),
+                "{name} is not in the summary:\n{stdout}"
+            );
+        }
+    }
+    assert_eq!(
+        std::fs::read(room.path("second-usb/test-ceremony.audit.jsonl")).expect("second copy"),
+        std::fs::read(room.path("out-usb/test-ceremony.audit.jsonl")).expect("first copy"),
+    );
+}

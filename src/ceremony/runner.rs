@@ -219,7 +219,9 @@ pub struct RunOutcome {
     pub state: State,
     pub log_path: PathBuf,
     pub head: String,
-    pub files: Vec<PathBuf>,
+    /// Every file of the ceremony on the media (both copies, the log's copies too), with its
+    /// SHA-256 (hex) as read back now: what the summary lists.
+    pub files: Vec<(PathBuf, String)>,
 }
 
 pub struct Runner<'p> {
@@ -244,7 +246,6 @@ pub struct Runner<'p> {
     /// The steps whose instructions this process has logged as shown.
     instructions_shown: std::collections::BTreeSet<Phase>,
     stall_after: Option<String>,
-    written: Vec<PathBuf>,
 }
 
 impl std::fmt::Debug for Runner<'_> {
@@ -361,11 +362,12 @@ pub fn run_with(
     // Whatever the outcome: log out and finalise the module, so the token's login ends here.
     runner.close_hsm();
     driven?;
+    let files = runner.outputs_on_media();
     Ok(RunOutcome {
         head: runner.log.head().to_owned(),
         log_path: runner.log.path().to_owned(),
         state: runner.state,
-        files: runner.written,
+        files,
     })
 }
 
@@ -399,7 +401,6 @@ impl<'p> Runner<'p> {
             } else {
                 None
             },
-            written: Vec::new(),
         }
     }
 
@@ -1125,7 +1126,6 @@ impl<'p> Runner<'p> {
         for dir in &media {
             for (name, bytes) in &files {
                 let hash = write_new_or_identical(dir, name, bytes).map_err(step(Phase::Export))?;
-                self.written.push(dir.join(name));
                 if dir == &self.media.out {
                     records.push(FileRecord {
                         name: name.clone(),
@@ -1200,11 +1200,41 @@ impl<'p> Runner<'p> {
             path: self.log.path().to_owned(),
             source,
         })?;
-        if self.media.out.is_dir() {
-            write_new_or_identical(&self.media.out, &name, &bytes)?;
-            self.written.push(self.media.out.join(name));
+        let mut media = vec![self.media.out.clone()];
+        if self.script.second_copy {
+            media.extend(self.media.second.clone());
+        }
+        for dir in media.iter().filter(|d| d.is_dir()) {
+            write_new_or_identical(dir, &name, &bytes)?;
         }
         Ok(())
+    }
+
+    /// The ceremony's files on each medium (the exported ones and the log's copy), whether
+    /// this process or an earlier one wrote them, each with its SHA-256 as read back now.
+    fn outputs_on_media(&self) -> Vec<(PathBuf, String)> {
+        let mut media = vec![self.media.out.clone()];
+        if self.script.second_copy {
+            media.extend(self.media.second.clone());
+        }
+        let log_copy = format!("{}.audit.jsonl", self.script.output_name);
+        let names: Vec<&str> = self
+            .state
+            .exported
+            .iter()
+            .map(|f| f.name.as_str())
+            .chain(std::iter::once(log_copy.as_str()))
+            .collect();
+        let mut out = Vec::new();
+        for dir in &media {
+            for name in &names {
+                let path = dir.join(name);
+                if let Ok(hash) = sha256_file(&path) {
+                    out.push((path, hex::encode(hash)));
+                }
+            }
+        }
+        out
     }
 
     // ----- HSM plumbing -----

@@ -110,17 +110,15 @@ pub fn run(args: RunArgs) -> ExitCode {
     }
 }
 
-fn print_outcome(log: &Path, head: &str, files: &[PathBuf], phase: Phase) {
+fn print_outcome(log: &Path, head: &str, files: &[(PathBuf, String)], phase: Phase) {
     crate::say!("Ceremony {}.", phase.title().to_lowercase());
     crate::say!("  audit log: {}", log.display());
     crate::say!("  log head:  {head}");
     if let Ok(bytes) = hex::decode(head) {
         crate::say!("  log head words: {}", pgp_words_for(&bytes).join(" "));
     }
-    for f in files {
-        if let Ok(hash) = crate::media::atomic::sha256_file(f) {
-            crate::say!("  wrote {} (SHA-256 {})", f.display(), hex::encode(hash));
-        }
+    for (f, hash) in files {
+        crate::say!("  wrote {} (SHA-256 {hash})", f.display());
     }
 }
 

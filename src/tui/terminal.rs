@@ -183,12 +183,7 @@ fn start_worker(
                 files: o
                     .files
                     .iter()
-                    .map(|f| {
-                        let hash = crate::media::atomic::sha256_file(f)
-                            .map(hex::encode)
-                            .unwrap_or_default();
-                        (f.display().to_string(), hash)
-                    })
+                    .map(|(f, hash)| (f.display().to_string(), hash.clone()))
                     .collect(),
             })
             .map_err(|e| e.to_string());
