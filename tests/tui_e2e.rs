@@ -99,6 +99,13 @@ fn finish(ui: &Tmux) {
     sign_off_and_close(ui);
 }
 
+/// Carol's share, then Dave's: the quorum the room's token needs.
+fn quorum(ui: &Tmux, room: &Room) {
+    present(ui, &share_of(room, "carol"), false);
+    ui.wait_for_all(&["Shares accepted: 1 of 2", "Enter: enter share"]);
+    present(ui, &share_of(room, "dave"), true);
+}
+
 /// From the export's read-back to the closed ceremony: everyone signs off, the id is typed.
 fn sign_off_and_close(ui: &Tmux) {
     ui.wait_for("Enter: continue to sign-off");
@@ -142,9 +149,7 @@ fn a_whole_ceremony_typed_key_by_key() {
     let room = Room::new("tui whole");
     let ui = start(&room, "whole");
     open_and_check_in(&ui);
-    present(&ui, &share_of(&room, "carol"), false);
-    ui.wait_for_all(&["Shares accepted: 1 of 2", "Enter: enter share"]);
-    present(&ui, &share_of(&room, "dave"), true);
+    quorum(&ui, &room);
     finish(&ui);
     outputs_verify(&room);
     // Typed at the keyboard, not from an answers file.
@@ -160,9 +165,7 @@ fn a_wrong_share_is_refused_and_logged_then_the_right_one_goes_on() {
     present(&ui, &share_of(&room, "dave"), false);
     ui.wait_for_all(&["Shares accepted: 0 of 2", "Enter: enter share"]);
     assert!(log_text(&room).contains("share_rejected"));
-    present(&ui, &share_of(&room, "carol"), false);
-    ui.wait_for_all(&["Shares accepted: 1 of 2", "Enter: enter share"]);
-    present(&ui, &share_of(&room, "dave"), true);
+    quorum(&ui, &room);
     finish(&ui);
     outputs_verify(&room);
 }
@@ -194,9 +197,7 @@ fn a_missing_medium_stops_at_preflight_and_retry_goes_on() {
     ui.wait_for("Enter: continue to attendance");
     ui.keys(&["Enter"]);
     check_in(&ui);
-    present(&ui, &share_of(&room, "carol"), false);
-    ui.wait_for_all(&["Shares accepted: 1 of 2", "Enter: enter share"]);
-    present(&ui, &share_of(&room, "dave"), true);
+    quorum(&ui, &room);
     finish(&ui);
     outputs_verify(&room);
     // The failed preflight is in the log before the one that passed.
@@ -260,9 +261,7 @@ fn the_kek_is_loaded_from_a_medium_chosen_on_screen() {
         "run ceremony.toml --state-dir state --media-root mnt",
     );
     open_and_check_in(&ui);
-    present(&ui, &share_of(&room, "carol"), false);
-    ui.wait_for_all(&["Shares accepted: 1 of 2", "Enter: enter share"]);
-    present(&ui, &share_of(&room, "dave"), true);
+    quorum(&ui, &room);
     // The load from kek-usb failed; the screen lists the media, the stick marked [x].
     let screen = ui.wait_for_all(&["Media that could hold the KEK", "Enter: load from it"]);
     assert!(
@@ -330,9 +329,7 @@ fn after_a_rejected_kek_the_screen_shows_only_the_new_kek() {
         "run ceremony.toml --state-dir state --media-root mnt",
     );
     open_and_check_in(&ui);
-    present(&ui, &share_of(&room, "carol"), false);
-    ui.wait_for_all(&["Shares accepted: 1 of 2", "Enter: enter share"]);
-    present(&ui, &share_of(&room, "dave"), true);
+    quorum(&ui, &room);
     let screen = ui.wait_for("y: words match");
     let lines: Vec<String> = screen.lines().map(str::to_owned).collect();
     assert_eq!(qr::decode_one(&lines), wrong_fp);
@@ -409,9 +406,7 @@ fn a_restarted_ceremony_offers_resume_on_screen_and_a_closed_one_says_so() {
     ui.type_text("RESUME");
     ui.keys(&["Enter"]);
     ui.wait_for_all(&["Shares accepted: 0 of 2", "Enter: enter share"]);
-    present(&ui, &share_of(&room, "carol"), false);
-    ui.wait_for_all(&["Shares accepted: 1 of 2", "Enter: enter share"]);
-    present(&ui, &share_of(&room, "dave"), true);
+    quorum(&ui, &room);
     ui.wait_for("y: words match");
     ui.keys(&["y"]);
     wait_ticked(&ui, "carol", "y: words match");
@@ -446,9 +441,7 @@ fn a_decisive_step_can_be_stopped_at_its_confirmation_and_asked_again() {
     let room = Room::new("tui decline");
     let ui = start(&room, "decline");
     open_and_check_in(&ui);
-    present(&ui, &share_of(&room, "carol"), false);
-    ui.wait_for_all(&["Shares accepted: 1 of 2", "Enter: enter share"]);
-    present(&ui, &share_of(&room, "dave"), true);
+    quorum(&ui, &room);
     ui.wait_for("y: words match");
     ui.keys(&["y"]);
     wait_ticked(&ui, "carol", "y: words match");
