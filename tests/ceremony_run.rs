@@ -248,7 +248,7 @@ fn a_production_ceremony_refuses_a_zero_padding_token_before_any_key_is_made() {
     .expect("stream");
     let tested = tested.expect("the zero-padding path is what the test found");
     assert_eq!(tested.name(), "two_step");
-    assert!(byok_ceremony::ceremony::machine::zero_pads(&tested));
+    assert!(tested.zero_pads());
 
     // Accepted explicitly by the script: the ceremony runs, and says rehearsal-grade.
     let allowed = Room::on_module("zero padding allowed", SOFTHSM2);
@@ -397,5 +397,43 @@ fn a_second_copy_gets_the_log_too_and_the_summary_lists_it() {
     assert_eq!(
         std::fs::read(room.path("second-usb/test-ceremony.audit.jsonl")).expect("second copy"),
         std::fs::read(room.path("out-usb/test-ceremony.audit.jsonl")).expect("first copy"),
+    );
+}
+
+/// A trusted KEK whose fingerprint is not the one the provisioning script pins stops
+/// provisioning before the token is touched, and says which fingerprint it found.
+#[test]
+fn a_trusted_kek_with_another_fingerprint_stops_provisioning_before_the_token() {
+    let room = Room::new("trusted wrong");
+    let script = std::fs::read_to_string(room.path("provision.toml"))
+        .expect("script")
+        .replace("label = \"trusted wrong\"", "label = \"second token\"");
+    std::fs::create_dir(room.path("prov-2")).expect("out dir");
+    std::fs::write(
+        room.path("provision-2.toml"),
+        format!(
+            "{script}\n[trusted_kek]\nfile = \"{}\"\nfingerprint_sha256 = \"{}\"\n",
+            ceremony::data("independent/kek-2048.public.pem").display(),
+            "00".repeat(32)
+        ),
+    )
+    .expect("script");
+    let out = room.bin(&[
+        "provision".as_ref(),
+        "provision-2.toml".as_ref(),
+        "--headless".as_ref(),
+        "--out".as_ref(),
+        "prov-2".as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not the 0000 0000"), "{stderr}");
+    assert!(stderr.contains("Nothing was changed"), "{stderr}");
+    assert_eq!(
+        std::fs::read_dir(room.path("prov-2"))
+            .expect("list")
+            .count(),
+        0,
+        "something was written"
     );
 }

@@ -374,11 +374,11 @@ fn stream_lines_of<E: Logged>(
     Ok(offset)
 }
 
-/// Reads and verifies every complete entry (for resuming; small logs): each line must be
-/// byte for byte its entry's canonical form, and the chain must hold. A torn final line is
-/// tolerated (not returned), and the byte length of the complete lines is returned with the
-/// entries: where the log is to be cut.
-fn read_verified<E: Logged>(path: &Path) -> Result<(Vec<Entry<E>>, u64), LogError> {
+/// Reads and verifies every complete entry (for resuming; small logs), changing nothing: each
+/// line must be byte for byte its entry's canonical form, and the chain must hold. A torn final
+/// line is tolerated (not returned), and the byte length of the complete lines is returned with
+/// the entries: where the log is to be cut.
+pub fn read_verified<E: Logged>(path: &Path) -> Result<(Vec<Entry<E>>, u64), LogError> {
     let mut entries: Vec<Entry<E>> = Vec::new();
     let result = stream_lines_of::<E>(path, |line, raw, entry| {
         let expected_prev = entries.last().map_or(GENESIS_PREV, |e| e.hash.as_str());

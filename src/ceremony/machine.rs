@@ -917,7 +917,7 @@ fn apply_in_phase(s: &mut State, event: &Event) -> Result<Vec<Effect>, Refusal> 
                     "the wrap takes the path its known-answer test proved in this run",
                 ));
             }
-            if *rehearsal_grade != zero_pads(method) {
+            if *rehearsal_grade != method.zero_pads() {
                 return Err(refusal(
                     s,
                     "a wrap is rehearsal-grade exactly when its path zero-pads",
@@ -1061,11 +1061,6 @@ fn next_hsm_step(s: &State) -> Effect {
     }
 }
 
-/// True when the output of `method` carries the token's zero padding.
-pub fn zero_pads(method: &WrapMethod) -> bool {
-    method.path_kat().outcome == crate::hsm::wrap_kat::WrapKatOutcome::ZeroPadded
-}
-
 /// The HSM's wrap, proven (or not) with throwaway keys. A path that zero-pads is taken only in a
 /// rehearsal or where the script allows it; otherwise, or when no path passed, the step fails
 /// here, before any key is made, and the people retry on another token or abort.
@@ -1112,7 +1107,7 @@ fn wrap_tested(
         );
         return Ok(vec![]);
     }
-    if zero_pads(method) && !s.rehearsal && !config.allow_zero_padding {
+    if method.zero_pads() && !s.rehearsal && !config.allow_zero_padding {
         s.failures.push(
             "the HSM's wrap zero-pads the key before RFC 5649 (known-answer test), so the .byok would carry trailing zero bytes that Azure may reject; a production ceremony refuses it before any key is made: use an HSM whose wrap is byte-exact, or abort (a script may accept it with allow_zero_padding = true)".into(),
         );

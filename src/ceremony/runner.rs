@@ -287,32 +287,16 @@ pub fn inspect(script_path: &Path, state_dir: &Path) -> Result<Option<Interrupte
     if std::fs::symlink_metadata(&log_path).is_err() {
         return Ok(None);
     }
+    // The reader resuming uses, without the cut: a torn last line is left as it is.
+    let (entries, _) =
+        crate::audit::log::read_verified::<Event>(&log_path).map_err(does_not_verify)?;
     let mut state = State::new();
-    let mut prev = crate::audit::log::GENESIS_PREV.to_owned();
-    let mut last: Option<Entry> = None;
-    let walked = crate::audit::log::stream(&log_path, |_, e| {
-        if e.prev != prev || e.compute_hash()? != e.hash {
-            return Err(LogError::Corrupt {
-                line: e.seq + 1,
-                problem: format!("entry {} breaks the hash chain", e.seq),
-            });
-        }
-        prev = e.hash.clone();
-        state = machine::step(&state, &e.event)
-            .map_err(|r| LogError::Corrupt {
-                line: e.seq + 1,
-                problem: r.to_string(),
-            })?
-            .0;
-        last = Some(e);
-        Ok(())
-    });
-    match walked {
-        // A torn last line is cut when the run is resumed; what came before stands.
-        Ok(_) | Err(LogError::Torn { .. }) => {}
-        Err(e) => return Err(RunError::LogDoesNotVerify(e.to_string())),
+    for e in &entries {
+        state = fold(&state, e)?;
     }
-    let Some(last) = last else { return Ok(None) };
+    let Some(last) = entries.last() else {
+        return Ok(None);
+    };
     Ok(Some(Interrupted {
         ceremony_id: script.ceremony_id.clone(),
         phase: state.phase,
@@ -322,6 +306,21 @@ pub fn inspect(script_path: &Path, state_dir: &Path) -> Result<Option<Interrupte
         present: state.present.iter().cloned().collect(),
         entries: last.seq + 1,
     }))
+}
+
+/// The state after `entry`, or why the machine refuses it (then the log is not resumed).
+fn fold(state: &State, entry: &Entry) -> Result<State, RunError> {
+    machine::step(state, &entry.event)
+        .map(|(next, _)| next)
+        .map_err(|r| RunError::LogDoesNotVerify(format!("entry {}: {r}", entry.seq)))
+}
+
+/// A log whose lines or chain do not verify is not resumed: it goes to the auditor.
+fn does_not_verify(e: LogError) -> RunError {
+    match e {
+        LogError::Corrupt { .. } => RunError::LogDoesNotVerify(e.to_string()),
+        other => RunError::Log(other),
+    }
 }
 
 /// Runs (or recovers and finishes) the ceremony `script` with `answers`, keeping its log in
@@ -440,7 +439,7 @@ impl<'p> Runner<'p> {
         log_path: &Path,
         recover: Option<Recovery>,
     ) -> Result<Runner<'p>, RunError> {
-        let (log, entries) = AuditLog::reopen(log_path)?;
+        let (log, entries) = AuditLog::reopen(log_path).map_err(does_not_verify)?;
         let mut runner = Runner::new(script, people, media, log);
         // Replay the log through the machine: the same code an auditor runs.
         runner.replay(&entries)?;
@@ -475,19 +474,11 @@ impl<'p> Runner<'p> {
         }
     }
 
+    /// Folds the entries (their form and chain already verified by the log's reader) through
+    /// the machine: the same code an auditor runs.
     fn replay(&mut self, entries: &[Entry]) -> Result<(), RunError> {
-        let mut prev = crate::audit::log::GENESIS_PREV.to_owned();
         for e in entries {
-            if e.prev != prev || e.compute_hash()? != e.hash {
-                return Err(RunError::LogDoesNotVerify(format!(
-                    "entry {} breaks the hash chain",
-                    e.seq
-                )));
-            }
-            prev = e.hash.clone();
-            let (next, _effects) = machine::step(&self.state, &e.event)
-                .map_err(|r| RunError::LogDoesNotVerify(format!("entry {}: {r}", e.seq)))?;
-            self.state = next;
+            self.state = fold(&self.state, e)?;
             self.facts.observe(&e.event, &e.hash);
             if let Event::PreflightCompleted { checks } = &e.event {
                 self.checks = checks.clone();
@@ -1115,15 +1106,14 @@ impl<'p> Runner<'p> {
     fn export(&mut self) -> Result<Option<Event>, RunError> {
         let files = self.output_files()?;
         let mut records = Vec::new();
-        let mut media = vec![self.media.out.clone()];
-        if self.script.second_copy {
-            media.push(self.media.second.clone().ok_or_else(|| RunError::Step {
+        if self.script.second_copy && self.media.second.is_none() {
+            return Err(RunError::Step {
                 phase: Phase::Export,
-                reason:
-                    "the script asks for a second copy: give second_media in the answers".into(),
-            })?);
+                reason: "the script asks for a second copy: give second_media in the answers"
+                    .into(),
+            });
         }
-        for dir in &media {
+        for dir in &self.output_media() {
             for (name, bytes) in &files {
                 let hash = write_new_or_identical(dir, name, bytes).map_err(step(Phase::Export))?;
                 if dir == &self.media.out {
@@ -1138,10 +1128,7 @@ impl<'p> Runner<'p> {
     }
 
     fn verify_export(&mut self) -> Result<Option<Event>, RunError> {
-        let mut dirs = vec![self.media.out.clone()];
-        if let (true, Some(second)) = (self.script.second_copy, &self.media.second) {
-            dirs.push(second.clone());
-        }
+        let dirs = self.output_media();
         let mut files = Vec::new();
         for record in &self.state.exported {
             for dir in &dirs {
@@ -1200,23 +1187,26 @@ impl<'p> Runner<'p> {
             path: self.log.path().to_owned(),
             source,
         })?;
-        let mut media = vec![self.media.out.clone()];
-        if self.script.second_copy {
-            media.extend(self.media.second.clone());
-        }
-        for dir in media.iter().filter(|d| d.is_dir()) {
+        for dir in self.output_media().iter().filter(|d| d.is_dir()) {
             write_new_or_identical(dir, &name, &bytes)?;
         }
         Ok(())
     }
 
-    /// The ceremony's files on each medium (the exported ones and the log's copy), whether
-    /// this process or an earlier one wrote them, each with its SHA-256 as read back now.
-    fn outputs_on_media(&self) -> Vec<(PathBuf, String)> {
+    /// The output medium, and the second one when the script asks for a copy and it is given
+    /// (export refuses to start without it).
+    fn output_media(&self) -> Vec<PathBuf> {
         let mut media = vec![self.media.out.clone()];
         if self.script.second_copy {
             media.extend(self.media.second.clone());
         }
+        media
+    }
+
+    /// The ceremony's files on each medium (the exported ones and the log's copy), whether
+    /// this process or an earlier one wrote them, each with its SHA-256 as read back now.
+    fn outputs_on_media(&self) -> Vec<(PathBuf, String)> {
+        let media = self.output_media();
         let log_copy = format!("{}.audit.jsonl", self.script.output_name);
         let names: Vec<&str> = self
             .state

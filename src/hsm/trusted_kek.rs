@@ -10,7 +10,7 @@ use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHan
 
 use super::HsmError;
 use super::module::HsmSession;
-use crate::byok::kek::Kek;
+use crate::byok::kek::{Kek, strip_leading_zeros as strip};
 
 /// The label of the trusted KEK object: "byok-ceremony trusted KEK " and the first 16 hex
 /// digits of its fingerprint (so two KEKs on one token never share a label).
@@ -81,7 +81,9 @@ pub fn find(session: &HsmSession<'_>, kek: &Kek) -> Result<Option<ObjectHandle>,
                 Attribute::Trusted(t) => trusted = t,
                 Attribute::Wrap(w) => wrap = w,
                 Attribute::Modulus(m) => modulus = strip(&m) == strip(&kek.modulus_be()),
-                Attribute::PublicExponent(e) => exponent = strip(&e) == strip(&kek.exponent_be()),
+                Attribute::PublicExponent(e) => {
+                    exponent = strip(&e) == strip(&kek.exponent_be());
+                }
                 _ => {}
             }
         }
@@ -90,9 +92,4 @@ pub fn find(session: &HsmSession<'_>, kek: &Kek) -> Result<Option<ObjectHandle>,
         }
     }
     Ok(None)
-}
-
-fn strip(bytes: &[u8]) -> &[u8] {
-    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
-    &bytes[first..]
 }

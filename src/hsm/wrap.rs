@@ -101,6 +101,11 @@ impl WrapMethod {
         }
     }
 
+    /// True when the output carries the token's zero padding (rehearsal-grade).
+    pub fn zero_pads(&self) -> bool {
+        self.path_kat().outcome == WrapKatOutcome::ZeroPadded
+    }
+
     /// The known-answer test of the path that made the ciphertext.
     pub fn path_kat(&self) -> &WrapKatReport {
         match self {

@@ -173,33 +173,22 @@ pub fn check_before_people(
     script: &ProvisioningScript,
     opts: &ProvisionOptions,
 ) -> Result<(), ProvisionError> {
-    let mut everyone: Vec<&String> = script.user_pin.custodians.iter().collect();
-    if let Some(so) = &script.so_pin {
-        everyone.extend(&so.custodians);
-    }
-    outputs::preflight(&opts.out_dir, everyone).map_err(ProvisionError::Preflight)?;
-    match (&script.token, &opts.current_pins) {
-        (TokenPlan::Adopt { .. }, Some(path)) => drop(CurrentPins::load(path)?),
-        (TokenPlan::Adopt { .. }, None) => return Err(ProvisionError::CurrentPinsNeeded),
-        (TokenPlan::Initialise { .. }, Some(_)) => {
-            return Err(ProvisionError::CurrentPinsUnexpected);
-        }
-        (TokenPlan::Initialise { .. }, None) => {}
-    }
-    if let Some(plan) = &script.trusted_kek {
-        load_trusted_kek(plan)?;
-    }
-    let hsm = Hsm::load(&script.module)?;
-    token_to_change(&hsm, &script.token)?;
-    Ok(())
+    prepare(script, opts).map(drop)
 }
 
-/// Runs the whole provisioning described by `script`, asking `people` where people decide.
-pub fn provision_with(
+/// What provisioning reads before anything is changed or written, each checked.
+struct Prepared {
+    current: Option<CurrentPins>,
+    trusted: Option<Kek>,
+    hsm: Hsm,
+    slot: Slot,
+    change: TokenToChange,
+}
+
+fn prepare(
     script: &ProvisioningScript,
     opts: &ProvisionOptions,
-    people: &mut dyn ProvisionPeople,
-) -> Result<ProvisionOutcome, ProvisionError> {
+) -> Result<Prepared, ProvisionError> {
     let mut everyone: Vec<&String> = script.user_pin.custodians.iter().collect();
     if let Some(so) = &script.so_pin {
         everyone.extend(&so.custodians);
@@ -226,8 +215,30 @@ pub fn provision_with(
         .map(load_trusted_kek)
         .transpose()?;
     let hsm = Hsm::load(&script.module)?;
-    // Which token changes, found and shown before anything is changed or written.
+    // Which token changes, found to be shown before anything is changed or written.
     let (slot, change) = token_to_change(&hsm, &script.token)?;
+    Ok(Prepared {
+        current,
+        trusted,
+        hsm,
+        slot,
+        change,
+    })
+}
+
+/// Runs the whole provisioning described by `script`, asking `people` where people decide.
+pub fn provision_with(
+    script: &ProvisioningScript,
+    opts: &ProvisionOptions,
+    people: &mut dyn ProvisionPeople,
+) -> Result<ProvisionOutcome, ProvisionError> {
+    let Prepared {
+        current,
+        trusted,
+        hsm,
+        slot,
+        change,
+    } = prepare(script, opts)?;
     people.approve(&change)?;
     // Every quorum step from here on is appended to the provisioning audit log as it happens.
     let mut events = EventSink::to_log(&opts.out_dir.join(AUDIT_LOG_NAME))

@@ -23,6 +23,16 @@ pub fn native_module() -> String {
         .to_string()
 }
 
+/// The room's headless ceremony: its script, its answers, its state directory.
+pub const HEADLESS_RUN: [&str; 6] = [
+    "run",
+    "ceremony.toml",
+    "--answers",
+    "answers.toml",
+    "--state-dir",
+    "state",
+];
+
 pub struct Room {
     pub dir: tempfile::TempDir,
     pub conf: PathBuf,
@@ -215,14 +225,7 @@ sign_off = ["alice", "wendy", "carol", "dave"]
             "mount -t sysfs sysfs /sys && exec \"$0\" \"$@\"",
         ])
         .arg(env!("CARGO_BIN_EXE_byok-ceremony"))
-        .args([
-            "run",
-            "ceremony.toml",
-            "--answers",
-            "answers.toml",
-            "--state-dir",
-            "state",
-        ])
+        .args(HEADLESS_RUN)
         .env("SOFTHSM2_CONF", &self.conf)
         .current_dir(self.dir.path());
         show(
@@ -233,15 +236,8 @@ sign_off = ["alice", "wendy", "carol", "dave"]
 
     /// The headless ceremony with extra environment variables.
     pub fn run_ceremony_with(&self, env: &[(&str, &std::ffi::OsStr)]) -> Output {
-        let mut c = self.command(&[
-            "run".as_ref(),
-            "ceremony.toml".as_ref(),
-            "--answers".as_ref(),
-            "answers.toml".as_ref(),
-            "--state-dir".as_ref(),
-            "state".as_ref(),
-        ]);
-        c.envs(env.iter().copied());
+        let mut c = self.command(&[]);
+        c.args(HEADLESS_RUN).envs(env.iter().copied());
         show(
             &format!("run with {env:?}"),
             c.output().expect("the binary runs"),
@@ -311,14 +307,8 @@ sign_off = ["alice", "wendy", "carol", "dave"]
 /// Runs the ceremony until it has logged `event`, then kills it for real.
 pub fn kill_after(room: &Room, event: &str) {
     let mut child = room
-        .command(&[
-            "run".as_ref(),
-            "ceremony.toml".as_ref(),
-            "--answers".as_ref(),
-            "answers.toml".as_ref(),
-            "--state-dir".as_ref(),
-            "state".as_ref(),
-        ])
+        .command(&[])
+        .args(HEADLESS_RUN)
         .env(byok_ceremony::ceremony::runner::STALL_AFTER_ENV, event)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
