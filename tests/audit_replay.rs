@@ -250,10 +250,12 @@ fn every_step_is_the_fold_of_the_entries_before_it_and_the_keys_land_there() {
     let n = entries.len();
     for (k, state) in folds.iter().enumerate() {
         let mut nav = Nav::new(n);
-        nav.go_to(k + 1).expect("in range");
+        nav.go_to(k).expect("in range");
         assert_eq!(nav.at(), k);
-        assert_eq!(&replay.steps[nav.at()].state, state, "event {}", k + 1);
+        assert_eq!(&replay.steps[nav.at()].state, state, "entry seq {k}");
         assert_eq!(replay.steps[k].entry, entries[k]);
+        // One numbering with audit verify and the report: the seq logged.
+        assert_eq!(replay.steps[k].entry.seq, k as u64);
     }
     // Bounds: nothing before the first or after the last; numbers outside are refused.
     let mut nav = Nav::new(n);
@@ -262,9 +264,9 @@ fn every_step_is_the_fold_of_the_entries_before_it_and_the_keys_land_there() {
     nav.last();
     nav.forward();
     assert_eq!(nav.at(), n - 1);
-    for bad in [0, n + 1] {
+    for bad in [n, n + 1] {
         let err = nav.go_to(bad).expect_err("out of range");
-        assert!(err.contains(&format!("from 1 to {n}")), "{err}");
+        assert!(err.contains(&format!("from 0 to {}", n - 1)), "{err}");
         assert_eq!(nav.at(), n - 1, "a refused jump stays put");
     }
 
@@ -282,22 +284,23 @@ fn every_step_is_the_fold_of_the_entries_before_it_and_the_keys_land_there() {
     assert_eq!(player.nav.at(), 0);
     press(&mut player, &[KeyCode::Char('g'), KeyCode::Char('1')]);
     press(&mut player, &[KeyCode::Char('6')]);
-    assert!(draw(&player, 80, 24).contains(&format!("Go to event (1-{n}): 16_")));
+    assert!(draw(&player, 80, 24).contains(&format!("Go to entry seq (0-{}): 16_", n - 1)));
     press(&mut player, &[KeyCode::Enter]);
-    assert_eq!(player.nav.at(), 15);
-    assert_eq!(player.step().state, folds[15]);
+    assert_eq!(player.nav.at(), 16);
+    assert_eq!(player.step().state, folds[16]);
+    assert!(draw(&player, 80, 24).contains(&format!("entry seq 16 of 0-{}", n - 1)));
     press(
         &mut player,
         &[KeyCode::Char('g'), KeyCode::Char('9'), KeyCode::Char('9')],
     );
     press(&mut player, &[KeyCode::Enter]);
-    assert_eq!(player.nav.at(), 15, "no event 99: stays");
-    assert!(draw(&player, 80, 24).contains("there is no event 99"));
+    assert_eq!(player.nav.at(), 16, "no entry 99: stays");
+    assert!(draw(&player, 80, 24).contains("there is no entry seq 99"));
     press(
         &mut player,
         &[KeyCode::Char('g'), KeyCode::Char('3'), KeyCode::Esc],
     );
-    assert_eq!(player.nav.at(), 15, "Esc cancels the jump");
+    assert_eq!(player.nav.at(), 16, "Esc cancels the jump");
     assert!(!player.quit);
     press(&mut player, &[KeyCode::Char('q')]);
     assert!(player.quit);
@@ -426,7 +429,7 @@ fn replay_screens_at_80x24_and_120x40() {
     for (name, number, kind, keys) in cases {
         assert_eq!(kind_at(number - 1), kind, "{name}");
         let mut player = player(replay.clone());
-        player.nav.go_to(number).expect("in range");
+        player.nav.go_to(number - 1).expect("in range");
         press(&mut player, keys);
         for (w, h) in [(80u16, 24u16), (120, 40)] {
             let terminal = render(&player, w, h);
@@ -472,34 +475,34 @@ fn the_binary_replays_in_a_terminal_steps_and_jumps_and_writes_nothing() {
         ),
     );
     ui.wait_for_all(&[
-        "REPLAY (read-only)  event 1 of 32",
+        "REPLAY (read-only)  entry seq 0 of 0-31",
         "ceremony_opened by tool",
     ]);
     ui.keys(&["n"]);
-    ui.wait_for_all(&["event 2 of 32", "[ OK ] provisioning record"]);
+    ui.wait_for_all(&["entry seq 1 of 0-31", "[ OK ] provisioning record"]);
     ui.keys(&["Right", "Right", "Right"]);
     ui.wait_for_all(&[
-        "event 5 of 32",
+        "entry seq 4 of 0-31",
         "checked_in by carol (custodian)",
         "> [x] carol",
     ]);
     ui.keys(&["Left"]);
-    ui.wait_for_all(&["event 4 of 32", "checked_in by wendy (witness)"]);
+    ui.wait_for_all(&["entry seq 3 of 0-31", "checked_in by wendy (witness)"]);
     ui.keys(&["End"]);
-    ui.wait_for_all(&["event 32 of 32", "The ceremony is closed."]);
-    ui.keys(&["g", "1", "9"]);
-    ui.wait_for_all(&["Go to event (1-32): 19_"]);
+    ui.wait_for_all(&["entry seq 31 of 0-31", "The ceremony is closed."]);
+    ui.keys(&["g", "1", "8"]);
+    ui.wait_for_all(&["Go to entry seq (0-31): 18_"]);
     ui.keys(&["Enter"]);
     // The script given is the real one: the approval shows its target.
     ui.wait_for_all(&[
-        "event 19 of 32",
+        "entry seq 18 of 0-31",
         "Type GENERATE and press Enter",
         "RSA-HSM 2048 bits",
     ]);
     ui.keys(&["p"]);
-    ui.wait_for_all(&["event 18 of 32", "checkpoint by tool"]);
+    ui.wait_for_all(&["entry seq 17 of 0-31", "checkpoint by tool"]);
     ui.keys(&["Home"]);
-    ui.wait_for_all(&["event 1 of 32"]);
+    ui.wait_for_all(&["entry seq 0 of 0-31"]);
     ui.keys(&["?"]);
     ui.wait_for_all(&["Replay help", "Esc or ?: close help"]);
     ui.keys(&["Escape", "q"]);

@@ -523,15 +523,16 @@ impl Nav {
         self.at = self.len - 1;
     }
 
-    /// Goes to event `number` as the screen counts them (1 to len).
-    pub fn go_to(&mut self, number: usize) -> Result<(), String> {
-        if number == 0 || number > self.len {
+    /// Goes to the entry with sequence number `seq`, as `audit verify` and the report number
+    /// them (0 for the genesis entry to len - 1; a verified log's steps are in seq order).
+    pub fn go_to(&mut self, seq: usize) -> Result<(), String> {
+        if seq >= self.len {
             return Err(format!(
-                "there is no event {number}: type a number from 1 to {}",
-                self.len
+                "there is no entry seq {seq}: type a number from 0 to {}",
+                self.len - 1
             ));
         }
-        self.at = number - 1;
+        self.at = seq;
         Ok(())
     }
 }

@@ -218,9 +218,9 @@ impl Player {
         };
         let top = Line::styled(
             format!(
-                " REPLAY (read-only){unverified}  event {} of {}  {}",
-                self.nav.at() + 1,
-                self.nav.len(),
+                " REPLAY (read-only){unverified}  entry seq {} of 0-{}  {}",
+                step.entry.seq,
+                self.nav.len() - 1,
                 when(&step.entry.utc)
             ),
             self.theme.bar(self.script.rehearsal),
@@ -239,8 +239,8 @@ impl Player {
         };
         let keys = match &self.jump {
             Some(typed) => format!(
-                " Go to event (1-{}): {typed}_  Enter: go  Esc: cancel",
-                self.nav.len()
+                " Go to entry seq (0-{}): {typed}_  Enter: go  Esc: cancel",
+                self.nav.len() - 1
             ),
             None if self.help => " Esc or ?: close help  q: quit".to_owned(),
             None => format!(" {LEGEND}"),
@@ -269,7 +269,7 @@ impl Player {
                 let text = format!(
                     "{}{:>4}  {time}  {:<24} {}",
                     if here { "> " } else { "  " },
-                    i + 1,
+                    s.entry.seq,
                     s.kind(),
                     s.actor()
                 );
