@@ -12,6 +12,7 @@
 #![allow(unsafe_code)]
 
 use std::ffi::OsStr;
+use std::sync::{Mutex, PoisonError};
 use std::path::Path;
 use std::ptr;
 
@@ -63,6 +64,13 @@ pub enum RawWrapParams {
 }
 
 /// A second handle on a loaded PKCS#11 library, for the calls cryptoki cannot make.
+///
+/// Only the HSM layer can open one (dlopen runs a library's initialisers, so opening is safe
+/// only for a library `Hsm::load` has already loaded); outside it this does not compile:
+///
+/// ```compile_fail
+/// let _ = byok_ceremony::hsm::ffi::RawModule::open(std::path::Path::new("/lib/x.so"));
+/// ```
 pub struct RawModule {
     // Keeps the library mapped for as long as the function list is used.
     _library: libloading::Library,
@@ -76,8 +84,9 @@ impl std::fmt::Debug for RawModule {
 }
 
 impl RawModule {
-    /// Opens `path` (already loaded and initialised through cryptoki) for raw calls.
-    pub fn open(path: &Path) -> Result<Self, FfiError> {
+    /// Opens `path` (already loaded and initialised through cryptoki) for raw calls. Private
+    /// to the HSM layer: only `Hsm::load` keeps the contract below.
+    pub(super) fn open(path: &Path) -> Result<Self, FfiError> {
         // SAFETY: loading a shared library runs its initialisers. The caller has already
         // loaded this same library through cryptoki, so nothing new runs; dlopen returns the
         // existing mapping with its reference count raised.
@@ -233,14 +242,27 @@ pub fn rv_name(rv: CK_ULONG) -> &'static str {
     }
 }
 
-/// Points a software token at its configuration file by setting `var` in this process's
-/// environment, before the module is loaded.
+/// Held while this process changes a module's configuration variable and while it loads and
+/// initialises a module, the only moments foreign code reads those variables.
+static MODULE_ENV: Mutex<()> = Mutex::new(());
+
+/// Points a software token (or the test shim) at its configuration by setting `var` in this
+/// process's environment; the next module load reads it.
 ///
-/// Must be called while the process has a single thread (at start-up, before any HSM or UI
-/// thread exists) or while every other thread is blocked on the caller: glibc's `setenv` is
-/// not safe against concurrent `getenv`. Callers in this crate uphold that by doing it once,
-/// first thing, in `rehearse` and in the test harness's one-time token set-up.
+/// `setenv` is unsafe against a concurrent C `getenv`. Rust's own reads take std's
+/// environment lock, so the danger is C code: the PKCS#11 modules read their configuration
+/// in C_GetFunctionList and C_Initialize, and `loading_module` runs those under the same lock
+/// as this write, so no caller has a contract to keep. (No other C code of this process reads
+/// the environment from another thread.)
 pub fn set_token_config_env(var: &str, value: &OsStr) {
-    // SAFETY: see the contract above; the variable names are our own fixed constants.
+    let _held = MODULE_ENV.lock().unwrap_or_else(PoisonError::into_inner);
+    // SAFETY: every foreign reader of the environment runs under `MODULE_ENV` (above).
     unsafe { std::env::set_var(var, value) }
+}
+
+/// Runs `load` (dlopen, C_GetFunctionList, C_Initialize of a module) with the environment
+/// held still: see `set_token_config_env`.
+pub(super) fn loading_module<T>(load: impl FnOnce() -> T) -> T {
+    let _held = MODULE_ENV.lock().unwrap_or_else(PoisonError::into_inner);
+    load()
 }

@@ -9,7 +9,7 @@ use cryptoki_sys::CK_MECHANISM_TYPE;
 use serde::{Deserialize, Serialize};
 
 use super::HsmError;
-use super::ffi::RawModule;
+use super::ffi::{self, RawModule};
 use super::uri::Pkcs11Uri;
 
 /// A loaded and initialised PKCS#11 module.
@@ -96,16 +96,20 @@ impl Hsm {
     /// UI thread).
     pub fn load(path: &Path) -> Result<Self, HsmError> {
         let display = path.display().to_string();
-        let ctx = Pkcs11::new(path).map_err(|source| HsmError::Load {
-            path: display.clone(),
-            source,
-        })?;
-        ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-            .map_err(|source| HsmError::Load {
-                path: display,
+        let (ctx, raw) = ffi::loading_module(|| {
+            let ctx = Pkcs11::new(path).map_err(|source| HsmError::Load {
+                path: display.clone(),
                 source,
             })?;
-        let raw = RawModule::open(path).map_err(HsmError::raw("open the module for raw calls"))?;
+            ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+                .map_err(|source| HsmError::Load {
+                    path: display,
+                    source,
+                })?;
+            let raw =
+                RawModule::open(path).map_err(HsmError::raw("open the module for raw calls"))?;
+            Ok::<_, HsmError>((ctx, raw))
+        })?;
         Ok(Hsm {
             ctx,
             raw,
