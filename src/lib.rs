@@ -23,6 +23,7 @@ pub mod byok;
 pub mod ceremony;
 pub mod cli;
 pub mod hsm;
+pub mod hsm_types;
 pub mod manifest;
 pub mod media;
 pub mod quorum;

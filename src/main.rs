@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use byok_ceremony::byok::fingerprint::pgp_words_for;
-use byok_ceremony::hsm::target::TargetSpec;
+use byok_ceremony::hsm_types::key::TargetSpec;
 use byok_ceremony::rehearse::{KekSource, RehearseOptions, rehearse};
 
 #[derive(Debug, Parser)]

@@ -5,9 +5,9 @@
 //! Parsing is strict: unknown fields are errors.
 use serde::{Deserialize, Serialize};
 
-use crate::hsm::TokenIdentity;
-use crate::hsm::target::KeyAttributes;
-use crate::hsm::wrap::WrapMethod;
+use crate::hsm_types::key::KeyAttributes;
+use crate::hsm_types::token::TokenIdentity;
+use crate::hsm_types::wrap::WrapMethod;
 
 /// The version of this manifest layout.
 pub const MANIFEST_VERSION: u32 = 1;

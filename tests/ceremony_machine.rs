@@ -4,12 +4,12 @@
 use byok_ceremony::ceremony::machine::{
     Check, Event, FileRecord, MachineConfig, Phase, QuorumMode, State, step,
 };
-use byok_ceremony::hsm::TokenIdentity;
-use byok_ceremony::hsm::kat::{KatReport, KwpBehaviour};
-use byok_ceremony::hsm::oaep::OaepHash;
-use byok_ceremony::hsm::target::KeyAttributes;
-use byok_ceremony::hsm::wrap::WrapMethod;
-use byok_ceremony::hsm::wrap_kat::{WrapKatOutcome, WrapKatReport};
+use byok_ceremony::hsm_types::key::KeyAttributes;
+use byok_ceremony::hsm_types::token::TokenIdentity;
+use byok_ceremony::hsm_types::wrap::OaepHash;
+use byok_ceremony::hsm_types::wrap::WrapMethod;
+use byok_ceremony::hsm_types::wrap::{KatReport, KwpBehaviour};
+use byok_ceremony::hsm_types::wrap::{WrapKatOutcome, WrapKatReport};
 use proptest::prelude::*;
 
 fn config(destroy_after_export: bool) -> MachineConfig {

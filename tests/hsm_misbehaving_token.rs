@@ -10,11 +10,12 @@ mod common;
 use byok_ceremony::byok::simulated_kek::SimulatedKek;
 use byok_ceremony::hsm::ffi::set_token_config_env;
 use byok_ceremony::hsm::mechanisms::{CKM_AES_KEY_WRAP_PAD, CKM_RSA_AES_KEY_WRAP};
-use byok_ceremony::hsm::oaep::OaepHash;
-use byok_ceremony::hsm::target::{self, TargetRequest, TargetSpec};
+use byok_ceremony::hsm::target;
 use byok_ceremony::hsm::throwaway::{SoftToken, ThrowawayToken};
 use byok_ceremony::hsm::wrap::{self, WrapPath, WrapPolicy};
-use byok_ceremony::hsm::wrap_kat::WrapKatOutcome;
+use byok_ceremony::hsm_types::key::{TargetRequest, TargetSpec};
+use byok_ceremony::hsm_types::wrap::OaepHash;
+use byok_ceremony::hsm_types::wrap::WrapKatOutcome;
 
 #[test]
 fn a_native_wrap_that_alters_its_output_fails_its_test_and_is_never_used() {

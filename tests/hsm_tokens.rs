@@ -9,13 +9,15 @@ mod common;
 
 use byok_ceremony::byok::curve::EcCurve;
 use byok_ceremony::hsm::HsmError;
-use byok_ceremony::hsm::kat::{self, KwpBehaviour};
+use byok_ceremony::hsm::kat;
 use byok_ceremony::hsm::mechanisms::{CKM_AES_KEY_WRAP_KWP, CKM_AES_KEY_WRAP_PAD};
-use byok_ceremony::hsm::oaep::OaepHash;
-use byok_ceremony::hsm::target::{self, TargetRequest, TargetSpec};
+use byok_ceremony::hsm::target;
 use byok_ceremony::hsm::throwaway::{SoftToken, ThrowawayToken};
 use byok_ceremony::hsm::wrap::{self, WrapPath, WrapPolicy};
-use byok_ceremony::hsm::wrap_kat::WrapKatOutcome;
+use byok_ceremony::hsm_types::key::{TargetRequest, TargetSpec};
+use byok_ceremony::hsm_types::wrap::KwpBehaviour;
+use byok_ceremony::hsm_types::wrap::OaepHash;
+use byok_ceremony::hsm_types::wrap::WrapKatOutcome;
 
 use common::{check_wrapped, kek, managed_hsm_kek, native_token, token};
 
@@ -294,8 +296,8 @@ fn an_existing_label_is_refused() {
 
 #[test]
 fn tokens_are_found_by_label_serial_and_uri() {
-    use byok_ceremony::hsm::TokenSelector;
-    use byok_ceremony::hsm::uri::Pkcs11Uri;
+    use byok_ceremony::hsm_types::token::TokenSelector;
+    use byok_ceremony::hsm_types::uri::Pkcs11Uri;
     let token = lock(SoftHsm2);
     let hsm = token.hsm();
     let id = hsm.token_identity(token.slot()).expect("identity");

@@ -1,6 +1,6 @@
 //! Quorum login's share checks, without a token: each presented share is checked at once and
 //! each kind of wrong share has its own error and audit event; the events carry no secret.
-use byok_ceremony::hsm::TokenIdentity;
+use byok_ceremony::hsm_types::token::TokenIdentity;
 use byok_ceremony::quorum::events::{EventSink, PresentOutcome, QuorumEvent, RejectReason};
 use byok_ceremony::quorum::issue::{IssuedSplit, issue};
 use byok_ceremony::quorum::record::{

@@ -10,7 +10,8 @@ use std::process::{Command, Output};
 
 use byok_ceremony::hsm::ffi::set_token_config_env;
 use byok_ceremony::hsm::throwaway::SoftToken;
-use byok_ceremony::hsm::{Hsm, HsmSession, TokenSelector};
+use byok_ceremony::hsm::{Hsm, HsmSession};
+use byok_ceremony::hsm_types::token::TokenSelector;
 use byok_ceremony::quorum::outputs::read_share;
 use byok_ceremony::quorum::share_file;
 use byok_ceremony::quorum::split::combine_pin;

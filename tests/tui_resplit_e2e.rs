@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use byok_ceremony::audit::log::{stream_of, verify_chain};
+use byok_ceremony::hsm::Hsm;
 use byok_ceremony::hsm::ffi::set_token_config_env;
-use byok_ceremony::hsm::{Hsm, TokenSelector};
+use byok_ceremony::hsm_types::token::TokenSelector;
 use byok_ceremony::quorum::events::{PresentOutcome, QuorumEvent, RejectReason};
 use byok_ceremony::quorum::provision::AUDIT_LOG_NAME;
 use byok_ceremony::quorum::{LoginError, LoginPolicy, PinGroup, ProvisioningRecord, QuorumLogin};

@@ -12,8 +12,8 @@ use super::log::Entry;
 use crate::ceremony::facts::Facts;
 use crate::ceremony::machine::{self, Check, Effect, Event, MachineConfig, Phase, Refusal, State};
 use crate::ceremony::script::CeremonyScript;
-use crate::hsm::TokenSelector;
-use crate::hsm::target::TargetSpec;
+use crate::hsm_types::key::TargetSpec;
+use crate::hsm_types::token::TokenSelector;
 
 /// One entry of the log and the ceremony as it stood right after it.
 #[derive(Debug, Clone)]

@@ -25,7 +25,7 @@ use crate::byok::curve::{EcCurve, ID_EC_PUBLIC_KEY};
 use crate::byok::fingerprint::Fingerprint;
 use crate::byok::format;
 use crate::byok::kek::{ALLOWED_KEK_BITS, Kek, Kid};
-use crate::hsm::oaep::OaepHash;
+use crate::hsm_types::wrap::OaepHash;
 
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 

@@ -3,9 +3,9 @@
 //! files.
 use crate::ceremony::machine::Event;
 use crate::ceremony::script::CeremonyScript;
-use crate::hsm::TokenIdentity;
-use crate::hsm::target::KeyAttributes;
-use crate::hsm::wrap::WrapMethod;
+use crate::hsm_types::key::KeyAttributes;
+use crate::hsm_types::token::TokenIdentity;
+use crate::hsm_types::wrap::WrapMethod;
 use crate::manifest::{HsmRecord, MANIFEST_VERSION, Manifest, ToolIdentity};
 
 #[derive(Debug, Default, Clone)]

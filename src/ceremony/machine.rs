@@ -16,11 +16,11 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::hsm::TokenIdentity;
-use crate::hsm::oaep::OaepHash;
-use crate::hsm::target::KeyAttributes;
-use crate::hsm::wrap::WrapMethod;
-use crate::hsm::wrap_kat::WrapKatReport;
+use crate::hsm_types::key::KeyAttributes;
+use crate::hsm_types::token::TokenIdentity;
+use crate::hsm_types::wrap::OaepHash;
+use crate::hsm_types::wrap::WrapKatReport;
+use crate::hsm_types::wrap::WrapMethod;
 
 /// The phases, in ceremony order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -1069,7 +1069,7 @@ fn wrap_tested(
     oaep_hash: OaepHash,
     method: Option<&WrapMethod>,
 ) -> Result<Vec<Effect>, Refusal> {
-    use crate::hsm::wrap_kat::WrapKatOutcome;
+    use crate::hsm_types::wrap::WrapKatOutcome;
     let config = config(s)?;
     if !s.logged_in {
         return Err(refusal(s, "the HSM is used only after the quorum is met"));
@@ -1286,12 +1286,12 @@ mod tests {
             wrap_with_trusted: false,
         };
         let native = WrapMethod::Native {
-            kat: crate::hsm::wrap_kat::WrapKatReport {
+            kat: crate::hsm_types::wrap::WrapKatReport {
                 path: "native".into(),
                 mechanism: "CKM_RSA_AES_KEY_WRAP".into(),
                 oaep_hash: OaepHash::Sha1,
                 vectors: 3,
-                outcome: crate::hsm::wrap_kat::WrapKatOutcome::Exact,
+                outcome: crate::hsm_types::wrap::WrapKatOutcome::Exact,
             },
         };
         let files = vec![FileRecord {

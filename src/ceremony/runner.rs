@@ -23,11 +23,12 @@ use crate::byok::format::ByokFile;
 use crate::byok::kek::Kek;
 use crate::byok::verify::{VerifyInputs, verify_byok};
 use crate::hsm::module::{Hsm, HsmSession};
-use crate::hsm::oaep::OaepHash;
 use crate::hsm::signer::HsmAuditSigner;
-use crate::hsm::target::{self, TargetRequest};
+use crate::hsm::target;
 use crate::hsm::trusted_kek;
 use crate::hsm::wrap::{self, WrapPlan};
+use crate::hsm_types::key::TargetRequest;
+use crate::hsm_types::wrap::OaepHash;
 use crate::media::atomic::{WriteError, sha256_file, write_new_or_identical};
 use crate::quorum::login::{LoginPolicy, QuorumLogin, login_protected};
 use crate::quorum::record::ProvisioningRecord;
@@ -984,7 +985,7 @@ impl<'p> Runner<'p> {
     }
 
     fn facts_of_spec(&self) -> (Option<u32>, Option<String>) {
-        use crate::hsm::target::TargetSpec;
+        use crate::hsm_types::key::TargetSpec;
         match self.script.target {
             TargetSpec::Rsa { bits } | TargetSpec::Aes { bits } => (Some(bits), None),
             TargetSpec::Ec { curve } => (None, Some(curve.azure_name().into())),

@@ -11,9 +11,9 @@ use toml::Spanned;
 
 use super::machine::{MachineConfig, QuorumMode};
 use crate::byok::kek::Kid;
-use crate::hsm::TokenSelector;
-use crate::hsm::target::TargetSpec;
-use crate::hsm::uri::Pkcs11Uri;
+use crate::hsm_types::key::TargetSpec;
+use crate::hsm_types::token::TokenSelector;
+use crate::hsm_types::uri::Pkcs11Uri;
 use crate::strict_toml::{self, line_col};
 
 pub const SCRIPT_FORMAT: &str = "byok-ceremony ceremony script";

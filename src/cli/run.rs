@@ -91,7 +91,7 @@ pub fn run(args: RunArgs) -> ExitCode {
                 .state
                 .wrap_method
                 .as_ref()
-                .is_some_and(crate::hsm::wrap::WrapMethod::zero_pads)
+                .is_some_and(crate::hsm_types::wrap::WrapMethod::zero_pads)
             {
                 crate::say!(
                     "  REHEARSAL-GRADE: the HSM zero-pads the key before wrapping (the script allows it): the .byok carries trailing zero bytes after the key, which Azure may reject"

@@ -12,9 +12,9 @@
 #![allow(unsafe_code)]
 
 use std::ffi::OsStr;
-use std::sync::{Mutex, PoisonError};
 use std::path::Path;
 use std::ptr;
+use std::sync::{Mutex, PoisonError};
 
 use cryptoki_sys::{
     CK_FUNCTION_LIST, CK_FUNCTION_LIST_PTR, CK_MECHANISM, CK_MECHANISM_TYPE, CK_OBJECT_HANDLE,
@@ -28,7 +28,7 @@ use cryptoki_sys::{
     CKR_WRAPPING_KEY_TYPE_INCONSISTENT, CKZ_DATA_SPECIFIED,
 };
 
-use super::oaep::OaepHash;
+use crate::hsm_types::wrap::OaepHash;
 
 /// What went wrong in a raw PKCS#11 call.
 #[derive(Debug, thiserror::Error)]
@@ -154,8 +154,8 @@ impl RawModule {
         // The parameter structs must outlive both calls, so they live on this frame, filled in
         // before any pointer to them is taken.
         let mut oaep = CK_RSA_PKCS_OAEP_PARAMS {
-            hashAlg: hash.ck_hash(),
-            mgf: hash.ck_mgf(),
+            hashAlg: super::oaep::ck_hash(hash),
+            mgf: super::oaep::ck_mgf(hash),
             source: CKZ_DATA_SPECIFIED,
             pSourceData: ptr::null_mut(),
             ulSourceDataLen: 0,

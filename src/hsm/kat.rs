@@ -8,13 +8,13 @@ use aes_kw::KwpAes192;
 use aes_kw::cipher::KeyInit;
 use cryptoki::object::{Attribute, KeyType, ObjectClass};
 use cryptoki_sys::CK_MECHANISM_TYPE;
-use serde::{Deserialize, Serialize};
 
 use super::HsmError;
 use super::ffi::RawWrapParams;
 use super::mechanisms;
 use super::module::HsmSession;
 use super::objects::DestroyOnDrop;
+use crate::hsm_types::wrap::{KatReport, KwpBehaviour};
 
 /// The RFC 5649 test KEK (192-bit).
 const KAT_KEK: [u8; 24] = hex_literal(b"5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8");
@@ -36,29 +36,6 @@ const VECTORS: [Vector; 2] = [
         rfc5649: &hex_literal::<16>(b"afbeb0f07dfbf5419200f2ccb50bb24f"),
     },
 ];
-
-/// What the token's mechanism turned out to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KwpBehaviour {
-    /// Byte-exact RFC 5649 on every vector.
-    Rfc5649,
-    /// Zero-pads the key to a multiple of 8 bytes, then RFC 5649 (SoftHSM2 2.6.1): the
-    /// receiver recovers the key followed by 1-7 zero bytes.
-    ZeroPadsThenRfc5649,
-    /// Something else (PKCS#7 padding + RFC 3394, a vendor variant, ...): never used.
-    Unrecognised,
-}
-
-/// The recorded result of a known-answer test, for the manifest and the audit log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KatReport {
-    pub mechanism: String,
-    pub mechanism_number: CK_MECHANISM_TYPE,
-    pub behaviour: KwpBehaviour,
-    pub vectors: usize,
-}
 
 /// Runs the RFC 5649 known-answer vectors through `mechanism` on the token.
 pub fn run(session: &HsmSession<'_>, mechanism: CK_MECHANISM_TYPE) -> Result<KatReport, HsmError> {

@@ -3,7 +3,9 @@
 //! `module` loads a PKCS#11 library and picks a token, `target` makes the key to export,
 //! `kat` proves what a token's RFC 5649 mechanism really does, `wrap` produces the BYOK
 //! ciphertext inside the HSM, and `throwaway` creates disposable software tokens for
-//! rehearsals and tests. `ffi` is the only module allowed `unsafe`.
+//! rehearsals and tests. `ffi` is the only module allowed `unsafe`. What this layer finds
+//! and records (token identity, key attributes, wrap method, test results) is plain data in
+//! `hsm_types`, which the pure core and the auditor's tools use without this layer.
 pub mod ffi;
 pub mod kat;
 pub mod mechanisms;
@@ -14,11 +16,10 @@ pub mod signer;
 pub mod target;
 pub mod throwaway;
 pub mod trusted_kek;
-pub mod uri;
 pub mod wrap;
 pub mod wrap_kat;
 
-pub use module::{Hsm, HsmSession, TokenIdentity, TokenSelector};
+pub use module::{Hsm, HsmSession};
 
 /// Errors from the HSM layer. Each message says what failed and what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +64,7 @@ pub enum HsmError {
         tried.join("; ")
     )]
     NoWrapPath {
-        oaep: oaep::OaepHash,
+        oaep: crate::hsm_types::wrap::OaepHash,
         tried: Vec<String>,
     },
     #[error(

@@ -6,11 +6,10 @@ use cryptoki::session::{Session, UserType};
 use cryptoki::slot::{Slot, TokenInfo};
 use cryptoki::types::AuthPin;
 use cryptoki_sys::CK_MECHANISM_TYPE;
-use serde::{Deserialize, Serialize};
 
 use super::HsmError;
 use super::ffi::{self, RawModule};
-use super::uri::Pkcs11Uri;
+use crate::hsm_types::token::{TokenIdentity, TokenSelector};
 
 /// A loaded and initialised PKCS#11 module.
 #[derive(Debug)]
@@ -20,74 +19,41 @@ pub struct Hsm {
     path: PathBuf,
 }
 
-/// How the ceremony names its token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenSelector {
-    Label(String),
-    Serial(String),
-    Uri(Pkcs11Uri),
-}
-
-impl std::fmt::Display for TokenSelector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TokenSelector::Label(l) => write!(f, "label \"{l}\""),
-            TokenSelector::Serial(s) => write!(f, "serial \"{s}\""),
-            TokenSelector::Uri(u) => write!(f, "PKCS#11 URI {u:?}"),
-        }
-    }
-}
-
-impl TokenSelector {
-    fn matches(&self, slot: Slot, info: &TokenInfo) -> bool {
-        match self {
-            // PKCS#11 pads these fields with blanks; compare without the padding.
-            TokenSelector::Label(l) => info.label().trim_end() == l,
-            TokenSelector::Serial(s) => info.serial_number().trim_end() == s,
-            TokenSelector::Uri(u) => {
-                u.token
+/// True when the token in `slot` is the one `selector` names.
+fn selector_matches(selector: &TokenSelector, slot: Slot, info: &TokenInfo) -> bool {
+    match selector {
+        // PKCS#11 pads these fields with blanks; compare without the padding.
+        TokenSelector::Label(l) => info.label().trim_end() == l,
+        TokenSelector::Serial(s) => info.serial_number().trim_end() == s,
+        TokenSelector::Uri(u) => {
+            u.token
+                .as_deref()
+                .is_none_or(|t| info.label().trim_end() == t)
+                && u.serial
                     .as_deref()
-                    .is_none_or(|t| info.label().trim_end() == t)
-                    && u.serial
-                        .as_deref()
-                        .is_none_or(|s| info.serial_number().trim_end() == s)
-                    && u.model
-                        .as_deref()
-                        .is_none_or(|m| info.model().trim_end() == m)
-                    && u.manufacturer
-                        .as_deref()
-                        .is_none_or(|m| info.manufacturer_id().trim_end() == m)
-                    && u.slot_id.is_none_or(|id| slot.id() == id)
-            }
+                    .is_none_or(|s| info.serial_number().trim_end() == s)
+                && u.model
+                    .as_deref()
+                    .is_none_or(|m| info.model().trim_end() == m)
+                && u.manufacturer
+                    .as_deref()
+                    .is_none_or(|m| info.manufacturer_id().trim_end() == m)
+                && u.slot_id.is_none_or(|id| slot.id() == id)
         }
     }
 }
 
-/// Who the token says it is: recorded in the manifest and the `.byok` generator field.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TokenIdentity {
-    pub label: String,
-    pub manufacturer: String,
-    pub model: String,
-    pub serial: String,
-    pub firmware: String,
-    pub hardware: String,
-    pub protected_authentication_path: bool,
-}
-
-impl TokenIdentity {
-    fn from_info(info: &TokenInfo) -> Self {
-        let v = |v: cryptoki::types::Version| format!("{}.{}", v.major(), v.minor());
-        TokenIdentity {
-            label: info.label().trim().to_owned(),
-            manufacturer: info.manufacturer_id().trim().to_owned(),
-            model: info.model().trim().to_owned(),
-            serial: info.serial_number().trim().to_owned(),
-            firmware: v(info.firmware_version()),
-            hardware: v(info.hardware_version()),
-            protected_authentication_path: info.protected_authentication_path(),
-        }
+/// The token's identity as its CK_TOKEN_INFO gives it.
+fn identity_of(info: &TokenInfo) -> TokenIdentity {
+    let v = |v: cryptoki::types::Version| format!("{}.{}", v.major(), v.minor());
+    TokenIdentity {
+        label: info.label().trim().to_owned(),
+        manufacturer: info.manufacturer_id().trim().to_owned(),
+        model: info.model().trim().to_owned(),
+        serial: info.serial_number().trim().to_owned(),
+        firmware: v(info.firmware_version()),
+        hardware: v(info.hardware_version()),
+        protected_authentication_path: info.protected_authentication_path(),
     }
 }
 
@@ -158,7 +124,7 @@ impl Hsm {
                 .ctx
                 .get_token_info(slot)
                 .map_err(HsmError::p11("describe a token"))?;
-            if selector.matches(slot, &info) {
+            if selector_matches(selector, slot, &info) {
                 found.push(slot);
             }
         }
@@ -179,7 +145,7 @@ impl Hsm {
             .ctx
             .get_token_info(slot)
             .map_err(HsmError::p11("describe the token"))?;
-        Ok(TokenIdentity::from_info(&info))
+        Ok(identity_of(&info))
     }
 
     /// Every mechanism the token lists, by number (cryptoki would drop the ones it lacks).

@@ -1,4 +1,5 @@
 //! Checkpoint signing with the ceremony audit key, inside the HSM (ECDSA P-256 over SHA-256).
+use crate::hsm_types::token::audit_key_name;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};
 use sha2::{Digest, Sha256};
@@ -49,11 +50,6 @@ impl<'a> HsmAuditSigner<'a> {
             key_name: audit_key_name(&serial),
         })
     }
-}
-
-/// The name a checkpoint's signature line gives the audit key of the token with `serial`.
-pub fn audit_key_name(serial: &str) -> String {
-    format!("byok-ceremony.audit/{serial}")
 }
 
 impl CheckpointSigner for HsmAuditSigner<'_> {

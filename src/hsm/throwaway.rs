@@ -195,7 +195,9 @@ impl ThrowawayToken {
             .init_token(slot, &so_pin, label)
             .map_err(HsmError::p11("initialise the throwaway token"))?;
         // SoftHSM2 moves a freshly initialised token to a new slot id; find it by label.
-        let slot = hsm.find_token(&super::TokenSelector::Label(label.to_owned()))?;
+        let slot = hsm.find_token(&crate::hsm_types::token::TokenSelector::Label(
+            label.to_owned(),
+        ))?;
         {
             let session = hsm
                 .context()

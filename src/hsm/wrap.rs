@@ -14,19 +14,19 @@ use cryptoki::mechanism::MechanismType;
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
 use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
 use cryptoki_sys::CK_MECHANISM_TYPE;
-use serde::{Deserialize, Serialize};
 
 use super::HsmError;
 use super::ffi::RawWrapParams;
-use super::kat::{self, KatReport, KwpBehaviour};
+use super::kat;
 use super::mechanisms::{
     self, CKM_AES_KEY_WRAP_KWP, CKM_AES_KEY_WRAP_PAD, CKM_RSA_AES_KEY_WRAP, CKM_RSA_PKCS_OAEP,
 };
 use super::module::HsmSession;
-use super::oaep::OaepHash;
 use super::objects::DestroyOnDrop;
-use super::wrap_kat::{self, WrapKatOutcome, WrapKatReport};
+use super::wrap_kat;
 use crate::byok::kek::Kek;
+use crate::hsm_types::wrap::OaepHash;
+use crate::hsm_types::wrap::{KatReport, KwpBehaviour, WrapKatOutcome, WrapKatReport, WrapMethod};
 
 /// What the ceremony asks of the wrap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,60 +74,6 @@ impl WrapPath {
                 mechanisms::name(CKM_RSA_PKCS_OAEP)
             ),
         }
-    }
-}
-
-/// How the ciphertext was made, for the manifest and the audit log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
-pub enum WrapMethod {
-    /// One call with CKM_RSA_AES_KEY_WRAP, after its known-answer test.
-    Native { kat: WrapKatReport },
-    /// RFC 5649 with an ephemeral AES-256 key, then RSA-OAEP of that key: the RFC 5649
-    /// mechanism's own test vectors (`kat`), then the whole path's known-answer test.
-    TwoStep {
-        kwp_mechanism: String,
-        kat: KatReport,
-        path_kat: WrapKatReport,
-    },
-}
-
-impl WrapMethod {
-    /// `native` or `two_step`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            WrapMethod::Native { .. } => "native",
-            WrapMethod::TwoStep { .. } => "two_step",
-        }
-    }
-
-    /// True when the output carries the token's zero padding (rehearsal-grade).
-    pub fn zero_pads(&self) -> bool {
-        self.path_kat().outcome == WrapKatOutcome::ZeroPadded
-    }
-
-    /// The known-answer test of the path that made the ciphertext.
-    pub fn path_kat(&self) -> &WrapKatReport {
-        match self {
-            WrapMethod::Native { kat } => kat,
-            WrapMethod::TwoStep { path_kat, .. } => path_kat,
-        }
-    }
-
-    /// In words: "native CKM_RSA_AES_KEY_WRAP (known-answer test: byte-exact, OAEP SHA-1)".
-    pub fn describe(&self) -> String {
-        let kat = self.path_kat();
-        let how = match self {
-            WrapMethod::Native { .. } => "native CKM_RSA_AES_KEY_WRAP".to_owned(),
-            WrapMethod::TwoStep { kwp_mechanism, .. } => {
-                format!("two-step ({kwp_mechanism} + CKM_RSA_PKCS_OAEP)")
-            }
-        };
-        format!(
-            "{how}; known-answer test with OAEP {}: {}",
-            kat.oaep_hash,
-            kat.outcome.describe(kat.oaep_hash)
-        )
     }
 }
 

@@ -15,15 +15,15 @@ use std::sync::OnceLock;
 
 use cryptoki::object::{Attribute, KeyType, ObjectClass};
 use rsa::traits::PublicKeyParts;
-use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::HsmError;
 use super::module::HsmSession;
-use super::oaep::OaepHash;
 use super::objects::DestroyOnDrop;
 use super::wrap::{self, WrapPath};
 use crate::byok::verify::{VerifyError, unwrap_ciphertext_with};
+use crate::hsm_types::wrap::OaepHash;
+use crate::hsm_types::wrap::{WrapKatOutcome, WrapKatReport};
 
 /// The throwaway RSA key's size: the OAEP hash and the padding are what is tested, and 2048 bits
 /// keep the software key generation short.
@@ -32,70 +32,6 @@ const KAT_RSA_BITS: usize = 2048;
 /// The lengths of the test keys: two that are not multiples of 8 (a zero-padding token shows
 /// itself on them) and one that is, as an AES-256 key.
 const VECTOR_LENGTHS: [usize; 3] = [20, 7, 32];
-
-/// What the path turned out to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "result", rename_all = "snake_case", deny_unknown_fields)]
-pub enum WrapKatOutcome {
-    /// Every key came back byte for byte, with nothing after it.
-    Exact,
-    /// The keys came back followed by zero bytes: the token zero-pads before RFC 5649.
-    ZeroPadded,
-    /// The RSA block opens only with the other hash: the token ignored the requested one.
-    WrongOaepHash { used: OaepHash },
-    /// The token refused one of the calls (the path is not available on it).
-    Refused { detail: String },
-    /// Anything else: the output is wrong.
-    Mismatch { detail: String },
-}
-
-impl WrapKatOutcome {
-    /// In words, for people and for error messages.
-    pub fn describe(&self, requested: OaepHash) -> String {
-        match self {
-            WrapKatOutcome::Exact => "byte-exact".into(),
-            WrapKatOutcome::ZeroPadded => {
-                "zero-pads the key before RFC 5649 (the key comes back with trailing zero bytes)"
-                    .into()
-            }
-            WrapKatOutcome::WrongOaepHash { used } => {
-                format!("wraps with {used} OAEP when {requested} is asked for")
-            }
-            WrapKatOutcome::Refused { detail } => format!("the token refused it ({detail})"),
-            WrapKatOutcome::Mismatch { detail } => format!("wrong output ({detail})"),
-        }
-    }
-}
-
-/// The recorded result, for the manifest and the audit log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WrapKatReport {
-    /// `native` or `two_step`.
-    pub path: String,
-    /// The mechanism(s) the path used.
-    pub mechanism: String,
-    pub oaep_hash: OaepHash,
-    pub vectors: usize,
-    pub outcome: WrapKatOutcome,
-}
-
-impl WrapKatReport {
-    pub fn passed(&self) -> bool {
-        self.outcome == WrapKatOutcome::Exact
-    }
-
-    /// One line: "native CKM_RSA_AES_KEY_WRAP, OAEP SHA-256: wraps with SHA-1 OAEP ...".
-    pub fn summary(&self) -> String {
-        format!(
-            "{} ({}), OAEP {}: {}",
-            self.path.replace('_', "-"),
-            self.mechanism,
-            self.oaep_hash,
-            self.outcome.describe(self.oaep_hash)
-        )
-    }
-}
 
 /// The throwaway RSA key, made once per process (key generation in software takes a moment).
 fn kat_rsa_key() -> Result<&'static rsa::PrivateKey, HsmError> {

@@ -8,7 +8,7 @@ use super::issue::IssuedSplit;
 use super::record::{ProvisioningRecord, RECORD_FILE, RecordError};
 use super::share::{PinGroup, Share};
 use super::share_file::{self, ShareFileError};
-use crate::hsm::TokenIdentity;
+use crate::hsm_types::token::TokenIdentity;
 use crate::media::atomic::{WriteError, write_new, write_new_with_mode};
 
 /// Why the outputs could not be written.

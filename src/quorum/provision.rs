@@ -39,7 +39,8 @@ use super::share::{PinGroup, Share};
 use super::split::{self, SplitError};
 use crate::byok::kek::Kek;
 use crate::hsm::trusted_kek;
-use crate::hsm::{Hsm, HsmError, HsmSession, TokenIdentity, TokenSelector};
+use crate::hsm::{Hsm, HsmError, HsmSession};
+use crate::hsm_types::token::{TokenIdentity, TokenSelector};
 
 pub use people::{HandOut, Headless, ProvisionPeople, ProvisionStep, TokenToChange};
 

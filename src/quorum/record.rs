@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::commitment::{self, Commitment, SALT_LEN};
 use super::share::{PinGroup, Share, SplitId};
 use super::split::MAX_SHARES;
-use crate::hsm::TokenIdentity;
+use crate::hsm_types::token::TokenIdentity;
 
 /// The `format` field's value.
 pub const RECORD_FORMAT: &str = "byok-ceremony provisioning record";

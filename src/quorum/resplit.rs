@@ -24,7 +24,8 @@ use super::record::{ProvisioningRecord, RecordError};
 use super::script::{ProvisioningScript, TokenPlan};
 use super::share::{PinGroup, Share};
 use super::share_file::ShareFileError;
-use crate::hsm::{Hsm, HsmError, TokenSelector};
+use crate::hsm::{Hsm, HsmError};
+use crate::hsm_types::token::TokenSelector;
 
 pub use people::{FromFiles, Presented, QuorumSoFar, ResplitPeople};
 

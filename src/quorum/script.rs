@@ -31,8 +31,8 @@ use toml::Spanned;
 
 use super::split::{self, SplitPolicy};
 use crate::byok::fingerprint::Fingerprint;
-use crate::hsm::TokenSelector;
-use crate::hsm::uri::Pkcs11Uri;
+use crate::hsm_types::token::TokenSelector;
+use crate::hsm_types::uri::Pkcs11Uri;
 use crate::strict_toml::{self, line_col};
 
 /// The `format` field's value.

@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 
 use super::qr::{self, QrError};
 use super::share::{Share, ShareError};
-use crate::hsm::TokenIdentity;
+use crate::hsm_types::token::TokenIdentity;
 
 /// The custodian's file name in the output directory.
 pub fn file_name(custodian: &str) -> String {

@@ -10,7 +10,7 @@ use byok_ceremony::ceremony::facts::Facts;
 use byok_ceremony::ceremony::machine::{Check, Effect, FileRecord, Phase, State};
 use byok_ceremony::ceremony::runner::{Media, View};
 use byok_ceremony::ceremony::script::CeremonyScript;
-use byok_ceremony::hsm::target::KeyAttributes;
+use byok_ceremony::hsm_types::key::KeyAttributes;
 use byok_ceremony::media::discover::KekMedium;
 use byok_ceremony::tui::app::{App, Screen};
 use byok_ceremony::tui::people::{Finished, FromRunner, Reply};

@@ -6,9 +6,9 @@ use std::path::Path;
 use crate::audit::log::{LogError, stream};
 use crate::audit::verify::utc::Utc;
 use crate::ceremony::machine::{self, Check, Event, FileRecord, MachineConfig, Phase, Role, State};
-use crate::hsm::TokenIdentity;
-use crate::hsm::target::KeyAttributes;
-use crate::hsm::wrap::WrapMethod;
+use crate::hsm_types::key::KeyAttributes;
+use crate::hsm_types::token::TokenIdentity;
+use crate::hsm_types::wrap::WrapMethod;
 
 /// At most this many phase spans and exceptions are kept for the report.
 pub const MAX_LISTED: usize = 500;

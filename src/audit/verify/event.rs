@@ -10,11 +10,11 @@
 use serde::Deserialize;
 
 use crate::ceremony::machine::{Check, Event, FileRecord, MachineConfig, Phase};
-use crate::hsm::TokenIdentity;
-use crate::hsm::oaep::OaepHash;
-use crate::hsm::target::KeyAttributes;
-use crate::hsm::wrap::WrapMethod;
-use crate::hsm::wrap_kat::WrapKatReport;
+use crate::hsm_types::key::KeyAttributes;
+use crate::hsm_types::token::TokenIdentity;
+use crate::hsm_types::wrap::OaepHash;
+use crate::hsm_types::wrap::WrapKatReport;
+use crate::hsm_types::wrap::WrapMethod;
 
 // As `Event`: a field-for-field copy, sized as it is (never built: serde builds `Event`).
 #[allow(clippy::large_enum_variant)]

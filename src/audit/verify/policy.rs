@@ -4,7 +4,7 @@
 use crate::audit::checkpoint;
 use crate::audit::log::Entry;
 use crate::ceremony::machine::{self, Event, MachineConfig, QuorumMode, Role, State};
-use crate::hsm::TokenIdentity;
+use crate::hsm_types::token::TokenIdentity;
 use crate::quorum::record::ProvisioningRecord;
 
 use super::Fault;
@@ -119,7 +119,7 @@ impl<'k> Policy<'k> {
             if let Some(record) = self.record {
                 record_matches(record, hsm, config).map_err(fail)?;
             }
-            self.key_name = crate::hsm::signer::audit_key_name(&hsm.serial);
+            self.key_name = crate::hsm_types::token::audit_key_name(&hsm.serial);
         }
         // The machine first: an event it refuses is refused whatever its signature. (A checkpoint
         // changes neither the ceremony id nor the last checkpoint, which `signed` reads.)

@@ -994,12 +994,12 @@ mod tests {
     use super::*;
     use crate::audit::log::{Entry, GENESIS_PREV};
     use crate::ceremony::machine::{Check, FileRecord, MachineConfig, Phase, QuorumMode, Role};
-    use crate::hsm::TokenIdentity;
-    use crate::hsm::kat::{KatReport, KwpBehaviour};
-    use crate::hsm::oaep::OaepHash;
-    use crate::hsm::target::KeyAttributes;
-    use crate::hsm::wrap::WrapMethod;
-    use crate::hsm::wrap_kat::{WrapKatOutcome, WrapKatReport};
+    use crate::hsm_types::key::KeyAttributes;
+    use crate::hsm_types::token::TokenIdentity;
+    use crate::hsm_types::wrap::OaepHash;
+    use crate::hsm_types::wrap::WrapMethod;
+    use crate::hsm_types::wrap::{KatReport, KwpBehaviour};
+    use crate::hsm_types::wrap::{WrapKatOutcome, WrapKatReport};
 
     fn path_kat(outcome: WrapKatOutcome) -> WrapKatReport {
         WrapKatReport {
