@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 fn sources(under: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(under);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src")
+        .join(under);
     if root.is_file() {
         return vec![root];
     }
@@ -52,17 +54,32 @@ fn the_pure_core_and_the_auditors_tools_do_not_reach_the_pkcs11_layer() {
         "hsm_types",
     ];
     let found = offending(&pure, &["crate::hsm::", "use crate::hsm;", "super::hsm::"]);
-    assert!(found.is_empty(), "the pure side uses the HSM layer:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "the pure side uses the HSM layer:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]
 fn the_plain_hsm_types_know_nothing_of_pkcs11() {
     let found = offending(&["hsm_types"], &["cryptoki", "libloading", "unsafe"]);
-    assert!(found.is_empty(), "plain types import PKCS#11:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "plain types import PKCS#11:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]
 fn the_screens_render_state_and_hash_no_files() {
-    let found = offending(&["tui"], &["sha256_file", "Sha256::", "fs::read(", "File::open"]);
-    assert!(found.is_empty(), "the UI does file I/O:\n{}", found.join("\n"));
+    let found = offending(
+        &["tui"],
+        &["sha256_file", "Sha256::", "fs::read(", "File::open"],
+    );
+    assert!(
+        found.is_empty(),
+        "the UI does file I/O:\n{}",
+        found.join("\n")
+    );
 }

@@ -50,8 +50,7 @@ pub const KNOWN_HOST_SUFFIXES: [&str; 8] = [
 /// Largest KEK file we read: a 4096-bit `az keyvault key show` JSON is about 2 KiB.
 const MAX_KEK_FILE_BYTES: u64 = 1024 * 1024;
 
-const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
-const RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
+use super::oids::{RSA_ENCRYPTION, RSASSA_PSS};
 const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 
 /// Top-level fields of `az keyvault key show` output (CLI spelling) and of the REST key bundle.

@@ -3,6 +3,7 @@ pub mod curve;
 pub mod fingerprint;
 pub mod format;
 pub mod kek;
+pub mod oids;
 pub mod simulated_kek;
 mod strict_json;
 pub mod verify;

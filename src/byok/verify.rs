@@ -27,7 +27,7 @@ use crate::byok::format;
 use crate::byok::kek::{ALLOWED_KEK_BITS, Kek, Kid};
 use crate::hsm_types::wrap::OaepHash;
 
-const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+use super::oids::RSA_ENCRYPTION;
 
 /// Shortest RFC 5649 output: one 8-byte block of padded key data plus the 8-byte integrity block.
 const KWP_MIN_LEN: usize = 16;

@@ -13,7 +13,7 @@ use super::objects::ensure_label_unused;
 use crate::byok::curve::{EcCurve, ID_EC_PUBLIC_KEY};
 use crate::hsm_types::key::{KeyAttributes, TargetRequest, TargetSpec};
 
-const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+use crate::byok::oids::RSA_ENCRYPTION;
 
 /// The generated key: handles, read-back attributes and its public part.
 #[derive(Debug)]

@@ -36,10 +36,6 @@ pub enum AuditKeyError {
     ReadBack(String),
 }
 
-fn p11(action: &'static str) -> impl FnOnce(cryptoki::error::Error) -> HsmError {
-    move |source| HsmError::Pkcs11 { action, source }
-}
-
 /// Generates the audit key pair in the logged-in user session and checks what was made.
 pub fn generate(session: &HsmSession<'_>) -> Result<AuditKeyRecord, AuditKeyError> {
     let s = session.session();
@@ -74,7 +70,7 @@ pub fn generate(session: &HsmSession<'_>) -> Result<AuditKeyRecord, AuditKeyErro
             &public_template,
             &private_template,
         )
-        .map_err(p11("generate the ECDSA P-256 audit key"))?;
+        .map_err(HsmError::p11("generate the ECDSA P-256 audit key"))?;
     check_private(session, private)?;
     record(session, public, &id)
 }
@@ -87,13 +83,13 @@ pub fn find(session: &HsmSession<'_>) -> Result<AuditKeyRecord, AuditKeyError> {
             Attribute::Class(ObjectClass::PUBLIC_KEY),
             Attribute::Label(AUDIT_KEY_LABEL.as_bytes().to_vec()),
         ])
-        .map_err(p11("search for the audit key"))?;
+        .map_err(HsmError::p11("search for the audit key"))?;
     let [public] = found.as_slice() else {
         return Err(AuditKeyError::Missing);
     };
     let id = match s
         .get_attributes(*public, &[AttributeType::Id])
-        .map_err(p11("read the audit key's id"))?
+        .map_err(HsmError::p11("read the audit key's id"))?
         .into_iter()
         .next()
     {
@@ -117,7 +113,7 @@ fn check_private(session: &HsmSession<'_>, private: ObjectHandle) -> Result<(), 
                 AttributeType::NeverExtractable,
             ],
         )
-        .map_err(p11("read back the audit key's attributes"))?;
+        .map_err(HsmError::p11("read back the audit key's attributes"))?;
     let mut ok = 0;
     for a in &attrs {
         match a {
@@ -148,7 +144,7 @@ fn record(
     let raw = match session
         .session()
         .get_attributes(public, &[AttributeType::EcPoint])
-        .map_err(p11("read the audit key's public point"))?
+        .map_err(HsmError::p11("read the audit key's public point"))?
         .into_iter()
         .next()
     {

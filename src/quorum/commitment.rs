@@ -13,7 +13,7 @@
 //! the record gives nothing to brute-force.
 use sha2::{Digest, Sha256};
 
-use super::share::{PinGroup, Share};
+use super::share::Share;
 use super::split::ct_eq;
 
 pub const SALT_LEN: usize = 16;
@@ -41,10 +41,7 @@ pub fn digest(share: &Share, salt: &[u8; SALT_LEN]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(DOMAIN);
     h.update(salt);
-    h.update([match share.group {
-        PinGroup::UserPin => 1u8,
-        PinGroup::SoPin => 2,
-    }]);
+    h.update([share.group.code()]);
     h.update(share.split_id.0);
     h.update([share.threshold, share.shares, share.index]);
     h.update(share.value());
@@ -58,6 +55,7 @@ pub fn matches(share: &Share, commitment: &Commitment) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::share::PinGroup;
     use super::*;
     use crate::quorum::share::SplitId;
     use zeroize::Zeroizing;

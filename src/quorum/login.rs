@@ -129,7 +129,8 @@ pub struct LoginOutcome {
     pub warnings: Vec<String>,
 }
 
-fn user_type(group: PinGroup) -> UserType {
+/// Who logs in with the PIN of `group`.
+pub(crate) fn user_type(group: PinGroup) -> UserType {
     match group {
         PinGroup::UserPin => UserType::User,
         PinGroup::SoPin => UserType::So,

@@ -130,19 +130,8 @@ impl PinSecret {
     /// The PIN as the token sees it: lowercase base32 without padding.
     pub fn text(&self) -> Zeroizing<String> {
         let mut out = Zeroizing::new(String::with_capacity(text_len(self.0.len())));
-        let (mut acc, mut bits) = (0u32, 0u32);
-        for b in self.0.iter() {
-            acc = ((acc << 8) | u32::from(*b)) & 0xfff;
-            bits += 8;
-            while bits >= 5 {
-                bits -= 5;
-                out.push(char::from(PIN_ALPHABET[((acc >> bits) & 31) as usize]));
-            }
-        }
-        if bits > 0 {
-            out.push(char::from(
-                PIN_ALPHABET[((acc << (5 - bits)) & 31) as usize],
-            ));
+        for v in super::bech32::to_base32(&self.0).iter() {
+            out.push(char::from(PIN_ALPHABET[usize::from(*v)]));
         }
         out
     }

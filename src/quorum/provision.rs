@@ -138,16 +138,12 @@ pub struct ProvisionOutcome {
     pub events: Vec<QuorumEvent>,
 }
 
-fn p11(action: &'static str) -> impl FnOnce(cryptoki::error::Error) -> HsmError {
-    move |source| HsmError::Pkcs11 { action, source }
-}
-
 /// The token's PIN length limits.
 pub(crate) fn limits(hsm: &Hsm, slot: Slot) -> Result<PinLimits, HsmError> {
     let info = hsm
         .context()
         .get_token_info(slot)
-        .map_err(p11("describe the token"))?;
+        .map_err(HsmError::p11("describe the token"))?;
     Ok(PinLimits {
         min: info.min_pin_length(),
         max: info.max_pin_length(),
@@ -445,7 +441,7 @@ fn token_to_change(hsm: &Hsm, plan: &TokenPlan) -> Result<(Slot, TokenToChange),
             let info = hsm
                 .context()
                 .get_token_info(slot)
-                .map_err(p11("describe the slot"))?;
+                .map_err(HsmError::p11("describe the slot"))?;
             let change = TokenToChange::Initialise {
                 slot: slot.id(),
                 label: label.clone(),
@@ -493,16 +489,18 @@ fn initialise(
     let user = pin::generate_os_only(len)?.auth_pin();
     hsm.context()
         .init_token(slot, &so, label)
-        .map_err(p11("initialise the token"))?;
+        .map_err(HsmError::p11("initialise the token"))?;
     // SoftHSM2 moves a freshly initialised token to a new slot; find it by its label.
     let slot = hsm.find_token(&TokenSelector::Label(label.to_owned()))?;
     let session = hsm.open_session(slot)?;
     let s = session.session();
-    s.login(UserType::So, Some(&so))
-        .map_err(p11("log in as security officer with the temporary SO PIN"))?;
+    s.login(UserType::So, Some(&so)).map_err(HsmError::p11(
+        "log in as security officer with the temporary SO PIN",
+    ))?;
     s.init_pin(&user)
-        .map_err(p11("set the temporary user PIN"))?;
-    s.logout().map_err(p11("log the security officer out"))?;
+        .map_err(HsmError::p11("set the temporary user PIN"))?;
+    s.logout()
+        .map_err(HsmError::p11("log the security officer out"))?;
     Ok((slot, user, so))
 }
 
@@ -511,12 +509,12 @@ fn free_slot(hsm: &Hsm, slot_id: Option<u64>) -> Result<Slot, ProvisionError> {
     for slot in hsm
         .context()
         .get_slots_with_token()
-        .map_err(p11("list its slots"))?
+        .map_err(HsmError::p11("list its slots"))?
     {
         let info = hsm
             .context()
             .get_token_info(slot)
-            .map_err(p11("describe a slot"))?;
+            .map_err(HsmError::p11("describe a slot"))?;
         if !info.token_initialized() {
             free.push(slot);
         }
@@ -552,7 +550,7 @@ fn login_current(
 }
 
 pub(crate) fn logout(session: &HsmSession<'_>) -> Result<(), HsmError> {
-    session.session().logout().map_err(p11("log out"))
+    session.session().logout().map_err(HsmError::p11("log out"))
 }
 
 /// C_SetPIN in the session logged in as `group`'s owner.
@@ -596,10 +594,7 @@ pub(crate) fn verify_from_files(
     }
     let pin = split::combine_pin(&shares).map_err(|e: SplitError| fail(e.to_string()))?;
     drop(shares);
-    let who = match group {
-        PinGroup::UserPin => UserType::User,
-        PinGroup::SoPin => UserType::So,
-    };
+    let who = super::login::user_type(group);
     session
         .session()
         .login(who, Some(&pin.auth_pin()))

@@ -45,7 +45,8 @@ pub enum PinGroup {
 }
 
 impl PinGroup {
-    fn code(self) -> u8 {
+    /// The group's byte in share headers, commitments and check values.
+    pub(crate) fn code(self) -> u8 {
         match self {
             PinGroup::UserPin => 1,
             PinGroup::SoPin => 2,

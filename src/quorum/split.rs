@@ -130,10 +130,7 @@ pub fn check_params(threshold: u8, shares: usize, policy: SplitPolicy) -> Result
 fn check_value(group: PinGroup, split_id: SplitId, pin: &[u8]) -> [u8; CHECK_LEN] {
     let mut h = Sha256::new();
     h.update(CHECK_DOMAIN);
-    h.update([match group {
-        PinGroup::UserPin => 1u8,
-        PinGroup::SoPin => 2,
-    }]);
+    h.update([group.code()]);
     h.update(split_id.0);
     h.update(pin);
     let digest = h.finalize();
