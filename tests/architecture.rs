@@ -14,7 +14,9 @@ fn sources(under: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut dirs = vec![root];
     while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read src") {
+        let entries = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{} is neither a file nor a directory: {e}", dir.display()));
+        for entry in entries {
             let path = entry.expect("entry").path();
             if path.is_dir() {
                 dirs.push(path);
@@ -45,7 +47,7 @@ fn offending(parts: &[&str], banned: &[&str]) -> Vec<String> {
 #[test]
 fn the_pure_core_and_the_auditors_tools_do_not_reach_the_pkcs11_layer() {
     let pure = [
-        "ceremony/machine.rs",
+        "ceremony/machine",
         "ceremony/facts.rs",
         "ceremony/script.rs",
         "audit",

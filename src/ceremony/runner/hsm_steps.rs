@@ -1,0 +1,299 @@
+//! The steps that use the HSM: opening it, the quorum's login, loading the KEK, generating the
+//! key, testing and running the wrap, destroying the key, and closing the HSM.
+use super::*;
+
+impl Runner<'_> {
+    pub(super) fn ensure_quorum(&mut self) -> Result<(), RunError> {
+        if self.quorum.is_some() {
+            return Ok(());
+        }
+        let path = self.script.record.clone().ok_or_else(|| RunError::Step {
+            phase: self.state.phase,
+            reason: "the script names no provisioning record".into(),
+        })?;
+        let bytes = std::fs::read(&path).map_err(|e| RunError::Step {
+            phase: self.state.phase,
+            reason: format!(
+                "cannot read the provisioning record {}: {e}",
+                path.display()
+            ),
+        })?;
+        let record = ProvisioningRecord::parse(&bytes).map_err(step(self.state.phase))?;
+        let hsm = self.hsm_ref()?;
+        let session = self.session()?;
+        let id = hsm
+            .token_identity(session.slot())
+            .map_err(step(self.state.phase))?;
+        if record.token.serial != id.serial || record.token.label != id.label {
+            return Err(RunError::Step {
+                phase: self.state.phase,
+                reason: format!(
+                    "the provisioning record is for token \"{}\" (serial {}), not this one (\"{}\", serial {})",
+                    record.token.label, record.token.serial, id.label, id.serial
+                ),
+            });
+        }
+        // The record lives as long as the process: the quorum borrows it throughout.
+        let record: &'static ProvisioningRecord = Box::leak(Box::new(record));
+        self.record = Some(record);
+        self.quorum =
+            Some(QuorumLogin::new(record, PinGroup::UserPin).map_err(step(self.state.phase))?);
+        Ok(())
+    }
+
+    pub(super) fn log_in(&mut self) -> Result<Option<Event>, RunError> {
+        let session = self.session()?;
+        let label = self
+            .hsm_ref()?
+            .token_identity(session.slot())
+            .map_err(step(Phase::Quorum))?
+            .label;
+        let result = match self.script.quorum {
+            QuorumMode::HsmNative { .. } => {
+                login_protected(&session, PinGroup::UserPin, LoginPolicy::default()).map(|_| ())
+            }
+            QuorumMode::SplitPin { .. } => {
+                let quorum = self.quorum.as_mut().ok_or_else(|| RunError::Step {
+                    phase: Phase::Quorum,
+                    reason: "no provisioning record".into(),
+                })?;
+                // Rebuilds the PIN, logs in, wipes shares and PIN on every path.
+                let r = quorum.login(&session, LoginPolicy::default()).map(|_| ());
+                self.quorum = self
+                    .record
+                    .and_then(|r| QuorumLogin::new(r, PinGroup::UserPin).ok());
+                r
+            }
+        };
+        Ok(Some(match result {
+            Ok(()) => Event::LoggedIn { token_label: label },
+            Err(e) => Event::LoginFailed {
+                reason: e.to_string(),
+            },
+        }))
+    }
+
+    pub(super) fn load_kek(&mut self) -> Result<Option<Event>, RunError> {
+        let dir = &self.media.kek;
+        let file = dir.join(&self.script.kek_file);
+        let json = self.script.kek_json.as_ref().map(|j| dir.join(j));
+        let kid = self
+            .script
+            .expected_kid
+            .as_ref()
+            .map(|k| k.url().to_owned());
+        let kek =
+            Kek::load(&file, json.as_deref(), kid.as_deref()).map_err(step(Phase::KekLoad))?;
+        let Some(kid) = kek.kid().map(|k| k.url().to_owned()) else {
+            return Err(RunError::Step {
+                phase: Phase::KekLoad,
+                reason: "the KEK has no kid: set kek.expected_kid in the script or bring the `az keyvault key show` JSON".into(),
+            });
+        };
+        let event = Event::KekLoaded {
+            kid,
+            fingerprint_sha256: kek.fingerprint().hex(),
+            bits: kek.bits(),
+            warnings: kek.warnings().to_vec(),
+            file: Some(file.display().to_string()),
+        };
+        self.kek = Some(kek);
+        Ok(Some(event))
+    }
+
+    pub(super) fn generate_key(&mut self) -> Result<Option<Event>, RunError> {
+        let session = self.session()?;
+        let generated = target::generate(
+            &session,
+            &TargetRequest {
+                spec: self.script.target,
+                label: self.script.target_label.clone(),
+                token_object: self.script.keep_in_hsm,
+                wrap_with_trusted: self.script.wrap_with_trusted,
+            },
+        )
+        .map_err(step(Phase::KeyGeneration))?;
+        let pem = generated
+            .public_spki_der
+            .as_deref()
+            .map(|der| der::pem::encode_string("PUBLIC KEY", der::pem::LineEnding::LF, der))
+            .transpose()
+            .map_err(|e| RunError::Step {
+                phase: Phase::KeyGeneration,
+                reason: e.to_string(),
+            })?;
+        let (key_size, crv) = self.facts_of_spec();
+        Ok(Some(Event::KeyGenerated {
+            kty: self.script.target.kty().into(),
+            key_size,
+            crv,
+            attributes: generated.attributes.clone(),
+            public_key_pem: pem,
+            check_value: generated.check_value.as_deref().map(hex::encode),
+        }))
+    }
+
+    pub(super) fn facts_of_spec(&self) -> (Option<u32>, Option<String>) {
+        use crate::hsm_types::key::TargetSpec;
+        match self.script.target {
+            TargetSpec::Rsa { bits } | TargetSpec::Aes { bits } => (Some(bits), None),
+            TargetSpec::Ec { curve } => (None, Some(curve.azure_name().into())),
+        }
+    }
+
+    pub(super) fn wrap(&mut self) -> Result<Option<Event>, RunError> {
+        let session = self.session()?;
+        let kek = self.kek.as_ref().ok_or_else(|| RunError::Step {
+            phase: Phase::Wrap,
+            reason: "no KEK loaded".into(),
+        })?;
+        let id = self
+            .state
+            .key_id_hex
+            .as_deref()
+            .ok_or_else(|| RunError::Step {
+                phase: Phase::Wrap,
+                reason: "the log records no key for this ceremony; abort it".into(),
+            })?;
+        let key = target::find_by_id(&session, id)
+            .map_err(|e| RunError::Step {
+                phase: Phase::Wrap,
+                reason: format!(
+                    "{e}; the key this ceremony made is gone (a session key does not survive a crash): abort the ceremony"
+                ),
+            })?;
+        let plan = self.plan.as_ref().ok_or_else(|| RunError::Step {
+            phase: Phase::Wrap,
+            reason: "the HSM's wrap was not proven in this run; retry the step".into(),
+        })?;
+        let ciphertext = if self.script.wrap_with_trusted {
+            // Only the KEK the security officer imported as trusted can wrap this key, and it
+            // must be the very KEK the custodians confirmed.
+            let trusted = trusted_kek::find(&session, kek)
+                .map_err(step(Phase::Wrap))?
+                .ok_or_else(|| RunError::Step {
+                    phase: Phase::Wrap,
+                    reason: format!(
+                        "the token holds no trusted KEK equal to the one confirmed (fingerprint {}): the security officer imports it at provisioning ([trusted_kek] in the provisioning script); abort, or re-provision and run again",
+                        kek.fingerprint().hex_groups()
+                    ),
+                })?;
+            wrap::wrap_with_trusted(&session, plan, kek, trusted, key)
+        } else {
+            wrap::wrap(&session, plan, kek, key)
+        }
+        .map_err(step(Phase::Wrap))?;
+        let id = self.facts.hsm.clone().unwrap_or_default();
+        let file = ByokFile {
+            kid: self.facts.kid.clone().unwrap_or_default(),
+            ciphertext,
+            generator: format!(
+                "byok-ceremony {}; {} {} firmware {}",
+                env!("CARGO_PKG_VERSION"),
+                id.manufacturer,
+                id.model,
+                id.firmware
+            ),
+        };
+        let bytes = file.to_json_bytes();
+        // What leaves the room is checked first: format, header, kid and length for this KEK.
+        // (Only the KEK's holder can check the wrap itself; the known-answer test stands in.)
+        let mut inputs = VerifyInputs::new(kek);
+        inputs.kid = Some(file.kid.as_str());
+        let report = verify_byok(&bytes, &inputs);
+        if !report.is_ok() {
+            return Err(RunError::Step {
+                phase: Phase::Wrap,
+                reason: format!(
+                    "the .byok the HSM produced fails its own check, so it is not exported: {}",
+                    report.problems.join("; ")
+                ),
+            });
+        }
+        Ok(Some(Event::Wrapped {
+            byok_sha256: hex::encode(Sha256::digest(&bytes)),
+            byok_json: String::from_utf8(bytes).map_err(|e| RunError::Step {
+                phase: Phase::Wrap,
+                reason: e.to_string(),
+            })?,
+            method: plan.method(),
+            rehearsal_grade: plan.zero_pads(),
+        }))
+    }
+
+    /// Proves the HSM's wrap paths with throwaway keys, for the OAEP hash Azure unwraps with.
+    pub(super) fn test_wrap(&mut self) -> Result<Option<Event>, RunError> {
+        let session = self.session()?;
+        let phase = self.state.phase;
+        let survey = wrap::survey(&session, OaepHash::Sha1).map_err(step(phase))?;
+        self.plan = survey.best().cloned();
+        Ok(Some(Event::WrapTested {
+            oaep_hash: survey.oaep,
+            method: self.plan.as_ref().map(WrapPlan::method),
+            failed: survey.failed,
+        }))
+    }
+
+    pub(super) fn destroy_key(&mut self) -> Result<Option<Event>, RunError> {
+        let session = self.session()?;
+        let (Some(id), Some(label)) = (self.state.key_id_hex.clone(), self.state.key_label.clone())
+        else {
+            return Err(RunError::Step {
+                phase: self.state.phase,
+                reason: "the log records no key to destroy".into(),
+            });
+        };
+        // A session key vanishes with a crashed session: then nothing is left to destroy.
+        target::destroy_by_id(&session, &label, &id).map_err(step(self.state.phase))?;
+        Ok(Some(Event::KeyDestroyed { label, id_hex: id }))
+    }
+
+    pub(super) fn open_hsm(&mut self) -> Result<(), RunError> {
+        if self.hsm.is_some() {
+            return Ok(());
+        }
+        let hsm = Hsm::load(&self.script.module).map_err(step(Phase::Opened))?;
+        // The module stays loaded for the whole run; sessions borrow it.
+        let hsm: &'static Hsm = Box::leak(Box::new(hsm));
+        let slot = hsm
+            .find_token(&self.script.token)
+            .map_err(step(Phase::Opened))?;
+        self.session = Some(hsm.open_session(slot).map_err(step(Phase::Opened))?);
+        self.hsm = Some(hsm);
+        Ok(())
+    }
+
+    /// Ends the run's use of the HSM: C_Logout on the session that holds the login, then
+    /// C_Finalize. (The module itself stays mapped for the process's life.)
+    pub(super) fn close_hsm(&mut self) {
+        if let Some(session) = self.session.take() {
+            let _ = session.session().logout();
+            drop(session);
+        }
+        if let Some(hsm) = self.hsm.take() {
+            let _ = hsm.context().clone().finalize();
+        }
+    }
+
+    pub(super) fn hsm_ref(&self) -> Result<&'static Hsm, RunError> {
+        self.hsm.ok_or_else(|| RunError::Step {
+            phase: self.state.phase,
+            reason: "the HSM is not open".into(),
+        })
+    }
+
+    /// A session on the ceremony token. The first one stays open for the whole run, which
+    /// keeps the login alive (PKCS#11 login state belongs to the application, not a session).
+    pub(super) fn session(&self) -> Result<HsmSession<'static>, RunError> {
+        let hsm = self.hsm_ref()?;
+        let slot = self
+            .session
+            .as_ref()
+            .map(HsmSession::slot)
+            .ok_or_else(|| RunError::Step {
+                phase: self.state.phase,
+                reason: "no HSM session".into(),
+            })?;
+        hsm.open_session(slot).map_err(step(self.state.phase))
+    }
+}

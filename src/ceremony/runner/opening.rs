@@ -1,0 +1,96 @@
+//! Starting a ceremony, or reopening its log and replaying it to where it stopped.
+use super::*;
+
+impl<'p> Runner<'p> {
+    pub(super) fn start(
+        script: CeremonyScript,
+        people: &'p mut dyn People,
+        media: Media,
+        log_path: &Path,
+    ) -> Result<Runner<'p>, RunError> {
+        let log = AuditLog::create(log_path)?;
+        let mut runner = Runner::new(script, people, media, log);
+        runner.open_hsm()?;
+        let hsm = runner.hsm_ref()?;
+        let session = runner.session()?;
+        let genesis = Event::CeremonyOpened {
+            config: runner.script.machine_config(),
+            script_sha256: runner.script.sha256.clone(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            binary_sha256: host::binary_sha256(),
+            host: host::host_name(),
+            os: host::os_description(),
+            hsm: hsm
+                .token_identity(session.slot())
+                .map_err(step(Phase::Opened))?,
+            hsm_module: hsm.path().display().to_string(),
+            hsm_library: hsm.library_description().map_err(step(Phase::Opened))?,
+            rehearsal: runner.script.rehearsal,
+        };
+        runner.commit(genesis, false)?;
+        Ok(runner)
+    }
+
+    pub(super) fn reopen(
+        script: CeremonyScript,
+        people: &'p mut dyn People,
+        media: Media,
+        log_path: &Path,
+        recover: Option<Recovery>,
+    ) -> Result<Runner<'p>, RunError> {
+        let (log, entries) = AuditLog::reopen(log_path).map_err(does_not_verify)?;
+        let mut runner = Runner::new(script, people, media, log);
+        // Replay the log through the machine: the same code an auditor runs.
+        runner.replay(&entries)?;
+        if runner.state.is_final() {
+            return Err(RunError::AlreadyFinished(runner.script.ceremony_id.clone()));
+        }
+        match recover {
+            None => Err(RunError::Unfinished(runner.script.ceremony_id.clone())),
+            Some(Recovery::Abort) => {
+                let by = runner.script.administrator.clone();
+                runner.commit(
+                    Event::Aborted {
+                        by,
+                        reason: "aborted after an interrupted run".into(),
+                        after_crash: true,
+                    },
+                    true,
+                )?;
+                if runner.state.key_pending_destroy() {
+                    // The key this run made must go: the quorum logs in once more for that
+                    // (the people present their shares in `drive`).
+                    runner.open_hsm()?;
+                }
+                Ok(runner)
+            }
+            Some(Recovery::Resume) => {
+                runner.open_hsm()?;
+                let by = runner.script.administrator.clone();
+                runner.commit(Event::Resumed { by }, true)?;
+                Ok(runner)
+            }
+        }
+    }
+
+    /// Folds the entries (their form and chain already verified by the log's reader) through
+    /// the machine: the same code an auditor runs.
+    pub(super) fn replay(&mut self, entries: &[Entry]) -> Result<(), RunError> {
+        for e in entries {
+            self.state = fold(&self.state, e)?;
+            self.facts.observe(&e.event, &e.hash);
+            if let Event::PreflightCompleted { checks } = &e.event {
+                self.checks = checks.clone();
+            }
+        }
+        if let Some(Event::CeremonyOpened { script_sha256, .. }) = entries.first().map(|e| &e.event)
+        {
+            if *script_sha256 != self.script.sha256 {
+                return Err(RunError::LogDoesNotVerify(
+                    "the script changed since the ceremony started (its hash differs)".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,86 @@
+//! The KEK screens: choosing its medium and file, then its confirmation by the custodians.
+use super::*;
+
+pub(super) fn draw_kek_load(frame: &mut Frame, area: Rect, app: &App) -> bool {
+    let Some(view) = &app.view else { return false };
+    let s = &view.script;
+    let mut lines = Vec::new();
+    if let Some(problem) = &app.problem {
+        lines.push(Line::styled(problem.to_string(), app.theme.bad()));
+        lines.push(Line::raw(""));
+    }
+    lines.extend([
+        kv("KEK file", format!("{} (named by the script)", s.kek_file)),
+        kv(
+            "Expected kid",
+            s.expected_kid
+                .as_ref()
+                .map_or("(from the key JSON)".into(), |k| k.url().to_owned()),
+        ),
+        Line::raw(""),
+        Line::styled("Media that could hold the KEK:", BOLD),
+    ]);
+    for (i, m) in view.kek_media.iter().enumerate() {
+        let (marker, style) = marker(app, i);
+        let (tick, tick_style, files) = if !m.mounted {
+            ("[ ]", Style::new(), "not mounted".to_owned())
+        } else if m.has_script_file {
+            ("[x]", app.theme.ok(), m.files.join(", "))
+        } else if m.files.is_empty() {
+            ("[ ]", Style::new(), "no KEK file".to_owned())
+        } else {
+            (
+                "[ ]",
+                Style::new(),
+                format!("{} (not the script's file)", m.files.join(", ")),
+            )
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{marker}{}", m.dir.display()), style),
+            Span::raw(" "),
+            Span::styled(tick, tick_style),
+            Span::raw(format!(" {files}")),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::raw(if app.waiting {
+        "Choose the medium marked [x] and press Enter; or mount the KEK medium and press r."
+    } else {
+        "Loading and checking the KEK..."
+    }));
+    render(frame, para(lines, "Load the KEK"), area)
+}
+
+pub(super) fn draw_kek_confirm(frame: &mut Frame, area: Rect, app: &App) -> bool {
+    let Some(view) = &app.view else { return false };
+    let s = &view.state;
+    let fp = s.kek_fingerprint.clone().unwrap_or_default();
+    let width = text_width(area, &app.pictures.kek_qr);
+    let mut lines = vec![
+        kv("File", view.facts.kek_file.clone().unwrap_or_default()),
+        kv("kid", view.facts.kid.clone().unwrap_or_default()),
+        kv("Size", format!("RSA {} bits", view.facts.kek_bits)),
+        Line::styled("Fingerprint (the online side reads it aloud):", BOLD),
+    ];
+    lines.extend(hash_lines(&fp, width));
+    for (i, name) in app.choices().iter().enumerate() {
+        let (m, style) = marker(app, i);
+        let (tick, tick_style) = if s.kek_confirmed_by.contains(name) {
+            ("[x] matches", app.theme.ok())
+        } else {
+            ("[ ]", Style::new())
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{m}{name:<12} "), style),
+            Span::styled(tick, tick_style),
+        ]));
+    }
+    with_qr(
+        frame,
+        area,
+        "Confirm the KEK fingerprint",
+        lines,
+        &app.pictures.kek_qr,
+        "KEK fingerprint",
+    )
+}
