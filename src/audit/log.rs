@@ -2,7 +2,8 @@
 //! before by SHA-256, each appended and flushed to the device before the effect it announces
 //! runs.
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
@@ -67,6 +68,10 @@ struct Body<'a, E> {
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
     #[error(
+        "{0} is a symbolic link; the tool never writes a log through one (it could point anywhere): remove the link, then try again"
+    )]
+    Symlink(PathBuf),
+    #[error(
         "an audit log already exists at {0}; a ceremony never overwrites its log: resume or abort it, or choose another state directory"
     )]
     Exists(PathBuf),
@@ -130,12 +135,34 @@ pub struct AuditLog<E = Event> {
     _events: std::marker::PhantomData<E>,
 }
 
+/// O_NOFOLLOW for every open of a log or its copy.
+const NOFOLLOW: i32 = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
+
+/// A log, or its copy on a medium, is never written through a symbolic link.
+fn refuse_symlink(path: &Path) -> Result<(), LogError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(LogError::Symlink(path.to_owned())),
+        _ => Ok(()),
+    }
+}
+
+fn read_nofollow(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(NOFOLLOW)
+        .open(path)?
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 impl<E: Logged> AuditLog<E> {
     /// Starts a new log; refuses to touch an existing one.
     pub fn create(path: &Path) -> Result<AuditLog<E>, LogError> {
         let file = OpenOptions::new()
             .append(true)
             .create_new(true)
+            .custom_flags(NOFOLLOW)
             .open(path)
             .map_err(|source| {
                 if source.kind() == std::io::ErrorKind::AlreadyExists {
@@ -173,9 +200,11 @@ impl<E: Logged> AuditLog<E> {
     /// (power cut mid-write) cut off, at the byte offset where the complete lines end: its
     /// event never took effect, because effects run only after a complete append.
     pub fn reopen(path: &Path) -> Result<(AuditLog<E>, Vec<Entry<E>>), LogError> {
+        refuse_symlink(path)?;
         let (entries, valid_len) = read_verified::<E>(path)?;
         let file = OpenOptions::new()
             .append(true)
+            .custom_flags(NOFOLLOW)
             .open(path)
             .map_err(|source| LogError::Write {
                 path: path.to_owned(),
@@ -228,7 +257,8 @@ impl<E: Logged> AuditLog<E> {
             path: self.path.clone(),
             source,
         })?;
-        let existing = match std::fs::read(mirror) {
+        refuse_symlink(mirror)?;
+        let existing = match read_nofollow(mirror) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(source) => {
@@ -241,11 +271,21 @@ impl<E: Logged> AuditLog<E> {
         if !log.starts_with(&existing) {
             return Err(LogError::Exists(mirror.to_owned()));
         }
-        let mut file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(mirror)
-            .map_err(write_err)?;
+        // A new copy is created exclusively; an existing one (a resumed ceremony's) is appended
+        // to. Neither open follows a link planted in between.
+        let mut file = if existing.is_empty() && std::fs::symlink_metadata(mirror).is_err() {
+            OpenOptions::new()
+                .append(true)
+                .create_new(true)
+                .custom_flags(NOFOLLOW)
+                .open(mirror)
+        } else {
+            OpenOptions::new()
+                .append(true)
+                .custom_flags(NOFOLLOW)
+                .open(mirror)
+        }
+        .map_err(write_err)?;
         file.write_all(&log[existing.len()..]).map_err(write_err)?;
         file.sync_data().map_err(write_err)?;
         if let Some(dir) = mirror.parent() {
@@ -482,6 +522,41 @@ mod tests {
             std::fs::read(&other).expect("read"),
             b"someone else's file\n"
         );
+    }
+
+    /// Issue 13, item 1: a link planted where the copy goes (to an empty file elsewhere, or
+    /// dangling) never receives the log, and nothing is created at its target.
+    #[test]
+    fn a_symlink_planted_as_the_copy_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().expect("dir");
+        let primary = dir.path().join("log.jsonl");
+        let elsewhere = dir.path().join("elsewhere.txt");
+        std::fs::write(&elsewhere, b"").expect("empty target");
+        let planted = dir.path().join("copy.jsonl");
+        std::os::unix::fs::symlink(&elsewhere, &planted).expect("plant");
+        let dangling = dir.path().join("dangling.jsonl");
+        let nowhere = dir.path().join("nowhere.txt");
+        std::os::unix::fs::symlink(&nowhere, &dangling).expect("plant dangling");
+        let mut log = AuditLog::<Event>::create(&primary).expect("create");
+        log.append(&checked_in("a"), None, false).expect("append");
+        let err = log.mirror_to(&planted).expect_err("a link is refused");
+        assert!(matches!(err, LogError::Symlink(_)), "{err}");
+        assert!(err.to_string().contains("remove the link"), "{err}");
+        assert_eq!(std::fs::read(&elsewhere).expect("read"), b"");
+        assert!(matches!(log.mirror_to(&dangling), Err(LogError::Symlink(_))));
+        assert!(!nowhere.exists(), "nothing is created through a dangling link");
+        // The log itself: created only where nothing is, reopened only if not a link.
+        assert!(matches!(
+            AuditLog::<Event>::create(&dangling),
+            Err(LogError::Exists(_))
+        ));
+        drop(log);
+        let linked_log = dir.path().join("linked.jsonl");
+        std::os::unix::fs::symlink(&primary, &linked_log).expect("link the log");
+        assert!(matches!(
+            AuditLog::<Event>::reopen(&linked_log),
+            Err(LogError::Symlink(_))
+        ));
     }
 
     /// Item 9 of issue 10, reproduced: one extra space in line 1 and a torn tail. The old

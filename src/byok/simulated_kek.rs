@@ -23,11 +23,8 @@ pub const REHEARSAL_KEK_NAME: &str = "rehearsal-kek";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimulatedKekError {
-    #[error("cannot read {path}: {source}; check the path and its permissions")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Input(#[from] crate::media::input::InputError),
     #[error(
         "a simulated KEK of {0} bits was asked for; Azure KEKs are 2048, 3072 or 4096 bits: pick one of those"
     )]
@@ -140,12 +137,12 @@ fn rehearsal_kid(managed_hsm: bool) -> Result<String, SimulatedKekError> {
 
 /// Reads a simulated KEK's private key from a PEM file (PKCS#8 or PKCS#1, unencrypted).
 pub fn load_private_key(path: &Path) -> Result<RsaPrivateKey, SimulatedKekError> {
-    let pem = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
-        SimulatedKekError::Read {
-            path: path.display().to_string(),
-            source,
-        }
-    })?);
+    let bytes = crate::media::input::read_secret_input(path, crate::media::input::SMALL_SECRET)?;
+    let pem = Zeroizing::new(
+        std::str::from_utf8(&bytes)
+            .map_err(|_| SimulatedKekError::BadPrivatePem("it is not text".into()))?
+            .to_owned(),
+    );
     parse_private_pem(&pem)
 }
 

@@ -32,6 +32,8 @@ pub const ANSWERS_FORMAT: &str = "byok-ceremony answers";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnswersError {
+    #[error(transparent)]
+    Input(#[from] crate::media::input::InputError),
     #[error("could not read the answers file {path}: {source}")]
     Read {
         path: String,
@@ -104,9 +106,10 @@ pub struct Answers {
 
 impl Answers {
     pub fn load(path: &Path) -> Result<Answers, AnswersError> {
-        let text = std::fs::read_to_string(path).map_err(|source| AnswersError::Read {
+        let bytes = crate::media::input::read_input(path, crate::media::input::ANSWERS)?;
+        let text = String::from_utf8(bytes).map_err(|e| AnswersError::Read {
             path: path.display().to_string(),
-            source,
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Answers::parse(&text, base)

@@ -21,6 +21,8 @@ pub const SCRIPT_VERSION: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScriptError {
+    #[error(transparent)]
+    Input(#[from] crate::media::input::InputError),
     #[error("could not read the ceremony script {path}: {source}")]
     Read {
         path: String,
@@ -166,10 +168,7 @@ pub struct CeremonyScript {
 
 impl CeremonyScript {
     pub fn load(path: &Path) -> Result<CeremonyScript, ScriptError> {
-        let bytes = std::fs::read(path).map_err(|source| ScriptError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let bytes = crate::media::input::read_input(path, crate::media::input::SCRIPT)?;
         let text = String::from_utf8(bytes.clone()).map_err(|_| ScriptError::Invalid {
             line: 1,
             message: "the script is not UTF-8 text".into(),

@@ -1,4 +1,5 @@
 //! `byok-ceremony audit ...`: the auditor's commands. Exit 0 only when every check holds.
+use crate::cli::input_fault::InputFault;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -86,7 +87,7 @@ fn run_verify(args: &VerifyArgs) -> ExitCode {
         Ok(k) => k,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(3);
+            return e.exit_code();
         }
     };
     match verify(&args.log, &options(args, &given)) {
@@ -123,7 +124,8 @@ fn run_verify(args: &VerifyArgs) -> ExitCode {
 }
 
 fn run_report(args: &ReportArgs) -> ExitCode {
-    if args.output.exists() {
+    // A dangling symlink is "already there" too: never write through one.
+    if std::fs::symlink_metadata(&args.output).is_ok() {
         eprintln!(
             "error: {} already exists; byok-ceremony never overwrites an output: move it away or choose another name",
             args.output.display()
@@ -134,7 +136,7 @@ fn run_report(args: &ReportArgs) -> ExitCode {
         Ok(k) => k,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(3);
+            return e.exit_code();
         }
     };
     let format = if args.format == "md" {
@@ -213,7 +215,7 @@ fn load_replay(args: &ReplayArgs) -> Result<(Replay, CeremonyScript), (u8, Strin
             ),
         )
     })?;
-    let given = given(v).map_err(|e| (3, format!("error: {e}")))?;
+    let given = given(v).map_err(|e| (e.code(), format!("error: {e}")))?;
     let trust = match verify(&v.log, &options(v, &given)) {
         Ok(_) => Trust::Verified,
         Err(AuditError::Log(e @ LogError::Read { .. })) => return Err((3, format!("error: {e}"))),
@@ -295,14 +297,19 @@ struct Given {
     record: Option<ProvisioningRecord>,
 }
 
-fn given(args: &VerifyArgs) -> Result<Given, String> {
+fn given(args: &VerifyArgs) -> Result<Given, InputFault> {
     let mut record = None;
     let pem = if let Some(path) = &args.audit_key {
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        crate::media::input::read_text_input(path, crate::media::input::KEK)?.ok_or_else(|| {
+            InputFault::Invalid(format!(
+                "{} is not text; give the audit key's PEM",
+                path.display()
+            ))
+        })?
     } else if let Some(path) = &args.record {
-        let bytes =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let parsed = ProvisioningRecord::parse(&bytes).map_err(|e| e.to_string())?;
+        let bytes = crate::media::input::read_input(path, crate::media::input::RECORD)?;
+        let parsed = ProvisioningRecord::parse(&bytes)
+            .map_err(|e| InputFault::Invalid(format!("the record {}: {e}", path.display())))?;
         let pem = parsed.audit_key.public_key_pem.clone();
         record = Some(parsed);
         pem
@@ -313,11 +320,11 @@ fn given(args: &VerifyArgs) -> Result<Given, String> {
         });
     };
     let (label, der) = der::pem::decode_vec(pem.trim().as_bytes())
-        .map_err(|e| format!("the audit key is not PEM: {e}"))?;
+        .map_err(|e| InputFault::Invalid(format!("the audit key is not PEM: {e}")))?;
     if label != "PUBLIC KEY" {
-        return Err(format!(
+        return Err(InputFault::Invalid(format!(
             "the audit key PEM is a \"{label}\", not a \"PUBLIC KEY\""
-        ));
+        )));
     }
     Ok(Given {
         key: Some(der),

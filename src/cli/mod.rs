@@ -1,6 +1,7 @@
 //! Command implementations that read files and print results; `main.rs` only parses and
 //! dispatches.
 pub mod audit;
+pub mod input_fault;
 pub mod provision;
 pub mod run;
 pub mod verify_byok;

@@ -139,10 +139,7 @@ fn failed(e: &ResplitError) -> ExitCode {
 /// The script and the SHA-256 of the bytes it was parsed from (shown for comparison with the
 /// signed copy).
 fn load(path: &Path) -> Result<(ProvisioningScript, String), ScriptError> {
-    let bytes = std::fs::read(path).map_err(|source| ScriptError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let bytes = crate::media::input::read_input(path, crate::media::input::SCRIPT)?;
     let text = String::from_utf8(bytes).map_err(|e| ScriptError::Read {
         path: path.display().to_string(),
         source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
@@ -192,12 +189,9 @@ fn guided_resplit(
     sha256: String,
     opts: ResplitOptions,
 ) -> ExitCode {
-    let record = match std::fs::read(&opts.record) {
+    let record = match crate::media::input::read_input(&opts.record, crate::media::input::RECORD) {
         Ok(bytes) => ProvisioningRecord::parse(&bytes).map_err(ResplitError::from),
-        Err(source) => Err(ResplitError::ReadRecord {
-            path: opts.record.display().to_string(),
-            source,
-        }),
+        Err(e) => Err(ResplitError::from(e)),
     };
     let old = match record {
         Ok(record) => OldQuorum::of(&record, opts.record.clone(), opts.share_files.clone()),

@@ -166,7 +166,7 @@ fn found_script(path: PathBuf) -> Option<FoundScript> {
         });
     }
     let script = crate::quorum::script::ProvisioningScript::load(&path).ok()?;
-    let bytes = std::fs::read(&path).ok()?;
+    let bytes = crate::media::input::read_input(&path, crate::media::input::SCRIPT).ok()?;
     let token = match &script.token {
         crate::quorum::script::TokenPlan::Initialise { label, .. } => label.clone(),
         crate::quorum::script::TokenPlan::Adopt { .. } => "an existing token".into(),

@@ -1,4 +1,5 @@
 //! `byok-ceremony verify-byok`: one clear line per problem, exit 0 only for a correct file.
+use crate::cli::input_fault::InputFault;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -64,7 +65,7 @@ pub fn run(file: &Path, inputs: &Inputs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(3)
+            e.exit_code()
         }
     }
 }
@@ -79,18 +80,13 @@ pub struct Lines {
     pub unwrapped: bool,
 }
 
-/// Reads the inputs and runs the verifier; `Err` only when an input cannot be read.
-pub fn check(file: &Path, inputs: &Inputs) -> Result<Lines, String> {
-    let bytes = std::fs::read(file).map_err(|e| {
-        format!(
-            "cannot read {}: {e}; check the path and the medium",
-            file.display()
-        )
-    })?;
-    let kek =
-        Kek::load(&inputs.kek, inputs.kek_json.as_deref(), None).map_err(|e| e.to_string())?;
+/// Reads the inputs and runs the verifier; `Err` when an input cannot be read (exit 3) or is
+/// not what it should be (a KEK that is not one: exit 1).
+pub fn check(file: &Path, inputs: &Inputs) -> Result<Lines, InputFault> {
+    let bytes = crate::media::input::read_input(file, crate::media::input::BYOK)?;
+    let kek = Kek::load(&inputs.kek, inputs.kek_json.as_deref(), None)?;
     let private = match &inputs.kek_private {
-        Some(p) => Some(load_private_key(p).map_err(|e| e.to_string())?),
+        Some(p) => Some(load_private_key(p)?),
         None => None,
     };
     let expected = match &inputs.public_key {
@@ -120,20 +116,25 @@ pub fn check(file: &Path, inputs: &Inputs) -> Result<Lines, String> {
     Ok(lines)
 }
 
-fn read_spki(path: &Path) -> Result<Vec<u8>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the public key {}: {e}", path.display()))?;
+fn read_spki(path: &Path) -> Result<Vec<u8>, InputFault> {
+    let text =
+        crate::media::input::read_text_input(path, crate::media::input::KEK)?.ok_or_else(|| {
+            InputFault::Invalid(format!(
+                "the public key {} is not text; give a PEM file",
+                path.display()
+            ))
+        })?;
     let (label, der) = der::pem::decode_vec(text.trim().as_bytes()).map_err(|e| {
-        format!(
+        InputFault::Invalid(format!(
             "{} is not a PEM public key ({e}); give the target's SubjectPublicKeyInfo PEM (\"BEGIN PUBLIC KEY\")",
             path.display()
-        )
+        ))
     })?;
     if label != "PUBLIC KEY" {
-        return Err(format!(
+        return Err(InputFault::Invalid(format!(
             "{} holds a \"{label}\" PEM; give the target's SubjectPublicKeyInfo PEM (\"BEGIN PUBLIC KEY\")",
             path.display()
-        ));
+        )));
     }
     Ok(der)
 }

@@ -3,12 +3,18 @@
 //! A file is written to a temporary name in the destination directory, flushed to the device,
 //! then moved into place with a no-clobber rename (renameat2 RENAME_NOREPLACE, or link + unlink
 //! where the filesystem lacks it), and finally the directory itself is flushed so the new name
-//! survives a power cut. The file is read back and its SHA-256 compared before success.
-use std::fs::File;
+//! survives a power cut. The file is read back and its SHA-256 compared before success: from
+//! the device, not the page cache (the file's cached pages are dropped first), so a medium that
+//! loses writes is caught here and not at the uploader.
+//!
+//! Nothing follows a symbolic link: a name that exists as a link (even a dangling one) is
+//! "already there", and every open of an output uses O_NOFOLLOW.
+use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use rustix::fs::OFlags;
 use sha2::{Digest, Sha256};
 
 /// Why an output could not be written.
@@ -18,7 +24,7 @@ pub enum WriteError {
         "{0} already exists; byok-ceremony never overwrites an output: move it away or choose another name"
     )]
     Exists(PathBuf),
-    #[error("the output directory {0} does not exist; create it or choose another --out")]
+    #[error("the output directory {0} does not exist; create it or choose another directory")]
     NoDirectory(PathBuf),
     #[error(
         "could not write {path}: {source}; check that the medium is mounted, writable and not full, then try again (nothing partial was left)"
@@ -56,7 +62,7 @@ pub fn write_new_with_mode(
         path: target.clone(),
         source,
     };
-    if target.exists() {
+    if exists_here(&target) {
         return Err(WriteError::Exists(target));
     }
     let mut temp = tempfile::Builder::new()
@@ -77,7 +83,7 @@ pub fn write_new_with_mode(
     })?;
     File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
     let written = Sha256::digest(bytes);
-    let read_back = sha256_file(&target).map_err(io)?;
+    let read_back = sha256_from_device(&target).map_err(io)?;
     if read_back != written.as_slice() {
         let _ = std::fs::remove_file(&target);
         return Err(WriteError::ReadBackMismatch(target));
@@ -93,8 +99,11 @@ pub fn write_new_or_identical(
     bytes: &[u8],
 ) -> Result<[u8; 32], WriteError> {
     let target = dir.join(name);
-    if target.exists() {
-        let existing = sha256_file(&target).map_err(|source| WriteError::Io {
+    if std::fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(WriteError::Exists(target));
+    }
+    if exists_here(&target) {
+        let existing = sha256_from_device(&target).map_err(|source| WriteError::Io {
             path: target.clone(),
             source,
         })?;
@@ -108,9 +117,35 @@ pub fn write_new_or_identical(
     write_new(dir, name, bytes)
 }
 
+/// True when something (a file, a directory, a symbolic link even if dangling) has this name.
+pub fn exists_here(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}
+
+/// Opens an output the tool wrote, for reading, refusing a symbolic link in its place.
+pub fn open_nofollow(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+}
+
+/// The SHA-256 of an output as the medium holds it: the file's cached pages are written and
+/// dropped first, so the bytes hashed come from the device.
+pub fn sha256_from_device(path: &Path) -> std::io::Result<[u8; 32]> {
+    let file = open_nofollow(path)?;
+    file.sync_all()?;
+    // Advice only: where the kernel keeps the pages anyway the read is from cache, as before.
+    let _ = rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed);
+    sha256_of(file)
+}
+
 /// Streams a file through SHA-256.
 pub fn sha256_file(path: &Path) -> std::io::Result<[u8; 32]> {
-    let mut file = File::open(path)?;
+    sha256_of(File::open(path)?)
+}
+
+fn sha256_of(mut file: File) -> std::io::Result<[u8; 32]> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -144,6 +179,23 @@ mod tests {
             .map(|e| e.expect("entry").file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("a.byok")]);
+    }
+
+    /// Issue 13, item 1: a link at the output's name, dangling or to a file with the very
+    /// bytes, is "already there"; nothing is written through it.
+    #[test]
+    fn a_symlink_at_the_name_is_never_written_through() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let nowhere = dir.path().join("nowhere");
+        std::os::unix::fs::symlink(&nowhere, dir.path().join("a.byok")).expect("plant");
+        let err = write_new(dir.path(), "a.byok", b"x").expect_err("link");
+        assert!(matches!(err, WriteError::Exists(_)), "{err}");
+        assert!(!nowhere.exists());
+        let same = dir.path().join("same");
+        std::fs::write(&same, b"x").expect("write");
+        std::os::unix::fs::symlink(&same, dir.path().join("b.byok")).expect("plant");
+        let err = write_new_or_identical(dir.path(), "b.byok", b"x").expect_err("link");
+        assert!(matches!(err, WriteError::Exists(_)), "{err}");
     }
 
     #[test]

@@ -11,11 +11,12 @@
 use std::path::Path;
 
 use cryptoki::types::AuthPin;
-use zeroize::Zeroizing;
 
 /// Why the PIN file was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum CurrentPinsError {
+    #[error(transparent)]
+    Input(#[from] crate::media::input::InputError),
     #[error("could not read the current-PINs file {path}: {source}")]
     Read {
         path: String,
@@ -43,12 +44,7 @@ pub struct CurrentPins {
 impl CurrentPins {
     pub fn load(path: &Path) -> Result<CurrentPins, CurrentPinsError> {
         let bytes =
-            Zeroizing::new(
-                std::fs::read(path).map_err(|source| CurrentPinsError::Read {
-                    path: path.display().to_string(),
-                    source,
-                })?,
-            );
+            crate::media::input::read_secret_input(path, crate::media::input::SMALL_SECRET)?;
         CurrentPins::parse(&bytes)
     }
 

@@ -32,6 +32,8 @@ pub use people::{FromFiles, Presented, QuorumSoFar, ResplitPeople};
 /// Why a re-split stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ResplitError {
+    #[error(transparent)]
+    Input(#[from] crate::media::input::InputError),
     #[error("could not read the provisioning record {path}: {source}")]
     ReadRecord {
         path: String,
@@ -248,10 +250,7 @@ pub fn resplit_with(
 
 /// The token's current record, strictly parsed.
 fn read_record(path: &Path) -> Result<ProvisioningRecord, ResplitError> {
-    let bytes = std::fs::read(path).map_err(|source| ResplitError::ReadRecord {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let bytes = crate::media::input::read_input(path, crate::media::input::RECORD)?;
     Ok(ProvisioningRecord::parse(&bytes)?)
 }
 
@@ -327,8 +326,8 @@ fn read_typed(path: &Path) -> Result<zeroize::Zeroizing<String>, ResplitError> {
         path: shown.clone(),
         source,
     };
-    let bytes =
-        zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| fail(ShareFileError::Read(e)))?);
+    let bytes = crate::media::input::read_secret_input(path, crate::media::input::SHARE)
+        .map_err(|e| fail(ShareFileError::Input(e)))?;
     let text = std::str::from_utf8(&bytes).map_err(|_| fail(ShareFileError::NotText))?;
     super::share_file::share_text_in(text, PinGroup::UserPin).map_err(fail)
 }

@@ -45,6 +45,8 @@ pub const MAX_LABEL_BYTES: usize = 32;
 /// Why a provisioning script was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ScriptError {
+    #[error(transparent)]
+    Input(#[from] crate::media::input::InputError),
     #[error("could not read the provisioning script {path}: {source}")]
     Read {
         path: String,
@@ -150,9 +152,10 @@ impl ProvisioningScript {
     }
 
     pub fn load(path: &std::path::Path) -> Result<ProvisioningScript, ScriptError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScriptError::Read {
+        let bytes = crate::media::input::read_input(path, crate::media::input::SCRIPT)?;
+        let text = String::from_utf8(bytes).map_err(|e| ScriptError::Read {
             path: path.display().to_string(),
-            source,
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
         })?;
         ProvisioningScript::parse(&text)
     }

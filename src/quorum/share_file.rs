@@ -17,6 +17,8 @@ pub fn file_name(custodian: &str) -> String {
 /// Why a share file could not be written or read.
 #[derive(Debug, thiserror::Error)]
 pub enum ShareFileError {
+    #[error(transparent)]
+    Input(#[from] crate::media::input::InputError),
     #[error("{0}")]
     Share(#[from] ShareError),
     #[error("{0}")]

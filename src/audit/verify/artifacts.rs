@@ -77,7 +77,8 @@ pub fn media(media: &Path, replay: &Replay) -> Result<usize, Fault> {
 }
 
 fn manifest(path: &Path, byok_sha256: &str, wrapped_entry: &str, at: At) -> Result<(), Fault> {
-    let bytes = std::fs::read(path).map_err(|e| Fault::unreadable(path, &e))?;
+    let bytes = crate::media::input::read_input(path, crate::media::input::MANIFEST)
+        .map_err(|e| Fault::at(at, format!("exported a manifest that cannot be read: {e}")))?;
     let manifest = Manifest::parse(&bytes)
         .map_err(|e| Fault::at(at, format!("exported a manifest that does not parse: {e}")))?;
     if manifest.byok_sha256 != byok_sha256 {

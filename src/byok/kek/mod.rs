@@ -13,7 +13,6 @@
 //! that custodians compare.
 
 use std::fmt;
-use std::io::Read;
 use std::path::Path;
 
 use base64::Engine;
@@ -52,9 +51,6 @@ pub const KNOWN_HOST_SUFFIXES: [&str; 8] = [
     "managedhsm.microsoftazure.de",
 ];
 
-/// Largest KEK file we read: a 4096-bit `az keyvault key show` JSON is about 2 KiB.
-const MAX_KEK_FILE_BYTES: u64 = 1024 * 1024;
-
 use super::oids::{RSA_ENCRYPTION, RSASSA_PSS};
 const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 
@@ -80,15 +76,13 @@ const EC_JWK_FIELDS: [&str; 3] = ["crv", "x", "y"];
 /// Everything that can be wrong with a KEK source. Each message says what to do next.
 #[derive(Debug, thiserror::Error)]
 pub enum KekError {
+    #[error(transparent)]
+    Input(#[from] crate::media::input::InputError),
     #[error("cannot read {path}: {source}; check the path and its permissions")]
     Read {
         path: String,
         source: std::io::Error,
     },
-    #[error(
-        "{path} is larger than 1 MiB, far too large for a KEK: check that you passed the right file"
-    )]
-    TooLarge { path: String },
     #[error(
         "the KEK file is empty: download the KEK again with `az keyvault key download --file kek.pem`"
     )]
@@ -271,9 +265,15 @@ impl Kek {
     /// output), both must be the same key and the kid comes from the JSON. With `kid`, it must
     /// equal the JSON's kid when there is one.
     pub fn load(path: &Path, json_path: Option<&Path>, kid: Option<&str>) -> Result<Kek, KekError> {
-        let mut kek = Kek::from_bytes(&read_limited(path)?)?;
+        let mut kek = Kek::from_bytes(&crate::media::input::read_input(
+            path,
+            crate::media::input::KEK,
+        )?)?;
         if let Some(json_path) = json_path {
-            let from_json = Kek::from_bytes(&read_limited(json_path)?)?;
+            let from_json = Kek::from_bytes(&crate::media::input::read_input(
+                json_path,
+                crate::media::input::KEK,
+            )?)?;
             if from_json.kid.is_none() {
                 return Err(KekError::JsonExpected(json_path.display().to_string()));
             }
@@ -412,24 +412,6 @@ impl Kek {
             warnings: Vec::new(),
         })
     }
-}
-
-fn read_limited(path: &Path) -> Result<Vec<u8>, KekError> {
-    let read_error = |source| KekError::Read {
-        path: path.display().to_string(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(read_error)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_KEK_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_error)?;
-    if bytes.len() as u64 > MAX_KEK_FILE_BYTES {
-        return Err(KekError::TooLarge {
-            path: path.display().to_string(),
-        });
-    }
-    Ok(bytes)
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

@@ -11,13 +11,8 @@ impl Runner<'_> {
             phase: self.state.phase,
             reason: "the script names no provisioning record".into(),
         })?;
-        let bytes = std::fs::read(&path).map_err(|e| RunError::Step {
-            phase: self.state.phase,
-            reason: format!(
-                "cannot read the provisioning record {}: {e}",
-                path.display()
-            ),
-        })?;
+        let bytes = crate::media::input::read_input(&path, crate::media::input::RECORD)
+            .map_err(step(self.state.phase))?;
         let record = ProvisioningRecord::parse(&bytes).map_err(step(self.state.phase))?;
         let hsm = self.hsm_ref()?;
         let session = self.session()?;

@@ -600,10 +600,8 @@ impl<'p> Runner<'p> {
 
 /// Reads a custodian's share file into zeroizing memory and takes the share out of it.
 fn read_share(path: &Path) -> Result<Zeroizing<String>, String> {
-    let bytes = Zeroizing::new(
-        std::fs::read(path)
-            .map_err(|e| format!("cannot read the share file {}: {e}", path.display()))?,
-    );
+    let bytes = crate::media::input::read_secret_input(path, crate::media::input::SHARE)
+        .map_err(|e| e.to_string())?;
     let text = std::str::from_utf8(&bytes).map_err(|_| "the share file is not text".to_owned())?;
     share_file::share_text_in(text, PinGroup::UserPin).map_err(|e| e.to_string())
 }
