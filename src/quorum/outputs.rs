@@ -76,7 +76,7 @@ pub fn preflight<'a>(
         .chain(std::iter::once(RECORD_FILE.to_owned()));
     for name in names {
         let path = dir.join(name);
-        if path.exists() {
+        if crate::media::atomic::exists_here(&path) {
             return Err(OutputError::Exists(path));
         }
     }

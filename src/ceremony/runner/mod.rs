@@ -299,7 +299,7 @@ pub fn run_with(
         source,
     })?;
     let log_path = state_dir.join(format!("{}.audit.jsonl", script.ceremony_id));
-    let mut runner = if log_path.exists() {
+    let mut runner = if crate::media::atomic::exists_here(&log_path) {
         Runner::reopen(script, people, media, &log_path, recover)?
     } else {
         Runner::start(script, people, media, &log_path)?
