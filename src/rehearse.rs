@@ -130,7 +130,10 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<RehearsalOutcome, RehearseErro
     ]
     .map(|ext| opts.out_dir.join(format!("{name}.{ext}")));
     // Refuse early, before any HSM work, when an output is already there.
-    if let Some(existing) = outputs.iter().find(|p| crate::media::atomic::exists_here(p)) {
+    if let Some(existing) = outputs
+        .iter()
+        .find(|p| crate::media::atomic::exists_here(p))
+    {
         return Err(WriteError::Exists(existing.clone()).into());
     }
     let out_dir =

@@ -488,3 +488,41 @@ fn bare_jwk_is_checked_as_strictly() {
     jwk["use"] = Value::from("enc");
     assert_message(&rejected(&bytes_of(&jwk)), &["unexpected field \"use\""]);
 }
+
+/// Issue 13, item 7: a modulus of the right size that anyone can factor is refused, naming
+/// the reason: n = 3 * (2^2046 + 1), and the square of a 1024-bit odd number.
+#[test]
+fn a_trivially_factorable_modulus_is_refused() {
+    use base64::Engine;
+    use num_bigint::BigUint;
+    let with_modulus = |n: &BigUint| {
+        let mut json = keyshow();
+        json["key"]["n"] =
+            Value::String(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(n.to_bytes_be()));
+        bytes_of(&json)
+    };
+    let one = BigUint::from(1u32);
+    let n: BigUint = BigUint::from(3u32) * ((&one << 2046u32) + 1u32);
+    assert_eq!(n.bits(), 2048);
+    assert_message(
+        &rejected(&with_modulus(&n)),
+        &[
+            "small prime factor 3",
+            "anyone can factor it",
+            "download the KEK again",
+        ],
+    );
+    // The square of a 1024-bit odd number with no factor below 2^16 (the first such above
+    // 1.75 * 2^1023), so only the perfect-power check can catch it.
+    let no_small_factor = |r: &BigUint| (2u32..65536).all(|p| r % p != BigUint::ZERO);
+    let mut root: BigUint = (&one << 1023u32) + (&one << 1022u32) + (&one << 1021u32) + 1u32;
+    while !no_small_factor(&root) {
+        root += 2u32;
+    }
+    let square = &root * &root;
+    assert_eq!(square.bits(), 2048);
+    assert_message(
+        &rejected(&with_modulus(&square)),
+        &["perfect power (an integer to the power 2)"],
+    );
+}

@@ -543,8 +543,14 @@ mod tests {
         assert!(matches!(err, LogError::Symlink(_)), "{err}");
         assert!(err.to_string().contains("remove the link"), "{err}");
         assert_eq!(std::fs::read(&elsewhere).expect("read"), b"");
-        assert!(matches!(log.mirror_to(&dangling), Err(LogError::Symlink(_))));
-        assert!(!nowhere.exists(), "nothing is created through a dangling link");
+        assert!(matches!(
+            log.mirror_to(&dangling),
+            Err(LogError::Symlink(_))
+        ));
+        assert!(
+            !nowhere.exists(),
+            "nothing is created through a dangling link"
+        );
         // The log itself: created only where nothing is, reopened only if not a link.
         assert!(matches!(
             AuditLog::<Event>::create(&dangling),

@@ -32,6 +32,7 @@ use crate::byok::strict_json::{Json, ParseFailure, first_duplicate, member};
 
 mod json;
 mod kid;
+mod modulus;
 mod pem_der;
 
 pub use kid::Kid;
@@ -394,6 +395,11 @@ impl Kek {
         }
         if n.last().is_some_and(|b| b % 2 == 0) {
             return Err(KekError::BadModulus("the modulus is even".to_owned()));
+        }
+        if let Some(why) = modulus::weakness(n) {
+            return Err(KekError::BadModulus(format!(
+                "{why}, so anyone can factor it and unwrap what it protects"
+            )));
         }
         let precision = u32::try_from(n.len() * 8)
             .map_err(|_| KekError::BadModulus("the modulus is too long".to_owned()))?;
