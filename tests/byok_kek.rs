@@ -526,3 +526,39 @@ fn a_trivially_factorable_modulus_is_refused() {
         &["perfect power (an integer to the power 2)"],
     );
 }
+
+/// Issue 13, item 9: the same KEK wrapped at 76 columns, on one base64 line, or as one line
+/// altogether loads as the same key; a broken PKCS#1 block says what is wrong with the PEM.
+#[test]
+fn pem_wrapped_at_any_width_is_the_same_kek_and_pem_errors_speak_of_pem() {
+    use base64::Engine;
+    let reference = load("kek-2048.public.pem");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(reference.spki_der());
+    let wrap = |width: usize| {
+        b64.as_bytes()
+            .chunks(width)
+            .map(|c| std::str::from_utf8(c).expect("ascii"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for body in [wrap(76), wrap(b64.len()), wrap(64)] {
+        let pem = format!("-----BEGIN PUBLIC KEY-----\n{body}\n-----END PUBLIC KEY-----\n");
+        let kek = Kek::from_bytes(pem.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(kek.fingerprint(), reference.fingerprint());
+    }
+    let one_line = format!("-----BEGIN PUBLIC KEY-----{b64}-----END PUBLIC KEY-----");
+    let kek = Kek::from_bytes(one_line.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(kek.fingerprint(), reference.fingerprint());
+
+    let broken = "-----BEGIN RSA PUBLIC KEY-----\nMAAA\n-----END RSA PUBLIC KEY-----\n";
+    let message = rejected(broken.as_bytes());
+    assert_message(&message, &["RSA PUBLIC KEY block", "PKCS#1"]);
+    assert!(!message.contains("--encoding DER"), "{message}");
+    let mismatched = format!("-----BEGIN PUBLIC KEY-----\n{b64}\n-----END RSA PUBLIC KEY-----\n");
+    assert_message(
+        &rejected(mismatched.as_bytes()),
+        &["ends as \"RSA PUBLIC KEY\""],
+    );
+    let bad_base64 = "-----BEGIN PUBLIC KEY-----\nMII*\n-----END PUBLIC KEY-----\n";
+    assert_message(&rejected(bad_base64.as_bytes()), &["base64", "invalid"]);
+}

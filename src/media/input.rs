@@ -71,7 +71,7 @@ pub const SMALL_SECRET: Limit = Limit {
 /// Why an input was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    #[error("cannot open {path}: {source}; check the path and that the medium is mounted")]
+    #[error("cannot read {path}: {source}; check the path and that the medium is mounted")]
     Open {
         path: PathBuf,
         source: std::io::Error,

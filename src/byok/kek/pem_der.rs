@@ -31,17 +31,67 @@ impl Kek {
         let text = std::str::from_utf8(bytes)
             .map_err(|_| KekError::BadPem("it is not UTF-8 text".to_owned()))?;
         let block = single_pem_block(text)?;
-        let (label, der) = der::pem::decode_vec(block.as_bytes())
-            .map_err(|err| KekError::BadPem(err.to_string()))?;
+        let (label, der) = decode_pem(block)?;
         match label {
-            "PUBLIC KEY" => Kek::from_spki_der(&der),
-            "RSA PUBLIC KEY" => Kek::from_pkcs1_der(&der),
+            "PUBLIC KEY" => Kek::from_spki_der(&der).map_err(|e| match e {
+                KekError::BadDer(why) => KekError::BadPem(format!(
+                    "its PUBLIC KEY block is not an RSA SubjectPublicKeyInfo ({why})"
+                )),
+                other => other,
+            }),
+            "RSA PUBLIC KEY" => Kek::from_pkcs1_der(&der).map_err(|e| match e {
+                KekError::BadDer(why) => KekError::BadPem(format!(
+                    "its RSA PUBLIC KEY block is not a PKCS#1 RSAPublicKey ({why})"
+                )),
+                other => other,
+            }),
             other => Err(KekError::WrongPemLabel {
                 label: other.to_owned(),
                 hint: pem_label_hint(other),
             }),
         }
     }
+}
+
+/// The label and the bytes of one PEM block. The base64 may be wrapped at any width (64 as
+/// RFC 7468 says, 76 as MIME tools write, or not at all) and the whole block may be on one
+/// line; the base64 itself must be canonical (standard alphabet, padded), and the END label
+/// must be the BEGIN label.
+pub(super) fn decode_pem(block: &str) -> Result<(&str, Vec<u8>), KekError> {
+    let bad = |why: String| KekError::BadPem(why);
+    let after_begin = block
+        .strip_prefix("-----BEGIN ")
+        .ok_or_else(|| bad("no -----BEGIN line".to_owned()))?;
+    let (label, rest) = after_begin
+        .split_once("-----")
+        .ok_or_else(|| bad("the BEGIN line does not end with -----".to_owned()))?;
+    let (body, end) = rest
+        .split_once("-----END ")
+        .ok_or_else(|| bad("no -----END line".to_owned()))?;
+    let end_label = end
+        .trim_end()
+        .strip_suffix("-----")
+        .ok_or_else(|| bad("the END line does not end with -----".to_owned()))?;
+    if end_label != label {
+        return Err(bad(format!(
+            "it begins as \"{label}\" but ends as \"{end_label}\""
+        )));
+    }
+    if body.contains(':') {
+        return Err(bad(
+            "it has header lines (Proc-Type, DEK-Info): an encrypted or legacy PEM is not a KEK"
+                .to_owned(),
+        ));
+    }
+    let base64: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(&base64)
+        .map_err(|e| {
+            bad(format!(
+                "the base64 between its BEGIN and END lines is invalid: {e}"
+            ))
+        })?;
+    Ok((label, der))
 }
 
 /// Returns the one PEM block in `text`, rejecting several blocks and surrounding text.
