@@ -130,6 +130,23 @@ fn two_shares_of_which_one_is_wrong_do_not_log_in() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("quorum was not met"), "{stderr}");
+    // Each refused share's reason is printed (issue 13, item 9), never the share itself.
+    assert!(
+        stderr.contains("refused: erin's share was refused: "),
+        "{stderr}"
+    );
+    let erin = std::fs::read_to_string(room.path("provisioning/erin.share.txt")).expect("share");
+    let share = byok_ceremony::quorum::share_file::share_text_in(
+        &erin,
+        byok_ceremony::quorum::share::PinGroup::UserPin,
+    )
+    .expect("a share");
+    let compact: String = share.chars().filter(|c| !c.is_whitespace()).collect();
+    let printed: String = stderr.chars().filter(|c| !c.is_whitespace()).collect();
+    assert!(
+        !printed.contains(&compact[..24]),
+        "the share reached the terminal"
+    );
     // Nothing but the audit log (mirrored as it grows) reached the media.
     let names: Vec<_> = std::fs::read_dir(room.path("out-usb"))
         .expect("list")

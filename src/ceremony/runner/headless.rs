@@ -7,6 +7,8 @@ pub struct Headless {
     answers: Answers,
     next_share: usize,
     asked: usize,
+    /// Why each refused share was refused (the runner's notice; never the share itself).
+    refused: Vec<String>,
 }
 
 impl Headless {
@@ -15,11 +17,17 @@ impl Headless {
             answers,
             next_share: 0,
             asked: 0,
+            refused: Vec::new(),
         }
     }
 
     fn quorum_action(&mut self, view: &View) -> Result<Action, RunError> {
         let s = &view.state;
+        if matches!(view.last_event, Some("share_rejected" | "login_failed")) {
+            if let Some(notice) = &view.notice {
+                self.refused.push(notice.clone());
+            }
+        }
         if let QuorumMode::HsmNative { threshold, .. } = view.script.quorum {
             return s
                 .custodians_present()
@@ -36,9 +44,14 @@ impl Headless {
             return Err(RunError::Step {
                 phase: Phase::Quorum,
                 reason: format!(
-                    "the quorum was not met: {} valid share(s) of {} needed",
+                    "the quorum was not met: {} valid share(s) of {} needed{}",
                     s.shares_from.len(),
-                    view.script.custodians.len().min(view.threshold())
+                    view.script.custodians.len().min(view.threshold()),
+                    if self.refused.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; refused: {}", self.refused.join("; "))
+                    }
                 ),
             });
         };
