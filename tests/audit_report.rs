@@ -166,6 +166,16 @@ fn the_printed_report_carries_the_real_hashes_and_names() {
     let md = std::fs::read_to_string(&markdown).expect("markdown");
     assert!(md.contains(&groups(&manifest.byok_sha256)));
     assert!(md.contains("data:image/svg+xml;base64,"));
+    // The script's purpose is logged at genesis and reported (issue 13, item 9).
+    assert!(md.contains("Purpose"), "{md}");
+    assert!(
+        md.contains("Rehearse"),
+        "the rehearsal script's purpose: {md}"
+    );
+    assert!(
+        page.contains("Rehearse"),
+        "the HTML report names the purpose"
+    );
 
     // Never overwritten.
     let before = std::fs::read(&html).expect("report");

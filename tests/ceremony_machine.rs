@@ -43,6 +43,7 @@ fn opened_as(rehearsal: bool) -> Event {
         hsm_module: "m".into(),
         hsm_library: "l".into(),
         rehearsal,
+        purpose: None,
     }
 }
 

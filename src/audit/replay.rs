@@ -390,6 +390,7 @@ pub fn script_from_log(replay: &Replay) -> Option<CeremonyScript> {
         hsm,
         hsm_module,
         rehearsal,
+        purpose,
         ..
     }) = replay.steps.first().map(|s| &s.entry.event)
     else {
@@ -432,6 +433,7 @@ pub fn script_from_log(replay: &Replay) -> Option<CeremonyScript> {
             target: target.unwrap_or(TargetSpec::Rsa { bits: 3072 }),
             target_label,
             output_name,
+            purpose: purpose.clone(),
         },
     ))
 }
@@ -445,12 +447,13 @@ struct ScriptPins {
     target: TargetSpec,
     target_label: String,
     output_name: String,
+    purpose: Option<String>,
 }
 
 fn script_from_config(config: &MachineConfig, pins: ScriptPins) -> CeremonyScript {
     CeremonyScript {
         ceremony_id: config.ceremony_id.clone(),
-        purpose: NOT_IN_LOG.into(),
+        purpose: pins.purpose.unwrap_or_else(|| NOT_IN_LOG.into()),
         rehearsal: pins.rehearsal,
         administrator: config.administrator.clone(),
         witness: config.witness.clone(),

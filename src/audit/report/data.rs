@@ -25,6 +25,8 @@ pub struct Opened {
     pub hsm_module: String,
     pub hsm_library: String,
     pub rehearsal: bool,
+    /// The script's purpose as logged (None in logs of earlier versions).
+    pub purpose: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -233,6 +235,7 @@ impl Gatherer {
                 hsm_module,
                 hsm_library,
                 rehearsal,
+                purpose,
             } => {
                 let mut names = vec![
                     (&config.administrator, Role::Administrator),
@@ -259,6 +262,7 @@ impl Gatherer {
                     hsm_module: hsm_module.clone(),
                     hsm_library: hsm_library.clone(),
                     rehearsal: *rehearsal,
+                    purpose: purpose.clone(),
                 });
             }
             Event::PreflightCompleted { checks } => {

@@ -185,6 +185,15 @@ fn summary(s: &mut String, f: &Facts) {
     row(s, "Quorum", &html(&quorum));
     row(
         s,
+        "Purpose",
+        &html(
+            o.purpose
+                .as_deref()
+                .unwrap_or("not recorded in the log (a log of an earlier version)"),
+        ),
+    );
+    row(
+        s,
         "Tool",
         &html(&format!("byok-ceremony {}", o.tool_version)),
     );

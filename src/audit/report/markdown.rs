@@ -97,6 +97,12 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
+    kv(
+        "Purpose",
+        md(o.purpose
+            .as_deref()
+            .unwrap_or("not recorded in the log (a log of an earlier version)")),
+    );
     kv("Tool", md(&format!("byok-ceremony {}", o.tool_version)));
     kv("Workstation", md(&format!("{} ({})", o.host, o.os)));
     kv("Log entries", f.entries.to_string());

@@ -1046,6 +1046,7 @@ mod tests {
                 hsm_module: "/usr/lib/softhsm/libsofthsm2.so".into(),
                 hsm_library: "SoftHSM".into(),
                 rehearsal: true,
+                purpose: Some(text.into()),
             },
             Event::PreflightCompleted {
                 checks: vec![
@@ -1216,6 +1217,7 @@ mod tests {
             hsm_module: "m".into(),
             hsm_library: "l".into(),
             rehearsal: false,
+            purpose: None,
         });
         with_native
     }

@@ -39,6 +39,9 @@ pub enum Event {
         hsm_module: String,
         hsm_library: String,
         rehearsal: bool,
+        /// The script's purpose, for the report (absent in logs of earlier versions).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        purpose: Option<String>,
     },
     PreflightCompleted {
         checks: Vec<Check>,

@@ -259,6 +259,7 @@ mod tests {
                 hsm_module: String::new(),
                 hsm_library: String::new(),
                 rehearsal: true,
+                purpose: None,
             },
             Event::PreflightCompleted { checks: vec![] },
             Event::LoggedIn {

@@ -26,6 +26,7 @@ impl<'p> Runner<'p> {
             hsm_module: hsm.path().display().to_string(),
             hsm_library: hsm.library_description().map_err(step(Phase::Opened))?,
             rehearsal: runner.script.rehearsal,
+            purpose: Some(runner.script.purpose.clone()),
         };
         runner.commit(genesis, false)?;
         Ok(runner)
