@@ -14,7 +14,18 @@ macro_rules! say {
     }};
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
+        let text = format!($($arg)*);
+        let _ = writeln!(std::io::stdout(), "{}", $crate::text::shown_lines(&text));
+    }};
+}
+
+/// `eprintln!` for messages that may echo text from files (a kid, a name, a label): control
+/// characters are shown as `\u{..}`, never passed to the terminal (issue 13).
+#[macro_export]
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        let text = format!($($arg)*);
+        eprintln!("{}", $crate::text::shown_lines(&text));
     }};
 }
 
@@ -29,4 +40,5 @@ pub mod media;
 pub mod quorum;
 pub mod rehearse;
 pub mod strict_toml;
+pub mod text;
 pub mod tui;

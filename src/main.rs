@@ -136,7 +136,7 @@ fn choose_and_run() -> ExitCode {
     use byok_ceremony::tui::picker::{Choice, choose};
     let scripts = byok_ceremony::cli::run::find_scripts();
     if scripts.is_empty() {
-        eprintln!(
+        byok_ceremony::tell!(
             "error: no ceremony script found in ceremony-scripts/ or on mounted media; mount the medium that holds it, or run `byok-ceremony run SCRIPT` (see --help)"
         );
         return ExitCode::from(2);
@@ -157,7 +157,7 @@ fn choose_and_run() -> ExitCode {
         }
         Ok(Choice::Quit) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!(
+            byok_ceremony::tell!(
                 "error: the terminal could not be used ({e}); run `byok-ceremony run SCRIPT` instead"
             );
             ExitCode::from(3)
@@ -169,7 +169,7 @@ fn run_rehearse(args: RehearseArgs) -> ExitCode {
     let spec = match TargetSpec::from_azure(&args.key_type, args.key_size, args.curve.as_deref()) {
         Ok(spec) => spec,
         Err(e) => {
-            eprintln!("error: {e}");
+            byok_ceremony::tell!("error: {e}");
             return ExitCode::from(2);
         }
     };
@@ -233,7 +233,7 @@ fn run_rehearse(args: RehearseArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            byok_ceremony::tell!("error: {e}");
             ExitCode::from(1)
         }
     }

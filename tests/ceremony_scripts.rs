@@ -139,3 +139,74 @@ fn the_shipped_ceremonies_match_the_shipped_provisioning() {
     let s = CeremonyScript::parse(&shipped("rehearsal.toml")).expect("rehearsal");
     assert_eq!(s.custodians, rehearsal.user_pin.custodians);
 }
+
+/// Issue 13, items 5 and 6: control characters in any name, label, purpose or instruction
+/// are refused at parse time, and one person cannot hold two roles by spelling.
+#[test]
+fn hostile_text_and_lookalike_names_are_refused() {
+    let esc = "\\u001b[2J";
+    for (from, to, needle) in [
+        (
+            "purpose = \"Create",
+            format!("purpose = \"{esc}Create"),
+            "control character U+001B",
+        ),
+        (
+            "instruction = \"Each person",
+            format!("instruction = \"\\u0007Each person"),
+            "control character U+0007",
+        ),
+        (
+            "witness = \"Wendy Witness\"",
+            format!("witness = \"Wendy{esc}\""),
+            "control character",
+        ),
+        (
+            "custodians = [\"carol\"",
+            "custodians = [\"car\\u200Bol\"".to_owned(),
+            "invisible",
+        ),
+        (
+            "witness = \"Wendy Witness\"",
+            "witness = \"alice admin\"".to_owned(),
+            "same person",
+        ),
+        (
+            "witness = \"Wendy Witness\"",
+            "witness = \"Wendy Witness \"".to_owned(),
+            "starts or ends with a space",
+        ),
+        (
+            "witness = \"Wendy Witness\"",
+            "witness = \"Wendy\\u00A0Witness\"".to_owned(),
+            "space other than a plain one",
+        ),
+        (
+            "custodians = [\"carol\", \"dave\"",
+            "custodians = [\"carol\", \"Carol\"".to_owned(),
+            "same person",
+        ),
+        (
+            "auditor = \"Aaron Auditor\"",
+            "auditor = \"Aaron Audit\\u043Er\"".to_owned(),
+            "mixes writing systems",
+        ),
+        (
+            "auditor = \"Aaron Auditor\"",
+            format!("auditor = \"{}\"", "A".repeat(65)),
+            "at most 64",
+        ),
+        (
+            "purpose = \"Create",
+            format!("purpose = \"{}", "p".repeat(1001)),
+            "at most 1000",
+        ),
+    ] {
+        let (_, message) = refusal(from, &to);
+        assert!(message.contains(needle), "{to:?}: {message}");
+        assert!(
+            !message.chars().any(|c| c.is_control()),
+            "the refusal itself must not echo control characters: {message:?}"
+        );
+    }
+}

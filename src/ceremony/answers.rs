@@ -136,6 +136,31 @@ impl Answers {
                 )));
             }
         };
+        // Names are the script's, and a deviation's text goes into the log and the report:
+        // plain text only (issue 13).
+        let names = raw
+            .present
+            .iter()
+            .map(|n| ("present", n))
+            .chain(raw.sign_off.iter().map(|n| ("sign_off", n)))
+            .chain(
+                raw.shares
+                    .iter()
+                    .map(|s| ("shares.custodian", &s.custodian)),
+            );
+        for (field, name) in names {
+            crate::text::check_name(field, name)
+                .map_err(|e| AnswersError::Invalid(e.to_string()))?;
+        }
+        for d in &raw.deviations {
+            crate::text::check_text(
+                "deviations.text",
+                &d.text,
+                crate::text::MAX_INSTRUCTION_CHARS,
+                true,
+            )
+            .map_err(|e| AnswersError::Invalid(e.to_string()))?;
+        }
         for d in &raw.deviations {
             if !PHASE_NAMES.contains(&d.phase.as_str()) {
                 return Err(AnswersError::Invalid(format!(

@@ -44,7 +44,7 @@ struct RawScript {
     format: Spanned<String>,
     version: Spanned<u32>,
     ceremony_id: Spanned<String>,
-    purpose: String,
+    purpose: Spanned<String>,
     #[serde(default)]
     rehearsal: bool,
     roles: RawRoles,
@@ -127,7 +127,7 @@ struct RawOutputs {
 #[serde(deny_unknown_fields)]
 struct RawStep {
     phase: Spanned<String>,
-    instruction: String,
+    instruction: Spanned<String>,
 }
 
 /// A validated ceremony script.
@@ -212,25 +212,34 @@ impl CeremonyScript {
         }
         check_name(&raw.ceremony_id, "ceremony_id").map_err(|m| at(raw.ceremony_id.span(), m))?;
 
-        // Roles: every person has exactly one role.
-        let mut seen: Vec<(&str, std::ops::Range<usize>)> = Vec::new();
-        let mut people = vec![&raw.roles.administrator, &raw.roles.witness];
-        people.extend(raw.roles.auditor.iter());
-        people.extend(raw.roles.custodians.get_ref().iter());
-        for p in people {
-            if p.get_ref().trim().is_empty() {
-                return Err(at(p.span(), "a role needs a person's name".into()));
-            }
-            if seen.iter().any(|(n, _)| *n == p.get_ref()) {
-                return Err(at(
-                    p.span(),
-                    format!(
-                        "\"{}\" holds two roles; roles must be distinct people",
-                        p.get_ref()
-                    ),
-                ));
-            }
-            seen.push((p.get_ref(), p.span()));
+        crate::text::check_text(
+            "purpose",
+            raw.purpose.get_ref(),
+            crate::text::MAX_PURPOSE_CHARS,
+            true,
+        )
+        .map_err(|e| at(raw.purpose.span(), e.to_string()))?;
+
+        // Roles: every person has exactly one role, and one spelling (issue 13: "alice" and
+        // "Alice", or a name with a Cyrillic letter, are not two people).
+        let mut people = vec![
+            (&raw.roles.administrator, "roles.administrator"),
+            (&raw.roles.witness, "roles.witness"),
+        ];
+        people.extend(raw.roles.auditor.iter().map(|a| (a, "roles.auditor")));
+        people.extend(
+            raw.roles
+                .custodians
+                .get_ref()
+                .iter()
+                .map(|c| (c, "roles.custodians")),
+        );
+        let mut seen: Vec<&str> = Vec::new();
+        for (p, field) in people {
+            crate::text::check_name(field, p.get_ref()).map_err(|e| at(p.span(), e.to_string()))?;
+            seen.push(p.get_ref());
+            crate::text::check_distinct(seen.iter().copied())
+                .map_err(|e| at(p.span(), format!("{e} (roles must be distinct people)")))?;
         }
         let custodians: Vec<String> = raw
             .roles
@@ -308,8 +317,16 @@ impl CeremonyScript {
         };
 
         let token = match (&raw.hsm.label, &raw.hsm.serial, &raw.hsm.uri) {
-            (Some(l), None, None) => TokenSelector::Label(l.get_ref().clone()),
-            (None, Some(s), None) => TokenSelector::Serial(s.get_ref().clone()),
+            (Some(l), None, None) => {
+                crate::text::check_label("hsm.label", l.get_ref())
+                    .map_err(|e| at(l.span(), e.to_string()))?;
+                TokenSelector::Label(l.get_ref().clone())
+            }
+            (None, Some(s), None) => {
+                crate::text::check_label("hsm.serial", s.get_ref())
+                    .map_err(|e| at(s.span(), e.to_string()))?;
+                TokenSelector::Serial(s.get_ref().clone())
+            }
             (None, None, Some(u)) => TokenSelector::Uri(
                 Pkcs11Uri::parse(u.get_ref()).map_err(|e| at(u.span(), e.to_string()))?,
             ),
@@ -382,12 +399,19 @@ impl CeremonyScript {
                     ),
                 ));
             }
-            steps.push((s.phase.get_ref().clone(), s.instruction.clone()));
+            crate::text::check_text(
+                "steps.instruction",
+                s.instruction.get_ref(),
+                crate::text::MAX_INSTRUCTION_CHARS,
+                true,
+            )
+            .map_err(|e| at(s.instruction.span(), e.to_string()))?;
+            steps.push((s.phase.get_ref().clone(), s.instruction.get_ref().clone()));
         }
 
         Ok(CeremonyScript {
             ceremony_id: raw.ceremony_id.get_ref().clone(),
-            purpose: raw.purpose,
+            purpose: raw.purpose.into_inner(),
             rehearsal: raw.rehearsal,
             administrator: raw.roles.administrator.get_ref().clone(),
             witness: raw.roles.witness.get_ref().clone(),
@@ -463,11 +487,10 @@ fn check_name(name: &Spanned<String>, field: &str) -> Result<(), String> {
 
 fn check_label(label: &Spanned<String>) -> Result<(), String> {
     let l = label.get_ref();
-    if l.is_empty() || l.len() > 64 || l.chars().any(char::is_control) {
-        Err("target.label must be 1-64 printable characters".into())
-    } else {
-        Ok(())
+    if l.is_empty() || l.chars().count() > 64 {
+        return Err("target.label must be 1-64 printable characters".into());
     }
+    crate::text::check_text("target.label", l, 64, false).map_err(|e| e.to_string())
 }
 
 fn check_file_name(name: &str) -> Result<(), String> {

@@ -86,7 +86,7 @@ fn run_verify(args: &VerifyArgs) -> ExitCode {
     let given = match given(args) {
         Ok(k) => k,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::tell!("error: {e}");
             return e.exit_code();
         }
     };
@@ -126,7 +126,7 @@ fn run_verify(args: &VerifyArgs) -> ExitCode {
 fn run_report(args: &ReportArgs) -> ExitCode {
     // A dangling symlink is "already there" too: never write through one.
     if std::fs::symlink_metadata(&args.output).is_ok() {
-        eprintln!(
+        crate::tell!(
             "error: {} already exists; byok-ceremony never overwrites an output: move it away or choose another name",
             args.output.display()
         );
@@ -135,7 +135,7 @@ fn run_report(args: &ReportArgs) -> ExitCode {
     let given = match given(&args.verify) {
         Ok(k) => k,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::tell!("error: {e}");
             return e.exit_code();
         }
     };
@@ -155,7 +155,7 @@ fn run_report(args: &ReportArgs) -> ExitCode {
     let (dir, name) = match split_output(&args.output) {
         Ok(parts) => parts,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::tell!("error: {e}");
             return ExitCode::from(2);
         }
     };
@@ -169,7 +169,7 @@ fn run_report(args: &ReportArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::tell!("error: {e}");
             ExitCode::from(1)
         }
     }
@@ -181,7 +181,7 @@ fn run_replay(args: &ReplayArgs) -> ExitCode {
     let (replay, script) = match load_replay(args) {
         Ok(loaded) => loaded,
         Err((code, message)) => {
-            eprintln!("{message}");
+            crate::tell!("{message}");
             return ExitCode::from(code);
         }
     };
@@ -193,7 +193,7 @@ fn run_replay(args: &ReplayArgs) -> ExitCode {
     match crate::tui::replay::run(&mut player) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!(
+            crate::tell!(
                 "error: the terminal could not be used: {e}; audit replay needs an interactive terminal (run it in a terminal window, not through a pipe)"
             );
             ExitCode::from(3)

@@ -70,7 +70,7 @@ impl ProvisionArgs {
 pub fn run(args: ProvisionArgs) -> ExitCode {
     let terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if !args.headless && !terminal {
-        eprintln!(
+        crate::tell!(
             "error: the guided provisioning needs a terminal (80x24 is enough); from a script or a pipe, add --headless (a re-split then takes the old shares from --share files)"
         );
         return ExitCode::from(2);
@@ -78,11 +78,11 @@ pub fn run(args: ProvisionArgs) -> ExitCode {
     let (script, sha256) = match load(&args.script) {
         Ok(loaded) => loaded,
         Err(e @ ScriptError::Read { .. }) => {
-            eprintln!("error: {e}");
+            crate::tell!("error: {e}");
             return ExitCode::from(3);
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::tell!("error: {e}");
             return ExitCode::from(1);
         }
     };
@@ -126,7 +126,7 @@ fn resplit_options(args: &ProvisionArgs) -> Option<ResplitOptions> {
 
 /// Prints why a (re-split or) provisioning stopped; exit 3 when it could not run at all.
 fn failed(e: &ResplitError) -> ExitCode {
-    eprintln!("error: {e}");
+    crate::tell!("error: {e}");
     let could_not_run = matches!(
         e,
         ResplitError::Hsm(HsmError::Load { .. })
@@ -164,18 +164,18 @@ fn guided(script: ProvisioningScript, args: &ProvisionArgs, sha256: String) -> E
             ExitCode::SUCCESS
         }
         Ending::Failed(e) => {
-            eprintln!("error: {e}");
+            crate::tell!("error: {e}");
             let could_not_run = matches!(e, ProvisionError::Hsm(HsmError::Load { .. }));
             ExitCode::from(if could_not_run { 3 } else { 1 })
         }
         Ending::LeftBeforeStart => {
-            eprintln!(
+            crate::tell!(
                 "provisioning was left before the token was found: nothing was changed or written"
             );
             ExitCode::from(1)
         }
         Ending::Broken(message) => {
-            eprintln!("error: {message}");
+            crate::tell!("error: {message}");
             ExitCode::from(1)
         }
     }
@@ -207,13 +207,13 @@ fn guided_resplit(
         }
         Ending::Failed(e) => failed(&e),
         Ending::LeftBeforeStart => {
-            eprintln!(
+            crate::tell!(
                 "the re-split was left before the token was found: nothing was changed or written"
             );
             ExitCode::from(1)
         }
         Ending::Broken(message) => {
-            eprintln!("error: {message}");
+            crate::tell!("error: {message}");
             ExitCode::from(1)
         }
     }

@@ -75,7 +75,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     let answers = match Answers::load(answers_path) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::tell!("error: {e}");
             return ExitCode::from(3);
         }
     };
@@ -104,7 +104,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::tell!("error: {e}");
             ExitCode::from(1)
         }
     }

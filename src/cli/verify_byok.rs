@@ -64,7 +64,7 @@ pub fn run(file: &Path, inputs: &Inputs) -> ExitCode {
             ExitCode::from(1)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::tell!("error: {e}");
             e.exit_code()
         }
     }

@@ -246,8 +246,15 @@ impl ProvisioningScript {
                             "mode = \"adopt\" needs exactly one of label, serial or uri to select the token".into(),
                         ));
                     }
-                    (Some(l), _, _) => TokenSelector::Label(l.get_ref().clone()),
-                    (_, Some(s), _) => TokenSelector::Serial(s.get_ref().clone()),
+                    (Some(l), _, _) => {
+                        check_label(l).map_err(|m| invalid(l.span(), m))?;
+                        TokenSelector::Label(l.get_ref().clone())
+                    }
+                    (_, Some(s), _) => {
+                        crate::text::check_label("token.serial", s.get_ref())
+                            .map_err(|e| invalid(s.span(), e.to_string()))?;
+                        TokenSelector::Serial(s.get_ref().clone())
+                    }
                     (_, _, Some(u)) => {
                         let uri = Pkcs11Uri::parse(u.get_ref())
                             .map_err(|e| invalid(u.span(), e.to_string()))?;
@@ -377,7 +384,7 @@ fn check_label(label: &Spanned<String>) -> Result<(), String> {
             "the token label must be 1-{MAX_LABEL_BYTES} bytes without trailing blanks"
         ));
     }
-    Ok(())
+    crate::text::check_label("token.label", l).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

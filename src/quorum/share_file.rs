@@ -51,10 +51,15 @@ pub fn render(
         let _ = writeln!(out, "REHEARSAL ONLY - this share protects a test token.\n");
     }
     let _ = writeln!(out, "Custodian: {custodian}");
+    // The token's own words (an adopted token's label is whatever it holds): shown plainly.
+    let shown = crate::text::shown;
     let _ = writeln!(
         out,
         "Token:     \"{}\" serial {} ({} {})\n",
-        token.label, token.serial, token.manufacturer, token.model
+        shown(&token.label),
+        shown(&token.serial),
+        shown(&token.manufacturer),
+        shown(&token.model)
     );
     for share in shares {
         let text = share.to_text()?;
@@ -119,4 +124,34 @@ pub fn share_text_in(
 ) -> Result<Zeroizing<String>, ShareFileError> {
     let share = share_in(text, group)?;
     Ok(share.to_text()?.grouped())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quorum::share::{PinGroup, SplitId};
+
+    /// Issue 13, item 5: an adopted token's label is the token's own; it is written plainly.
+    #[test]
+    fn a_token_label_with_escapes_is_written_plainly() {
+        let token = TokenIdentity {
+            label: "evil\u{1b}]0;owned\u{7}".into(),
+            ..TokenIdentity::default()
+        };
+        let share = Share::from_parts(
+            PinGroup::UserPin,
+            SplitId([1; 6]),
+            2,
+            3,
+            1,
+            Zeroizing::new(vec![9; 24]),
+        )
+        .expect("share");
+        let text = render("alice", &token, &[&share], true).expect("render");
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "a control character reached the share file"
+        );
+        assert!(text.contains("evil\\u{1b}]0;owned\\u{7}"));
+    }
 }

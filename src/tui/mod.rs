@@ -23,3 +23,42 @@ pub mod theme;
 pub mod widgets;
 
 pub use terminal::run;
+
+/// Makes every cell of a drawn frame plain text: a control or invisible character that came
+/// from a file (a name in a replayed log, a token's label, a kid) is drawn as `?` instead of
+/// reaching the terminal, where ESC or BEL would act. Called at the end of every draw.
+pub fn plain_cells(frame: &mut ratatui::Frame) {
+    for cell in frame.buffer_mut().content.iter_mut() {
+        if cell.symbol().chars().any(crate::text::acts_unseen) {
+            cell.set_symbol("?");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use ratatui::widgets::Paragraph;
+
+    #[test]
+    fn no_control_character_reaches_the_terminal() {
+        let mut terminal = Terminal::new(TestBackend::new(20, 1)).expect("terminal");
+        terminal
+            .draw(|f| {
+                let area = f.area();
+                f.render_widget(Paragraph::new("ab\u{1b}]0;x\u{7}c\u{202e}d"), area);
+                super::plain_cells(f);
+            })
+            .expect("draw");
+        let drawn: String = terminal
+            .backend()
+            .buffer()
+            .content
+            .iter()
+            .map(|c| c.symbol().to_owned())
+            .collect();
+        assert!(!drawn.chars().any(crate::text::acts_unseen), "{drawn:?}");
+        assert!(drawn.starts_with("ab"), "{drawn:?}");
+    }
+}

@@ -184,7 +184,10 @@ pub fn choose(found: Vec<FoundScript>) -> std::io::Result<Choice> {
     picker.theme = Theme::detect();
     let mut terminal = ratatui::init();
     let choice = loop {
-        if let Err(e) = terminal.draw(|f| draw(f, &picker)) {
+        if let Err(e) = terminal.draw(|f| {
+            draw(f, &picker);
+            super::plain_cells(f);
+        }) {
             break Err(e);
         }
         match crossterm::event::read() {

@@ -393,7 +393,10 @@ pub fn run(player: &mut Player) -> std::io::Result<()> {
     };
     let result = (|| -> std::io::Result<()> {
         loop {
-            terminal.draw(|f| player.draw(f))?;
+            terminal.draw(|f| {
+                player.draw(f);
+                super::plain_cells(f);
+            })?;
             if player.quit {
                 return Ok(());
             }

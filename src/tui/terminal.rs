@@ -27,7 +27,7 @@ pub fn run(
     let script = match CeremonyScript::load(script_path) {
         Ok(s) => Arc::new(s),
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::tell!("error: {e}");
             return ExitCode::from(3);
         }
     };
@@ -52,7 +52,14 @@ pub fn run(
             app.clear_requested = false;
         }
         app.clock = clock_now();
-        if terminal.draw(|f| screens::draw(f, &app)).is_err() || app.quit {
+        if terminal
+            .draw(|f| {
+                screens::draw(f, &app);
+                super::plain_cells(f);
+            })
+            .is_err()
+            || app.quit
+        {
             break;
         }
         if app.started && replies.is_none() {
@@ -95,20 +102,20 @@ pub fn run(
             }
         }
         Some(Err(e)) => {
-            eprintln!("error: {e}");
+            crate::tell!("error: {e}");
             ExitCode::from(1)
         }
         None => {
             match &app.interrupted {
-                Some(i) if i.is_over() && !app.started => eprintln!(
+                Some(i) if i.is_over() && !app.started => crate::tell!(
                     "ceremony \"{}\" is already {}: nothing was done (one ceremony id makes one key)",
                     i.ceremony_id,
                     i.phase.title().to_lowercase()
                 ),
-                Some(_) if !app.started => eprintln!(
+                Some(_) if !app.started => crate::tell!(
                     "left before choosing: the interrupted ceremony stays as it was; start it again to resume or abort it"
                 ),
-                _ => eprintln!(
+                _ => crate::tell!(
                     "the ceremony was left before its end: start it again to resume or abort"
                 ),
             }

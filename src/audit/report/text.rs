@@ -6,8 +6,10 @@ use qrcode::{EcLevel, QrCode};
 use crate::byok::fingerprint::pgp_words_for;
 use crate::ceremony::machine::Phase;
 
-/// Text made safe for HTML element content and attribute values.
+/// Text made safe for HTML element content and attribute values; control and invisible
+/// characters (a name or kid from a crafted log) are shown as `\u{..}`.
 pub fn html(text: &str) -> String {
+    let text = crate::text::shown_lines(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -22,8 +24,10 @@ pub fn html(text: &str) -> String {
     out
 }
 
-/// Text made safe inside a Markdown table cell or paragraph (no markup, no line breaks).
+/// Text made safe inside a Markdown table cell or paragraph (no markup, no line breaks, no
+/// control characters: they are shown as `\u{..}`).
 pub fn md(text: &str) -> String {
+    let text = crate::text::shown_lines(&text.replace('\r', ""));
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -117,6 +121,15 @@ pub fn phase_short(phase: Phase) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_never_reach_a_report() {
+        let hostile = "alice\u{1b}[2J\u{7}\u{202e}";
+        for out in [html(hostile), md(hostile)] {
+            assert!(!out.chars().any(|c| c.is_control()), "{out:?}");
+            assert!(out.contains("u{1b}"), "{out:?}");
+        }
+    }
 
     #[test]
     fn escapes_and_formats() {

@@ -103,7 +103,14 @@ where
             app.clear_requested = false;
         }
         app.clock = clock_now();
-        if terminal.draw(|f| screens::draw(f, &app)).is_err() || app.quit {
+        if terminal
+            .draw(|f| {
+                screens::draw(f, &app);
+                crate::tui::plain_cells(f);
+            })
+            .is_err()
+            || app.quit
+        {
             break;
         }
         if app.started {
