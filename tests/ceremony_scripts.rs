@@ -153,7 +153,7 @@ fn hostile_text_and_lookalike_names_are_refused() {
         ),
         (
             "instruction = \"Each person",
-            format!("instruction = \"\\u0007Each person"),
+            "instruction = \"\\u0007Each person".to_owned(),
             "control character U+0007",
         ),
         (
