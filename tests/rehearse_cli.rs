@@ -439,3 +439,84 @@ fn verify_byok_says_exactly_what_it_checked() {
         "{stdout}"
     );
 }
+
+/// The rooms (`byok-rehearsal-*`) left in `tmp`.
+fn rooms_in(tmp: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(tmp)
+        .expect("list tmp")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("byok-rehearsal-"))
+        })
+        .collect()
+}
+
+/// Issue 13, item 8: Ctrl-C during a rehearsal removes its private room (token store, share
+/// files, log); a room left by a run killed outright is removed by the next rehearsal.
+#[test]
+fn an_interrupted_rehearsal_leaves_nothing_behind() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = out_dir();
+    let out = out_dir();
+    let mut child = bin()
+        .env("TMPDIR", tmp.path())
+        .args(["rehearse", "--module"])
+        .arg(module(Token::Native))
+        .arg("--out")
+        .arg(out.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("rehearse runs");
+    // Wait until the room holds the provisioning's share files, then press Ctrl-C.
+    let mut seen = None;
+    for _ in 0..3000 {
+        if let Some(room) = rooms_in(tmp.path()).into_iter().next() {
+            let shares = std::fs::read_dir(room.join("provisioning"))
+                .map(|d| d.count())
+                .unwrap_or(0);
+            if shares > 0 {
+                let mode = std::fs::metadata(&room).expect("room").permissions().mode();
+                assert_eq!(mode & 0o777, 0o700, "the room is private");
+                seen = Some(room);
+                break;
+            }
+        }
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let room = seen.expect("the rehearsal's room with share files appeared");
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let result = child.wait_with_output().expect("ends");
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(!room.exists(), "the room was left behind");
+    assert!(rooms_in(tmp.path()).is_empty());
+
+    // A room whose owner is gone (a SIGKILL, a power cut) is removed by the next run.
+    let stale = tmp.path().join("byok-rehearsal-killed");
+    std::fs::create_dir(&stale).expect("stale room");
+    let mut gone = Command::new("true").spawn().expect("true");
+    let dead = gone.id();
+    gone.wait().expect("wait");
+    std::fs::write(stale.join("owner.pid"), dead.to_string()).expect("owner");
+    std::fs::write(stale.join("alice.share.txt"), "a share").expect("share");
+    let next = run(bin()
+        .env("TMPDIR", tmp.path())
+        .args(["rehearse", "--module"])
+        .arg(module(Token::Native))
+        .arg("--out")
+        .arg(out_dir().path()));
+    assert!(next.status.success());
+    assert!(!stale.exists(), "the stale room is gone");
+    assert!(String::from_utf8_lossy(&next.stderr).contains("an interrupted rehearsal"));
+    assert!(rooms_in(tmp.path()).is_empty());
+}

@@ -9,6 +9,8 @@
 //! signatures can be checked) land in the output directory, never over an existing file.
 //! With a KEK private key at hand, the output is unwrapped in software and compared with the
 //! HSM's key.
+pub mod room;
+
 use std::path::{Path, PathBuf};
 
 use crate::byok::fingerprint::Fingerprint;
@@ -29,9 +31,9 @@ use crate::media::atomic::{WriteError, sha256_file, write_new};
 use crate::quorum::provision::{ProvisionOptions, provision};
 use crate::quorum::script::{ProvisioningScript, TokenPlan};
 
-const REHEARSAL_SCRIPT: &str = include_str!("../ceremony-scripts/rehearsal.toml");
+const REHEARSAL_SCRIPT: &str = include_str!("../../ceremony-scripts/rehearsal.toml");
 const REHEARSAL_PROVISIONING: &str =
-    include_str!("../ceremony-scripts/provisioning-rehearsal.toml");
+    include_str!("../../ceremony-scripts/provisioning-rehearsal.toml");
 /// The rehearsal token's label (provisioning and ceremony script agree on it).
 const TOKEN_LABEL: &str = "byok-rehearsal";
 
@@ -139,10 +141,15 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<RehearsalOutcome, RehearseErro
     let out_dir =
         std::path::absolute(&opts.out_dir).map_err(|e| RehearseError::Setup(e.to_string()))?;
 
-    let room = tempfile::Builder::new()
-        .prefix("byok-rehearsal-")
-        .tempdir()
+    let opened = room::Room::open()
         .map_err(|e| RehearseError::Setup(format!("no temporary directory: {e}")))?;
+    for stale in &opened.removed_stale {
+        crate::tell!(
+            "removed {}: the temporary directory of an interrupted rehearsal",
+            stale.display()
+        );
+    }
+    let room = opened.room;
     let path = |rel: &str| room.path().join(rel);
     for d in ["kek-usb", "provisioning", "state", "token"] {
         std::fs::create_dir(path(d)).map_err(|e| RehearseError::Setup(e.to_string()))?;
