@@ -40,9 +40,10 @@ impl std::fmt::Display for InputFault {
 
 impl From<InputError> for InputFault {
     fn from(e: InputError) -> Self {
-        match e {
-            InputError::TooLarge { .. } => InputFault::Invalid(e.to_string()),
-            _ => InputFault::Unreadable(e.to_string()),
+        if e.unreadable() {
+            InputFault::Unreadable(e.to_string())
+        } else {
+            InputFault::Invalid(e.to_string())
         }
     }
 }

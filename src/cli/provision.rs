@@ -81,6 +81,10 @@ pub fn run(args: ProvisionArgs) -> ExitCode {
             crate::tell!("error: {e}");
             return ExitCode::from(3);
         }
+        Err(ScriptError::Input(e)) => {
+            crate::tell!("error: {e}");
+            return ExitCode::from(if e.unreadable() { 3 } else { 1 });
+        }
         Err(e) => {
             crate::tell!("error: {e}");
             return ExitCode::from(1);
@@ -132,7 +136,7 @@ fn failed(e: &ResplitError) -> ExitCode {
         ResplitError::Hsm(HsmError::Load { .. })
             | ResplitError::Provision(ProvisionError::Hsm(HsmError::Load { .. }))
             | ResplitError::ReadRecord { .. }
-    );
+    ) || matches!(e, ResplitError::Input(i) if i.unreadable());
     ExitCode::from(if could_not_run { 3 } else { 1 })
 }
 

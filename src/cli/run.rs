@@ -76,7 +76,13 @@ pub fn run(args: RunArgs) -> ExitCode {
         Ok(a) => a,
         Err(e) => {
             crate::tell!("error: {e}");
-            return ExitCode::from(3);
+            // 3 when it could not be read; 1 when it was read and is wrong.
+            let unreadable = match &e {
+                crate::ceremony::answers::AnswersError::Input(i) => i.unreadable(),
+                crate::ceremony::answers::AnswersError::Read { .. } => true,
+                _ => false,
+            };
+            return ExitCode::from(if unreadable { 3 } else { 1 });
         }
     };
     match runner::run(&args.script, answers, &args.state_dir, recover) {

@@ -10,7 +10,7 @@
 //! Nothing follows a symbolic link: a name that exists as a link (even a dangling one) is
 //! "already there", and every open of an output uses O_NOFOLLOW.
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -54,6 +54,22 @@ pub fn write_new_with_mode(
     bytes: &[u8],
     mode: u32,
 ) -> Result<[u8; 32], WriteError> {
+    reserve(dir, name, mode, 0)?.fill(bytes)
+}
+
+/// An output whose room on the medium is taken before the work that produces it: a
+/// temporary file in the destination directory, `bytes` long and flushed, so that a full
+/// medium is found before anything irreversible happens (provisioning reserves every share
+/// file and the record before it touches the token). Dropped unfilled, it is removed.
+#[derive(Debug)]
+pub struct Reserved {
+    dir: PathBuf,
+    target: PathBuf,
+    temp: tempfile::NamedTempFile,
+}
+
+/// Takes `bytes` of room for `dir/name` (mode `mode`), refusing a name already there.
+pub fn reserve(dir: &Path, name: &str, mode: u32, bytes: u64) -> Result<Reserved, WriteError> {
     if !dir.is_dir() {
         return Err(WriteError::NoDirectory(dir.to_owned()));
     }
@@ -72,23 +88,64 @@ pub fn write_new_with_mode(
     temp.as_file()
         .set_permissions(std::fs::Permissions::from_mode(mode))
         .map_err(io)?;
-    temp.write_all(bytes).map_err(io)?;
-    temp.as_file().sync_all().map_err(io)?;
-    temp.persist_noclobber(&target).map_err(|e| {
-        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-            WriteError::Exists(target.clone())
-        } else {
-            io(e.error)
+    if bytes > 0 {
+        // Real blocks, not a sparse file: zeros written and flushed (fallocate is not on
+        // every filesystem a USB stick carries).
+        let zeros = vec![0u8; 64 * 1024];
+        let mut left = bytes;
+        while left > 0 {
+            let n = usize::try_from(left.min(zeros.len() as u64)).unwrap_or(zeros.len());
+            temp.write_all(&zeros[..n]).map_err(io)?;
+            left -= n as u64;
         }
-    })?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-    let written = Sha256::digest(bytes);
-    let read_back = sha256_from_device(&target).map_err(io)?;
-    if read_back != written.as_slice() {
-        let _ = std::fs::remove_file(&target);
-        return Err(WriteError::ReadBackMismatch(target));
+        temp.as_file().sync_all().map_err(io)?;
     }
-    Ok(read_back)
+    Ok(Reserved {
+        dir: dir.to_owned(),
+        target,
+        temp,
+    })
+}
+
+impl Reserved {
+    /// The name the output will have.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Writes `bytes` into the reserved room, flushes them, moves the file into place without
+    /// replacing anything, flushes the directory, and reads the file back from the device;
+    /// returns the SHA-256 read back.
+    pub fn fill(self, bytes: &[u8]) -> Result<[u8; 32], WriteError> {
+        let Reserved {
+            dir,
+            target,
+            mut temp,
+        } = self;
+        let io = |source| WriteError::Io {
+            path: target.clone(),
+            source,
+        };
+        temp.as_file_mut().seek(SeekFrom::Start(0)).map_err(io)?;
+        temp.write_all(bytes).map_err(io)?;
+        temp.as_file().set_len(bytes.len() as u64).map_err(io)?;
+        temp.as_file().sync_all().map_err(io)?;
+        temp.persist_noclobber(&target).map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                WriteError::Exists(target.clone())
+            } else {
+                io(e.error)
+            }
+        })?;
+        File::open(&dir).and_then(|d| d.sync_all()).map_err(io)?;
+        let written = Sha256::digest(bytes);
+        let read_back = sha256_from_device(&target).map_err(io)?;
+        if read_back != written.as_slice() {
+            let _ = std::fs::remove_file(&target);
+            return Err(WriteError::ReadBackMismatch(target));
+        }
+        Ok(read_back)
+    }
 }
 
 /// As `write_new`, but a file already there with exactly these bytes is accepted (a resumed
@@ -196,6 +253,27 @@ mod tests {
         std::os::unix::fs::symlink(&same, dir.path().join("b.byok")).expect("plant");
         let err = write_new_or_identical(dir.path(), "b.byok", b"x").expect_err("link");
         assert!(matches!(err, WriteError::Exists(_)), "{err}");
+    }
+
+    /// A full medium is found when the room is reserved, and nothing is left behind.
+    #[test]
+    fn a_reservation_takes_real_room_and_an_unfilled_one_leaves_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let r = reserve(dir.path(), "share.txt", 0o400, 16 * 1024).expect("reserve");
+        let temp_files: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").metadata().expect("meta").len())
+            .collect();
+        assert_eq!(temp_files, vec![16 * 1024]);
+        drop(r);
+        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0);
+        let r = reserve(dir.path(), "share.txt", 0o400, 16 * 1024).expect("reserve");
+        r.fill(b"short").expect("fill");
+        assert_eq!(
+            std::fs::read(dir.path().join("share.txt")).expect("read"),
+            b"short"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 1);
     }
 
     #[test]

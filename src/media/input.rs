@@ -98,6 +98,12 @@ pub enum InputError {
 }
 
 impl InputError {
+    /// True when the input could not be read at all (exit 3), false when it was refused for
+    /// what it is (too large: exit 1).
+    pub fn unreadable(&self) -> bool {
+        !matches!(self, InputError::TooLarge { .. })
+    }
+
     /// The underlying I/O error kind when the file could not be opened or read (NotFound, ...).
     pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
         match self {

@@ -203,6 +203,16 @@ impl EventSink {
         &self.recorded
     }
 
+    /// Removes the log when nothing was ever written to it (provisioning stopped before its
+    /// first step, with the token untouched): an empty file would only block the next run.
+    pub fn discard_if_empty(self) {
+        if let Some(log) = self.log {
+            if log.len() == 0 {
+                let _ = std::fs::remove_file(log.path());
+            }
+        }
+    }
+
     /// The events recorded, once the work is done; Err if the log missed any.
     pub fn finish(self) -> Result<Vec<QuorumEvent>, String> {
         self.healthy()?;

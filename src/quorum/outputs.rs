@@ -9,7 +9,7 @@ use super::record::{ProvisioningRecord, RECORD_FILE, RecordError};
 use super::share::{PinGroup, Share};
 use super::share_file::{self, ShareFileError};
 use crate::hsm_types::token::TokenIdentity;
-use crate::media::atomic::{WriteError, write_new, write_new_with_mode};
+use crate::media::atomic::{Reserved, WriteError, reserve};
 
 /// Why the outputs could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +46,8 @@ pub enum OutputError {
         custodian: String,
         group: PinGroup,
     },
+    #[error("no room was reserved for {0}'s share file; this is a bug: report it")]
+    NotReserved(String),
 }
 
 /// Each custodian with the shares they receive, in order of first appearance.
@@ -90,23 +92,71 @@ pub struct Written {
     pub record: PathBuf,
 }
 
-/// Writes each custodian's file (owner-read-only), reads it back, then writes the record.
-pub fn write_all(
+/// Room for a custodian's share file: a header and up to two shares (user and SO PIN), each
+/// with its QR code, take under 8 KiB.
+const SHARE_FILE_ROOM: u64 = 16 * 1024;
+/// Room for the record: commitments of every custodian and the audit key (a few KiB).
+const RECORD_ROOM: u64 = 64 * 1024;
+
+/// The room taken on the output medium for every share file and the record, before anything
+/// irreversible is done: a full medium is found while the token is still untouched. Dropped
+/// unwritten, it leaves nothing behind.
+#[derive(Debug)]
+pub struct Reservation {
+    shares: Vec<(String, Reserved)>,
+    record: Reserved,
+}
+
+/// Checks the names (as `preflight`) and takes the room for each custodian's share file and
+/// for the record in `dir`.
+pub fn reserve_all<'a>(
     dir: &Path,
+    custodians: impl IntoIterator<Item = &'a String>,
+) -> Result<Reservation, OutputError> {
+    let mut names: Vec<&String> = Vec::new();
+    for c in custodians {
+        if !names.contains(&c) {
+            names.push(c);
+        }
+    }
+    preflight(dir, names.iter().copied())?;
+    let mut shares = Vec::with_capacity(names.len());
+    for custodian in names {
+        // A share is readable by its owner only, from the moment the file exists.
+        let room = reserve(
+            dir,
+            &share_file::file_name(custodian),
+            0o400,
+            SHARE_FILE_ROOM,
+        )?;
+        shares.push((custodian.clone(), room));
+    }
+    let record = reserve(dir, RECORD_FILE, 0o644, RECORD_ROOM)?;
+    Ok(Reservation { shares, record })
+}
+
+/// Writes each custodian's file (owner-read-only) into its reserved room, reads it back, then
+/// writes the record.
+pub fn write_all(
+    mut reservation: Reservation,
     token: &TokenIdentity,
     rehearsal: bool,
     handouts: &[(String, Vec<&Share>)],
     record: &ProvisioningRecord,
     events: &mut EventSink,
 ) -> Result<Written, OutputError> {
-    preflight(dir, handouts.iter().map(|(c, _)| c))?;
     let mut share_files = Vec::with_capacity(handouts.len());
     for (custodian, shares) in handouts {
         let name = share_file::file_name(custodian);
         let text = share_file::render(custodian, token, shares, rehearsal)?;
-        // A share is readable by its owner only, from the moment the file exists.
-        write_new_with_mode(dir, &name, text.as_bytes(), 0o400)?;
-        let path = dir.join(&name);
+        let at = reservation
+            .shares
+            .iter()
+            .position(|(c, _)| c == custodian)
+            .ok_or_else(|| OutputError::NotReserved(custodian.clone()))?;
+        let (_, room) = reservation.shares.swap_remove(at);
+        let path = room.target().to_owned();
+        room.fill(text.as_bytes())?;
         for share in shares {
             let back = read_share(&path, share.group)?;
             if back.value() != share.value() || back.index != share.index {
@@ -132,10 +182,11 @@ pub fn write_all(
         }
         share_files.push((custodian.clone(), path));
     }
-    write_new(dir, RECORD_FILE, record.to_json()?.as_bytes())?;
+    let record_path = reservation.record.target().to_owned();
+    reservation.record.fill(record.to_json()?.as_bytes())?;
     Ok(Written {
         share_files,
-        record: dir.join(RECORD_FILE),
+        record: record_path,
     })
 }
 

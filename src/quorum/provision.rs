@@ -68,6 +68,15 @@ pub enum ProvisionError {
     #[error("{0}")]
     Preflight(#[source] OutputError),
     #[error(
+        "the output medium cannot take the share files and the record ({0}); the token was NOT changed and nothing was left in the output directory: free space or use another medium, then run again"
+    )]
+    Reserve(#[source] OutputError),
+    #[error("{cause}. THE TOKEN WAS CHANGED: {state}")]
+    TokenChanged {
+        cause: Box<ProvisionError>,
+        state: String,
+    },
+    #[error(
         "no slot holds an uninitialised token; add one (softhsm2-util --init-token needs --free) or name it with slot_id"
     )]
     NoFreeSlot,
@@ -237,15 +246,57 @@ pub fn provision_with(
         change,
     } = prepare(script, opts)?;
     people.approve(&change)?;
+    // The room for every share file and the record, taken while the token is untouched: a
+    // full or failing medium stops provisioning here, with nothing changed and nothing left.
+    let mut everyone: Vec<&String> = script.user_pin.custodians.iter().collect();
+    if let Some(so) = &script.so_pin {
+        everyone.extend(&so.custodians);
+    }
+    let reservation =
+        outputs::reserve_all(&opts.out_dir, everyone).map_err(ProvisionError::Reserve)?;
     // Every quorum step from here on is appended to the provisioning audit log as it happens.
     let mut events = EventSink::to_log(&opts.out_dir.join(AUDIT_LOG_NAME))
         .map_err(|e| ProvisionError::AuditLog(e.to_string()))?;
     people.progress(ProvisionStep::PrepareToken);
+    let fresh_label = match &script.token {
+        TokenPlan::Initialise { label, .. } => Some(label.clone()),
+        TokenPlan::Adopt { .. } => None,
+    };
+    // From here a failure leaves the token changed: say how, and how to recover.
+    let changed = |cause: ProvisionError, pins_set: bool| {
+        let state = match (&fresh_label, pins_set) {
+            (Some(label), false) => format!(
+                "the token \"{label}\" was initialised by this run with temporary PINs that nobody holds, so it cannot be used: reset it with the HSM's own tool (SoftHSM2: softhsm2-util --delete-token --token \"{label}\"), delete the share files and the record in {}, then provision again",
+                opts.out_dir.display()
+            ),
+            (None, false) => "the token keeps its current PINs (the ones in the current-PINs file) but may hold a new audit key or trusted KEK object: delete the share files and the record written, then provision again (an existing audit key is reported by name)".to_owned(),
+            (_, true) => format!(
+                "the token's PINs are now the ones split in the share files in {} (written and read back before the PINs changed): keep every share file; the custodians' shares unlock the token",
+                opts.out_dir.display()
+            ),
+        };
+        ProvisionError::TokenChanged {
+            cause: Box::new(cause),
+            state,
+        }
+    };
     // The PINs the token has now: temporary ones for a fresh token, or the adopted token's.
     let (slot, old_user, old_so) = match (&script.token, current) {
         (TokenPlan::Initialise { label, .. }, _) => {
-            let (slot, user, so) = initialise(&hsm, slot, label)?;
-            let id = hsm.token_identity(slot)?;
+            let (slot, user, so) = match initialise(&hsm, slot, label) {
+                Ok(done) => done,
+                // C_InitToken may have taken effect before a later call of it failed.
+                Err(e) => match hsm.find_token(&TokenSelector::Label(label.clone())) {
+                    Ok(_) => return Err(changed(e, false)),
+                    Err(_) => {
+                        events.discard_if_empty();
+                        return Err(e);
+                    }
+                },
+            };
+            let id = hsm
+                .token_identity(slot)
+                .map_err(|e| changed(e.into(), false))?;
             events.push(QuorumEvent::TokenInitialised {
                 label: id.label,
                 serial: id.serial,
@@ -262,6 +313,47 @@ pub fn provision_with(
         }
         (TokenPlan::Adopt { .. }, None) => return Err(ProvisionError::CurrentPinsNeeded),
     };
+    let mut pins_set = false;
+    let after = AfterChange {
+        hsm: &hsm,
+        slot,
+        trusted: trusted.as_ref(),
+        old_user,
+        old_so,
+        reservation,
+    };
+    finish(script, opts, people, after, events, &mut pins_set).map_err(|e| changed(e, pins_set))
+}
+
+/// What provisioning has when the token has been initialised or adopted.
+struct AfterChange<'h> {
+    hsm: &'h Hsm,
+    slot: Slot,
+    trusted: Option<&'h Kek>,
+    old_user: AuthPin,
+    old_so: Option<AuthPin>,
+    reservation: outputs::Reservation,
+}
+
+/// The rest of provisioning, once the token has changed: the audit key, the new PINs and
+/// their shares, the files, the PINs set, and the check from the files. `pins_set` turns true
+/// the moment the token takes the new user PIN.
+fn finish(
+    script: &ProvisioningScript,
+    opts: &ProvisionOptions,
+    people: &mut dyn ProvisionPeople,
+    after: AfterChange<'_>,
+    mut events: EventSink,
+    pins_set: &mut bool,
+) -> Result<ProvisionOutcome, ProvisionError> {
+    let AfterChange {
+        hsm,
+        slot,
+        trusted,
+        old_user,
+        old_so,
+        reservation,
+    } = after;
     let token = hsm.token_identity(slot)?;
     let limits = limits(&hsm, slot)?;
     let session = hsm.open_session(slot)?;
@@ -318,7 +410,7 @@ pub fn provision_with(
     let handouts = outputs::handouts(&splits);
     people.progress(ProvisionStep::WriteFiles);
     let written = outputs::write_all(
-        &opts.out_dir,
+        reservation,
         &token,
         script.rehearsal,
         &handouts,
@@ -339,6 +431,7 @@ pub fn provision_with(
         user.split.split_id,
         None,
     )?;
+    *pins_set = true;
     logout(&session)?;
     if let (Some((so_pin, issued)), Some(old)) = (&so, &old_so) {
         login_current(&session, UserType::So, old)?;

@@ -214,8 +214,10 @@ pub fn resplit_with(
     record.validate()?;
     let handouts = outputs::handouts(&[&user]);
     people.progress(ProvisionStep::WriteFiles);
+    let reservation = outputs::reserve_all(&opts.out_dir, &script.user_pin.custodians)
+        .map_err(ProvisionError::Outputs)?;
     let written = outputs::write_all(
-        &opts.out_dir,
+        reservation,
         &token,
         script.rehearsal,
         &handouts,
