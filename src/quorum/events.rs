@@ -207,7 +207,7 @@ impl EventSink {
     /// first step, with the token untouched): an empty file would only block the next run.
     pub fn discard_if_empty(self) {
         if let Some(log) = self.log {
-            if log.len() == 0 {
+            if log.is_empty() {
                 let _ = std::fs::remove_file(log.path());
             }
         }

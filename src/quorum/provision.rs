@@ -355,7 +355,7 @@ fn finish(
         reservation,
     } = after;
     let token = hsm.token_identity(slot)?;
-    let limits = limits(&hsm, slot)?;
+    let limits = limits(hsm, slot)?;
     let session = hsm.open_session(slot)?;
     let trusted_kek = match (&trusted, &old_so) {
         (Some(kek), Some(so)) => Some(import_trusted_kek(&session, kek, so, &mut events)?),
