@@ -10,6 +10,23 @@ impl<'p> Runner<'p> {
     ) -> Result<Runner<'p>, RunError> {
         let log = AuditLog::create(log_path)?;
         let mut runner = Runner::new(script, people, media, log);
+        match runner.open() {
+            Ok(()) => Ok(runner),
+            Err(e) => {
+                // Nothing was logged (the genesis entry is the first): the empty log would
+                // only stop the next run from starting, so it goes; the HSM is let go.
+                runner.close_hsm();
+                if runner.log.is_empty() {
+                    let _ = std::fs::remove_file(log_path);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Opens the HSM and logs the genesis entry.
+    fn open(&mut self) -> Result<(), RunError> {
+        let runner = self;
         runner.open_hsm()?;
         let hsm = runner.hsm_ref()?;
         let session = runner.session()?;
@@ -28,8 +45,7 @@ impl<'p> Runner<'p> {
             rehearsal: runner.script.rehearsal,
             purpose: Some(runner.script.purpose.clone()),
         };
-        runner.commit(genesis, false)?;
-        Ok(runner)
+        runner.commit(genesis, false)
     }
 
     pub(super) fn reopen(

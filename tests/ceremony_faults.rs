@@ -1,0 +1,114 @@
+//! Fault injection over a whole ceremony (issue 13): each PKCS#11 call of a headless run on
+//! SoftHSM2 2.7.0 fails in turn (the test shim in front of the real module returns
+//! CKR_DEVICE_ERROR at call k). After every fault the person saw a clear error, no partial
+//! file is on the output medium, and restarting with resume (or, where resume is refused,
+//! abort) finishes the ceremony with a log that `audit verify` accepts.
+mod ceremony;
+mod common;
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+
+use ceremony::Room;
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh room (token provisioned on the real module) whose ceremony script names the shim.
+fn room_on_shim(label: &str) -> Room {
+    let room = Room::new(label);
+    let real = common::native_module();
+    room.edit_script(
+        &real.display().to_string(),
+        &common::shim_module().display().to_string(),
+    );
+    room
+}
+
+#[test]
+fn every_pkcs11_call_of_a_ceremony_fails_in_turn_and_the_ceremony_still_finishes() {
+    let real = common::native_module();
+    let real = real.as_os_str();
+    // The call sites of a clean run, in order.
+    let room = room_on_shim("faults-trace");
+    let trace = room.path("trace.txt");
+    let env = [
+        ("P11SHIM_TRACE", trace.as_os_str()),
+        ("P11SHIM_MODULE", real),
+    ];
+    let clean = room.run_ceremony_with(&env);
+    assert!(clean.status.success(), "{}", stderr(&clean));
+    let sites: Vec<String> = std::fs::read_to_string(&trace)
+        .expect("trace")
+        .lines()
+        .map(|l| l.split_once(' ').expect("n name").1.to_owned())
+        .collect();
+    assert!(sites.len() > 30, "{sites:?}");
+
+    // tolerated, then resumed, then aborted.
+    let mut counts: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
+    for (k, site) in sites.iter().enumerate() {
+        let room = room_on_shim(&format!("faults-{k}"));
+        let fail_at = (k + 1).to_string();
+        let env = [
+            ("P11SHIM_FAIL_AT", OsStr::new(&fail_at)),
+            ("P11SHIM_FAIL_RV", OsStr::new("0x30")),
+            ("P11SHIM_MODULE", real),
+        ];
+        let run = room.run_ceremony_with(&env);
+        let entry = counts.entry(site.as_str()).or_default();
+        if run.status.success() {
+            entry[0] += 1;
+            continue;
+        }
+        let err = stderr(&run);
+        assert!(
+            err.contains("error"),
+            "call {k} {site}: no clear error: {err}"
+        );
+        let media: Vec<String> = std::fs::read_dir(room.path("out-usb"))
+            .expect("media")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            !media.iter().any(|n| n.starts_with(".byok-partial-")),
+            "call {k} {site}: a partial file on the medium: {media:?}"
+        );
+        // Restart: resume; where the tool refuses to resume, abort.
+        let env = [("P11SHIM_MODULE", real)];
+        room.write_answers(&["carol", "dave"], Some("resume"));
+        let resumed = room.run_ceremony_with(&env);
+        let finished = if resumed.status.success() {
+            entry[1] += 1;
+            true
+        } else {
+            room.write_answers(&["carol", "dave"], Some("abort"));
+            let aborted = room.run_ceremony_with(&env);
+            entry[2] += 1;
+            let log = room.path("state/test-ceremony.audit.jsonl");
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            text.contains("\"aborted\"") || aborted.status.success()
+        };
+        assert!(
+            finished,
+            "call {k} {site}: neither resume nor abort finished: {}",
+            stderr(&resumed)
+        );
+        if resumed.status.success() {
+            let verify = room.audit_verify(&room.path("out-usb/test-ceremony.audit.jsonl"));
+            assert!(
+                verify.status.success(),
+                "call {k} {site}: the resumed ceremony's log does not verify: {}",
+                String::from_utf8_lossy(&verify.stdout)
+            );
+        }
+    }
+    eprintln!(
+        "ceremony: {} faults injected, one at each PKCS#11 call (tolerated / resumed / aborted):",
+        sites.len()
+    );
+    for (site, [ok, resumed, aborted]) in &counts {
+        eprintln!("  {site}: {ok} / {resumed} / {aborted}");
+    }
+}
