@@ -112,3 +112,74 @@ fn every_pkcs11_call_of_a_ceremony_fails_in_turn_and_the_ceremony_still_finishes
         eprintln!("  {site}: {ok} / {resumed} / {aborted}");
     }
 }
+
+/// Runs the headless ceremony with the output medium (`out-usb`) replaced, in a private mount
+/// namespace, by a tmpfs made by `prepare` (a shell snippet on "$1", the medium's path);
+/// returns the run and what the medium held after.
+fn run_on_medium(room: &Room, prepare: &str) -> (std::process::Output, Vec<String>) {
+    let script = format!(
+        "{prepare} || exit 99; m=\"$1\"; b=\"$2\"; shift 2; \"$b\" \"$@\"; rc=$?; echo LEFT:; ls -A \"$m\"; exit $rc"
+    );
+    let mut args: Vec<&OsStr> = vec![
+        OsStr::new("-rm"),
+        OsStr::new("sh"),
+        OsStr::new("-c"),
+        OsStr::new(&script),
+        OsStr::new("sh"),
+    ];
+    let medium = room.path("out-usb");
+    args.push(medium.as_os_str());
+    let bin = env!("CARGO_BIN_EXE_byok-ceremony");
+    args.push(OsStr::new(bin));
+    args.extend(ceremony::HEADLESS_RUN.iter().map(OsStr::new));
+    let out = std::process::Command::new("unshare")
+        .args(&args)
+        .env("SOFTHSM2_CONF", &room.conf)
+        .current_dir(room.path(""))
+        .output()
+        .expect("unshare runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let left = stdout
+        .split("LEFT:")
+        .nth(1)
+        .unwrap_or("")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    (out, left)
+}
+
+/// A medium that fills up, and one that is read-only: the run stops with a clear error, no
+/// partial file is on the medium, and the ceremony resumes onto a good medium and verifies.
+#[test]
+fn a_full_or_read_only_medium_stops_the_run_cleanly_and_it_resumes() {
+    for (name, prepare) in [
+        ("full", "mount -t tmpfs -o size=12k tmpfs \"$1\""),
+        (
+            "read-only",
+            "mount -t tmpfs -o size=1m tmpfs \"$1\" && mount -o remount,ro \"$1\"",
+        ),
+    ] {
+        let room = Room::new(&format!("medium-{name}"));
+        let (run, left) = run_on_medium(&room, prepare);
+        assert_ne!(run.status.code(), Some(99), "{name}: could not mount");
+        assert!(!run.status.success(), "{name}: the run succeeded");
+        let err = stderr(&run);
+        assert!(err.contains("error"), "{name}: {err}");
+        eprintln!("{name} medium: {}", err.lines().last().unwrap_or(""));
+        assert!(
+            !left.iter().any(|n| n.starts_with(".byok-partial-")),
+            "{name}: a partial file was left: {left:?}"
+        );
+        // The good medium (the directory under the mount): resume finishes and verifies.
+        room.write_answers(&["carol", "dave"], Some("resume"));
+        let resumed = room.run_ceremony();
+        assert!(resumed.status.success(), "{name}: {}", stderr(&resumed));
+        let verify = room.audit_verify(&room.path("out-usb/test-ceremony.audit.jsonl"));
+        assert!(
+            verify.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&verify.stdout)
+        );
+    }
+}
