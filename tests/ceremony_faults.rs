@@ -183,3 +183,107 @@ fn a_full_or_read_only_medium_stops_the_run_cleanly_and_it_resumes() {
         );
     }
 }
+
+/// Each write, fsync and fdatasync on the output medium fails in turn with EIO (an LD_PRELOAD
+/// library, tests/iofault): the log copy's appends and flushes, each output's bytes and flush,
+/// the directory flushes. After every fault: a clear error, no partial file on the medium,
+/// and resume (or abort) finishes with a log that verifies. Renames are not reached (a raw
+/// system call); docs/security.md says so.
+#[test]
+fn each_media_write_and_flush_fails_in_turn_and_the_ceremony_still_finishes() {
+    let lib = common::iofault_library();
+    let room = Room::new("io-trace");
+    let medium = room.path("out-usb");
+    let trace = room.path("io-trace.txt");
+    let clean = room.run_ceremony_with(&[
+        ("LD_PRELOAD", lib.as_os_str()),
+        ("IOFAULT_DIR", medium.as_os_str()),
+        ("IOFAULT_TRACE", trace.as_os_str()),
+    ]);
+    assert!(clean.status.success(), "{}", stderr(&clean));
+    let ops: Vec<String> = std::fs::read_to_string(&trace)
+        .expect("trace")
+        .lines()
+        .map(|l| l.split(' ').nth(1).expect("op").to_owned())
+        .collect();
+    assert!(ops.len() > 20, "{ops:?}");
+
+    let mut counts: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
+    let mut unsigned_close: Vec<String> = Vec::new();
+    for (k, op) in ops.iter().enumerate() {
+        let room = Room::new(&format!("io-{k}"));
+        let medium = room.path("out-usb");
+        let fail_at = (k + 1).to_string();
+        let run = room.run_ceremony_with(&[
+            ("LD_PRELOAD", lib.as_os_str()),
+            ("IOFAULT_DIR", medium.as_os_str()),
+            ("IOFAULT_FAIL_AT", OsStr::new(&fail_at)),
+        ]);
+        let entry = counts.entry(op.as_str()).or_default();
+        if run.status.success() {
+            entry[0] += 1;
+            continue;
+        }
+        let err = stderr(&run);
+        assert!(err.contains("error"), "op {k} {op}: no clear error: {err}");
+        let left: Vec<String> = std::fs::read_dir(&medium)
+            .expect("medium")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            !left.iter().any(|n| n.starts_with(".byok-partial-")),
+            "op {k} {op}: a partial file on the medium: {left:?}"
+        );
+        room.write_answers(&["carol", "dave"], Some("resume"));
+        let resumed = room.run_ceremony();
+        // A fault after the ceremony closed: the restart completes the log's copies. When the
+        // fault hit the closing checkpoint itself, the log ends unsigned and nothing can sign
+        // it yet (the machine takes no login after close): counted apart and printed, a known
+        // gap that docs/security.md names.
+        let over = stderr(&resumed).contains("already ran to its end");
+        let state_log = std::fs::read_to_string(room.path("state/test-ceremony.audit.jsonl"))
+            .unwrap_or_default();
+        let last = state_log.lines().last().unwrap_or("");
+        if over && !last.contains("\"checkpoint\"") {
+            unsigned_close.push(format!("{k} {op}"));
+            continue;
+        }
+        if resumed.status.success() || over {
+            entry[1] += 1;
+            let verify = room.audit_verify(&medium.join("test-ceremony.audit.jsonl"));
+            assert!(
+                verify.status.success(),
+                "op {k} {op}: the resumed ceremony's log does not verify: {}",
+                String::from_utf8_lossy(&verify.stdout)
+            );
+        } else {
+            room.write_answers(&["carol", "dave"], Some("abort"));
+            let aborted = room.run_ceremony();
+            entry[2] += 1;
+            let log = std::fs::read_to_string(room.path("state/test-ceremony.audit.jsonl"))
+                .unwrap_or_default();
+            assert!(
+                aborted.status.success() || log.contains("\"aborted\""),
+                "op {k} {op}: neither resume nor abort finished: {}",
+                stderr(&resumed)
+            );
+        }
+    }
+    eprintln!(
+        "media: {} faults injected, one at each write/fsync/fdatasync on the output medium (tolerated / resumed / aborted):",
+        ops.len()
+    );
+    for (op, [ok, resumed, aborted]) in &counts {
+        eprintln!("  {op}: {ok} / {resumed} / {aborted}");
+    }
+    eprintln!(
+        "  closed but left unsigned (the known gap): {}",
+        if unsigned_close.is_empty() {
+            "none".to_owned()
+        } else {
+            unsigned_close.join(", ")
+        }
+    );
+    // The gap is the closing checkpoint only: a handful of operations at the very end.
+    assert!(unsigned_close.len() <= 4, "{unsigned_close:?}");
+}

@@ -107,26 +107,38 @@ pub fn managed_hsm_kek() -> &'static SimulatedKek {
 /// so that a rehearsal configures it like the SoftHSM2 it wraps.
 pub fn shim_module() -> PathBuf {
     static SHIM: OnceLock<PathBuf> = OnceLock::new();
-    SHIM.get_or_init(|| {
-        let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/p11shim/p11shim.c");
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("p11shim");
-        std::fs::create_dir_all(&dir).expect("shim dir");
-        let out = dir.join("libsofthsm2-shim.so");
-        // Another test binary may be compiling it too: build under a name of our own, then
-        // rename over (atomic).
-        let tmp = dir.join(format!("libsofthsm2-shim.{}.so", std::process::id()));
-        let status = std::process::Command::new("cc")
-            .args(["-shared", "-fPIC", "-O2", "-Wall", "-o"])
-            .arg(&tmp)
-            .arg(&src)
-            .args(["-ldl", "-lpthread"])
-            .status()
-            .expect("run cc (gcc is on every machine of this kind)");
-        assert!(status.success(), "compiling {} failed", src.display());
-        std::fs::rename(&tmp, &out).expect("install the shim");
-        out
-    })
-    .clone()
+    SHIM.get_or_init(|| compile_c("tests/p11shim/p11shim.c", "p11shim", "libsofthsm2-shim"))
+        .clone()
+}
+
+/// The I/O fault library (tests/iofault/iofault.c), for LD_PRELOAD: fails the N-th write,
+/// fsync or fdatasync under one directory (see the C file).
+pub fn iofault_library() -> PathBuf {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| compile_c("tests/iofault/iofault.c", "iofault", "libiofault"))
+        .clone()
+}
+
+/// Compiles the C file `src` (relative to the crate) into a shared library `name.so` under the
+/// test temp dir, once per test binary.
+fn compile_c(src: &str, dir: &str, name: &str) -> PathBuf {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(src);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(dir);
+    std::fs::create_dir_all(&dir).expect("build dir");
+    let out = dir.join(format!("{name}.so"));
+    // Another test binary may be compiling it too: build under a name of our own, then
+    // rename over (atomic).
+    let tmp = dir.join(format!("{name}.{}.so", std::process::id()));
+    let status = std::process::Command::new("cc")
+        .args(["-shared", "-fPIC", "-O2", "-Wall", "-o"])
+        .arg(&tmp)
+        .arg(&src)
+        .args(["-ldl", "-lpthread"])
+        .status()
+        .expect("run cc (gcc is on every machine of this kind)");
+    assert!(status.success(), "compiling {} failed", src.display());
+    std::fs::rename(&tmp, &out).expect("install the library");
+    out
 }
 
 /// Puts `ciphertext` in a .byok for `kek` and checks it with the test KEK's private key:

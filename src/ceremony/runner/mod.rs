@@ -70,7 +70,7 @@ pub enum RunError {
     )]
     Unfinished(String),
     #[error(
-        "ceremony \"{0}\" already ran to its end; one ceremony id makes one key: give the new ceremony a new ceremony_id"
+        "ceremony \"{0}\" already ran to its end (the log's copies on the media are complete); one ceremony id makes one key: give the new ceremony a new ceremony_id"
     )]
     AlreadyFinished(String),
     #[error(

@@ -60,6 +60,13 @@ impl<'p> Runner<'p> {
         // Replay the log through the machine: the same code an auditor runs.
         runner.replay(&entries)?;
         if runner.state.is_final() {
+            // A fault after the last entry (a medium that failed while the log's copy was
+            // written) leaves a copy short: complete every copy from the verified log, then
+            // refuse to run the ceremony again.
+            let name = format!("{}.audit.jsonl", runner.script.output_name);
+            for dir in runner.output_media().iter().filter(|d| d.is_dir()) {
+                runner.log.mirror_to(&dir.join(&name))?;
+            }
             return Err(RunError::AlreadyFinished(runner.script.ceremony_id.clone()));
         }
         match recover {
