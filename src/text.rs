@@ -53,6 +53,8 @@ pub enum TextError {
         "{field} \"{name}\" mixes writing systems (for example a Cyrillic letter among Latin ones), so it can pass for another name: write it in one script"
     )]
     MixedScript { field: String, name: String },
+    #[error("\"{name}\" holds two roles; one person has one role")]
+    TwoRoles { name: String },
     #[error(
         "\"{first}\" and \"{second}\" are the same person as people read them (case, spacing and look-alike characters aside): one person has one role; name them apart"
     )]
@@ -171,6 +173,11 @@ pub fn check_distinct<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<()
     for name in names {
         let key = name_key(name);
         if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
+            if *first == name {
+                return Err(TextError::TwoRoles {
+                    name: name.to_owned(),
+                });
+            }
             return Err(TextError::SamePerson {
                 first: (*first).to_owned(),
                 second: name.to_owned(),
@@ -252,6 +259,10 @@ mod tests {
                 matches!(check_distinct([a, b]), Err(TextError::SamePerson { .. })),
                 "{a:?} {b:?}"
             );
+            assert!(matches!(
+                check_distinct([a, a]),
+                Err(TextError::TwoRoles { .. })
+            ));
         }
         assert!(check_distinct(["alice", "bob", "carol"]).is_ok());
         assert!(matches!(
