@@ -1,8 +1,9 @@
 //! Fault injection over a whole ceremony (issue 13): each PKCS#11 call of a headless run on
 //! SoftHSM2 2.7.0 fails in turn (the test shim in front of the real module returns
 //! CKR_DEVICE_ERROR at call k). After every fault the person saw a clear error, no partial
-//! file is on the output medium, and restarting with resume (or, where resume is refused,
-//! abort) finishes the ceremony with a log that `audit verify` accepts.
+//! file is on the output medium, restarting with resume (or, where resume is refused, abort)
+//! finishes the ceremony with a log that `audit verify` accepts, and the token holds no key
+//! object that the log does not account for.
 mod ceremony;
 mod common;
 
@@ -24,6 +25,35 @@ fn room_on_shim(label: &str) -> Room {
         &common::shim_module().display().to_string(),
     );
     room
+}
+
+/// The token holds exactly what the log accounts for: the audit key pair from provisioning,
+/// and the target key pair when the log says it was generated and not destroyed.
+fn assert_token_matches_log(room: &Room, what: &str) {
+    let log =
+        std::fs::read_to_string(room.path("state/test-ceremony.audit.jsonl")).unwrap_or_default();
+    let generated = log.contains("\"key_generated\"");
+    let destroyed = log.contains("\"key_destroyed\"");
+    let objects = room.token_objects();
+    let targets = objects
+        .iter()
+        .filter(|o| o.ends_with(" test-target"))
+        .count();
+    let audit = objects
+        .iter()
+        .filter(|o| o.ends_with(" byok-ceremony audit key"))
+        .count();
+    assert_eq!(audit, 2, "{what}: the audit key pair: {objects:?}");
+    let expected = if generated && !destroyed { 2 } else { 0 };
+    assert_eq!(
+        targets, expected,
+        "{what}: target key objects the log does not account for: {objects:?}"
+    );
+    assert_eq!(
+        objects.len(),
+        audit + targets,
+        "{what}: objects the log does not account for: {objects:?}"
+    );
 }
 
 #[test]
@@ -60,6 +90,7 @@ fn every_pkcs11_call_of_a_ceremony_fails_in_turn_and_the_ceremony_still_finishes
         let entry = counts.entry(site.as_str()).or_default();
         if run.status.success() {
             entry[0] += 1;
+            assert_token_matches_log(&room, &format!("call {k} {site} (tolerated)"));
             continue;
         }
         let err = stderr(&run);
@@ -103,6 +134,7 @@ fn every_pkcs11_call_of_a_ceremony_fails_in_turn_and_the_ceremony_still_finishes
                 String::from_utf8_lossy(&verify.stdout)
             );
         }
+        assert_token_matches_log(&room, &format!("call {k} {site}"));
     }
     eprintln!(
         "ceremony: {} faults injected, one at each PKCS#11 call (tolerated / resumed / aborted):",

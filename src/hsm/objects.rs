@@ -26,6 +26,12 @@ impl<'s> DestroyOnDrop<'s> {
         self.handle
     }
 
+    /// Keeps the object: the work that made it succeeded.
+    pub fn keep(mut self) -> ObjectHandle {
+        self.armed = false;
+        self.handle
+    }
+
     /// Destroys now and reports failure (Drop can only try).
     pub fn destroy(mut self) -> Result<(), HsmError> {
         self.armed = false;

@@ -9,7 +9,7 @@ use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use super::HsmError;
 use super::mechanisms;
 use super::module::HsmSession;
-use super::objects::ensure_label_unused;
+use super::objects::{DestroyOnDrop, ensure_label_unused};
 use crate::byok::curve::{EcCurve, ID_EC_PUBLIC_KEY};
 use crate::hsm_types::key::{KeyAttributes, TargetRequest, TargetSpec};
 
@@ -112,6 +112,11 @@ pub fn generate(
             (key, None)
         }
     };
+    // Until every check below has passed, the new objects are destroyed on any error: a key
+    // the ceremony never logged must not stay on the token (fault injection found one that
+    // did when reading its attributes back failed).
+    let key_guard = DestroyOnDrop::new(s, key);
+    let public_guard = public.map(|p| DestroyOnDrop::new(s, p));
     let attributes = read_back(session, key)?;
     if attributes.wrap_with_trusted != request.wrap_with_trusted {
         return Err(HsmError::Malformed {
@@ -131,6 +136,8 @@ pub fn generate(
         TargetSpec::Aes { .. } => check_value(session, key),
         _ => None,
     };
+    let key = key_guard.keep();
+    let public = public_guard.map(DestroyOnDrop::keep);
     Ok(GeneratedTarget {
         spec: request.spec,
         key,

@@ -341,3 +341,60 @@ fn show(what: &str, out: Output) -> Output {
     );
     out
 }
+
+impl Room {
+    /// The token objects (CKA_TOKEN true) of the room's token, as "class label" lines, read
+    /// with OpenSC's pkcs11-tool after logging in with the user PIN rebuilt from carol's and
+    /// dave's share files.
+    pub fn token_objects(&self) -> Vec<String> {
+        use byok_ceremony::quorum::share::PinGroup;
+        let shares: Vec<_> = ["carol", "dave"]
+            .iter()
+            .map(|c| {
+                let text =
+                    std::fs::read_to_string(self.path(&format!("provisioning/{c}.share.txt")))
+                        .expect("share file");
+                byok_ceremony::quorum::share_file::share_in(&text, PinGroup::UserPin)
+                    .expect("a share")
+            })
+            .collect();
+        let pin = byok_ceremony::quorum::split::combine_pin(&shares).expect("the user PIN");
+        let out = Command::new("pkcs11-tool")
+            .arg("--module")
+            .arg(&self.module)
+            .args(["--token-label", &self.token_label(), "--login", "--pin"])
+            .arg(pin.text().as_str())
+            .arg("--list-objects")
+            .env("SOFTHSM2_CONF", &self.conf)
+            .output()
+            .expect("pkcs11-tool (Debian package opensc) runs");
+        assert!(
+            out.status.success(),
+            "pkcs11-tool: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut objects = Vec::new();
+        let mut class = String::new();
+        for line in text.lines() {
+            if !line.starts_with(' ') && line.contains("Object") {
+                class = line.split(';').next().unwrap_or("").trim().to_owned();
+            } else if let Some(label) = line.trim().strip_prefix("label:") {
+                objects.push(format!("{class} {}", label.trim()));
+            }
+        }
+        objects.sort();
+        objects
+    }
+
+    /// The token's label, as the room's provisioning script set it.
+    pub fn token_label(&self) -> String {
+        let script = std::fs::read_to_string(self.path("provision.toml")).expect("script");
+        script
+            .lines()
+            .find_map(|l| l.strip_prefix("label = \""))
+            .and_then(|l| l.strip_suffix('"'))
+            .expect("a label")
+            .to_owned()
+    }
+}
