@@ -68,6 +68,13 @@ struct Body<'a, E> {
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
     #[error(
+        "could not write the log's copy {path}: {source}; the workstation's log holds every entry: check the medium, then restart to resume (the copy is completed from the workstation's log)"
+    )]
+    Copy {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
         "{0} is a symbolic link; the tool never writes a log through one (it could point anywhere): remove the link, then try again"
     )]
     Symlink(PathBuf),
@@ -348,7 +355,7 @@ impl<E: Logged> AuditLog<E> {
                 // Stop mirroring a failed medium; the caller stops the ceremony, and a resumed
                 // run completes the mirror from the workstation copy.
                 self.mirror = None;
-                return Err(LogError::Write { path, source });
+                return Err(LogError::Copy { path, source });
             }
         }
         Ok(entry)

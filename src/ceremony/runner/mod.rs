@@ -354,7 +354,27 @@ impl<'p> Runner<'p> {
     fn commit(&mut self, event: Event, scripted: bool) -> Result<(), RunError> {
         let (next, effects) = machine::step(&self.state, &event)?;
         let role = self.role_of(&event);
-        let entry = self.log.append(&event, role, scripted)?;
+        let entry = match self.log.append(&event, role, scripted) {
+            Ok(entry) => entry,
+            Err(copy @ LogError::Copy { .. }) if next.is_final() => {
+                // The medium failed as the ceremony ended; the entry is in the workstation's
+                // log. Sign the end there before stopping, or the log could never verify (the
+                // machine takes no login after the end); a restart completes the copy.
+                self.state = next;
+                for effect in &effects {
+                    if let Effect::Checkpoint(gate) = effect {
+                        if let Some(signed) = self.checkpoint(*gate)? {
+                            let (after, _) = machine::step(&self.state, &signed)?;
+                            let role = self.role_of(&signed);
+                            self.log.append(&signed, role, false)?;
+                            self.state = after;
+                        }
+                    }
+                }
+                return Err(copy.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.mirror_log()?;
         self.state = next;
         self.facts.observe(&event, &entry.hash);
