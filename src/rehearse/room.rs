@@ -5,6 +5,7 @@
 //! (SIGINT) and SIGTERM, and, when a run was killed outright (SIGKILL, a power cut), by the
 //! next rehearsal, which finds the room whose owner process is gone and removes it.
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Mutex, Once, PoisonError};
 
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -16,6 +17,12 @@ const OWNER_FILE: &str = "owner.pid";
 
 /// The rooms of this process, for the signal thread to remove.
 static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// Set by the signal thread before it removes the rooms: the rehearsal's own thread, whose
+/// files vanish under it, then waits for the signal thread to end the process instead of
+/// ending it first with its own error.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// The exit code (128 + the signal) once the rooms are gone; 0 before.
+static REMOVED_EXIT: AtomicI32 = AtomicI32::new(0);
 
 /// A rehearsal room; removed on drop.
 #[derive(Debug)]
@@ -58,6 +65,18 @@ impl Room {
 
 impl Drop for Room {
     fn drop(&mut self) {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            // The signal thread is removing the room: once it has, this thread ends the
+            // process (exiting from the main thread, not while it still uses the token's
+            // library from another).
+            loop {
+                let code = REMOVED_EXIT.load(Ordering::SeqCst);
+                if code != 0 {
+                    std::process::exit(code);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
         LIVE.lock()
             .unwrap_or_else(PoisonError::into_inner)
             .retain(|p| p != self.dir.path());
@@ -74,15 +93,35 @@ fn watch_signals() {
         };
         std::thread::spawn(move || {
             if let Some(signal) = signals.forever().next() {
+                INTERRUPTED.store(true, Ordering::SeqCst);
                 let rooms = std::mem::take(
                     &mut *LIVE.lock().unwrap_or_else(PoisonError::into_inner),
                 );
                 for room in &rooms {
-                    let _ = std::fs::remove_dir_all(room);
+                    // Renamed away first: the rehearsal's own thread is still running, and a
+                    // file it writes after this fails instead of re-creating the room.
+                    let mut gone = room.as_os_str().to_owned();
+                    gone.push(".removing");
+                    let gone = PathBuf::from(gone);
+                    let target = if std::fs::rename(room, &gone).is_ok() {
+                        &gone
+                    } else {
+                        room
+                    };
+                    for _ in 0..10 {
+                        if std::fs::remove_dir_all(target).is_ok() || !target.exists() {
+                            break;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
                 }
                 crate::tell!(
                     "interrupted: the rehearsal stopped and its temporary directory (token store, share files, log) was removed"
                 );
+                REMOVED_EXIT.store(128 + signal, Ordering::SeqCst);
+                // The rehearsal's thread ends the process when it next drops its room; if it
+                // is stuck elsewhere, end it from here after a moment.
+                std::thread::sleep(std::time::Duration::from_secs(5));
                 std::process::exit(128 + signal);
             }
         });
