@@ -66,13 +66,14 @@ for t in "${targets[@]}"; do
     fi
     # New inputs go to the first directory (the generated corpus); the kept seeds are read only.
     rc=0
+    start=${SECONDS}
     timeout --kill-after=30 $((seconds + 300)) "${bin}" \
         -max_total_time="${seconds}" -print_final_stats=1 \
         -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=10 -max_len=65536 \
         -artifact_prefix="${artifacts}/" \
         "${corpus}" "${seeds}" >"${logs}/${t}.log" 2>&1 || rc=$?
     execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "${logs}/${t}.log" | tail -n 1)"
-    took="$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "${logs}/${t}.log" | tail -n 1)"
+    took=$((SECONDS - start))
     cov="$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*' "${logs}/${t}.log" | tail -n 1)"
     if [[ ${rc} -eq 0 ]]; then
         outcome="ok"
@@ -80,7 +81,7 @@ for t in "${targets[@]}"; do
         outcome="FAILED (exit ${rc}): $(grep -m1 -oE '==[0-9]+== ERROR: libFuzzer: [a-z-]+|deadly signal|panicked at [^ ]+' "${logs}/${t}.log" || echo 'see log'); reproducer in ${artifacts}/, log ${logs}/${t}.log"
         failed+=("${t}")
     fi
-    line="$(printf '%-20s %6ss %12s execs  %-40s %s' "${t}" "${took:-?}" "${execs:-?}" "${cov:-cov: ?}" "${outcome}")"
+    line="$(printf '%-20s %6ss %12s execs  %-40s %s' "${t}" "${took}" "${execs:-?}" "${cov:-cov: ?}" "${outcome}")"
     echo "fuzz: ${line}"
     summary+=("${line}")
 done

@@ -14,9 +14,11 @@ fuzz_target!(|data: &[u8]| {
         let written = parsed.file.to_json_bytes();
         let again = ByokFile::parse(&written).expect("the tool's own output parses");
         assert_eq!(again.file, parsed.file, "a file reads back as written");
+        // The one warning the tool's own output can carry: an empty generator.
         assert!(
-            again.warnings.is_empty(),
-            "the tool's own output has no warnings"
+            again.warnings.is_empty() || parsed.file.generator.is_empty(),
+            "the tool's own output has no warnings: {:?}",
+            again.warnings
         );
     }
 });
