@@ -64,9 +64,9 @@ fuzz_target!(|data: &[u8]| {
         (label == "PUBLIC KEY").then_some(der)
     });
     check(log_bytes, record.as_ref(), key.as_deref());
-    if let Some(again) = rechained(log_bytes) {
-        if again != log_bytes {
-            check(&again, record.as_ref(), key.as_deref());
-        }
+    if let Some(again) = rechained(log_bytes)
+        && again != log_bytes
+    {
+        check(&again, record.as_ref(), key.as_deref());
     }
 });

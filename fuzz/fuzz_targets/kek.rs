@@ -18,12 +18,12 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(again.spki_der(), kek.spki_der());
         let _ = kek.with_kid(KEK_2048_KID);
     }
-    if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok(kid) = Kid::parse(text) {
-            assert_eq!(kid.url(), text);
-            let _ = kid.warnings();
-            let _ = kid.is_managed_hsm();
-        }
+    if let Ok(text) = std::str::from_utf8(data)
+        && let Ok(kid) = Kid::parse(text)
+    {
+        assert_eq!(kid.url(), text);
+        let _ = kid.warnings();
+        let _ = kid.is_managed_hsm();
     }
     let pem = scratch_file("kek.pem", KEK_PEM);
     let json = scratch_file("kek.json", data);
