@@ -47,7 +47,9 @@ fi
 # A reproducer kept under fuzz/regressions/<target>/ must not crash any more: each is run once
 # before the target is fuzzed (libFuzzer runs the files given and exits).
 logs="fuzz/target/logs"
-mkdir -p "${logs}"
+rm -rf fuzz/target/tmp && mkdir -p "${logs}" fuzz/target/tmp
+# Targets whose parser reads a path write each input to a scratch file under $TMPDIR.
+export TMPDIR="${PWD}/fuzz/target/tmp"
 failed=()
 summary=()
 for t in "${targets[@]}"; do
