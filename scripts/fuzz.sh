@@ -76,7 +76,7 @@ for t in "${targets[@]}"; do
         "${corpus}" "${seeds}" >"${logs}/${t}.log" 2>&1 || rc=$?
     execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "${logs}/${t}.log" | tail -n 1)"
     took=$((SECONDS - start))
-    cov="$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*' "${logs}/${t}.log" | tail -n 1)"
+    cov="$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*' "${logs}/${t}.log" | tail -n 1 || true)"
     if [[ ${rc} -eq 0 ]]; then
         outcome="ok"
     else
