@@ -1,0 +1,11 @@
+//! `Pkcs11Uri::parse`: the `[hsm] module`/`uri` of scripts (RFC 7512 PKCS#11 URIs).
+#![no_main]
+
+use byok_ceremony::hsm::uri::Pkcs11Uri;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = Pkcs11Uri::parse(text);
+    }
+});
