@@ -454,3 +454,25 @@ fn a_trusted_kek_with_another_fingerprint_stops_provisioning_before_the_token() 
         "something was written"
     );
 }
+
+/// `keep_in_hsm = false`: the key is a session object, made in the run's lasting session, so
+/// it is still there for the wrap; the .byok unwraps to it, and afterwards no target key is on
+/// the token. (Found while making the fuzz seeds: every such run failed at the wrap, because
+/// the key was made in a session closed at the end of its step.)
+#[test]
+fn a_session_key_is_wrapped_and_leaves_nothing_on_the_token() {
+    let room = Room::new("session key");
+    room.write_script("session key", "RSA-HSM", "size = 2048", false);
+    let out = room.run_ceremony();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    room.assert_byok_unwraps_to_manifest_key();
+    let objects = room.token_objects();
+    assert!(
+        !objects.iter().any(|o| o.ends_with(" test-target")),
+        "{objects:?}"
+    );
+}

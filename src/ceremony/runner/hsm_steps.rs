@@ -97,9 +97,11 @@ impl Runner<'_> {
     }
 
     pub(super) fn generate_key(&mut self) -> Result<Option<Event>, RunError> {
-        let session = self.session()?;
+        // In the run's long-lived session: a session object (keep_in_hsm = false) lives only
+        // as long as the session that made it, and the wrap comes in a later step.
+        let session = self.lasting_session()?;
         let generated = target::generate(
-            &session,
+            session,
             &TargetRequest {
                 spec: self.script.target,
                 label: self.script.target_label.clone(),
@@ -274,6 +276,15 @@ impl Runner<'_> {
         self.hsm.ok_or_else(|| RunError::Step {
             phase: self.state.phase,
             reason: "the HSM is not open".into(),
+        })
+    }
+
+    /// The run's first session, open until the run ends: where objects that must outlive a
+    /// step are made.
+    pub(super) fn lasting_session(&self) -> Result<&HsmSession<'static>, RunError> {
+        self.session.as_ref().ok_or_else(|| RunError::Step {
+            phase: self.state.phase,
+            reason: "no HSM session".into(),
         })
     }
 
