@@ -1,7 +1,7 @@
 //! `Pkcs11Uri::parse`: the `[hsm] module`/`uri` of scripts (RFC 7512 PKCS#11 URIs).
 #![no_main]
 
-use byok_ceremony::hsm::uri::Pkcs11Uri;
+use byok_ceremony::hsm_types::uri::Pkcs11Uri;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
