@@ -216,11 +216,11 @@ fn a_full_or_read_only_medium_stops_the_run_cleanly_and_it_resumes() {
     }
 }
 
-/// Each write, fsync and fdatasync on the output medium fails in turn with EIO (an LD_PRELOAD
-/// library, tests/iofault): the log copy's appends and flushes, each output's bytes and flush,
-/// the directory flushes. After every fault: a clear error, no partial file on the medium,
-/// and resume (or abort) finishes with a log that verifies. Renames are not reached (a raw
-/// system call); docs/security.md says so.
+/// Each write, fsync, fdatasync and rename on the output medium fails in turn with EIO (an
+/// LD_PRELOAD library, tests/iofault): the log copy's appends and flushes, each output's
+/// bytes, flush and no-clobber rename, the directory flushes. After every fault: a clear
+/// error, no partial file on the medium, and resume (or abort) finishes with a log that
+/// verifies.
 #[test]
 fn each_media_write_and_flush_fails_in_turn_and_the_ceremony_still_finishes() {
     let lib = common::iofault_library();
@@ -292,7 +292,7 @@ fn each_media_write_and_flush_fails_in_turn_and_the_ceremony_still_finishes() {
         }
     }
     eprintln!(
-        "media: {} faults injected, one at each write/fsync/fdatasync on the output medium (tolerated / resumed / aborted):",
+        "media: {} faults injected, one at each write/fsync/fdatasync/rename on the output medium (tolerated / resumed / aborted):",
         ops.len()
     );
     for (op, [ok, resumed, aborted]) in &counts {

@@ -6,11 +6,12 @@
  *   IOFAULT_ERRNO    the errno it fails with (default EIO = 5)
  *   IOFAULT_TRACE    append "n op path" for every counted operation to this file
  *
- * Renames are not interposed: the media layer's no-clobber rename is a raw renameat2 system
- * call (rustix), which no preloaded library can reach.
+ * and the N-th renameat2 whose new name is under the directory (the media layer's no-clobber
+ * rename; rustix is built with its libc backend so that the call goes through libc).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -32,10 +33,17 @@ static int under_dir(int fd, char *path, size_t len) {
     return strncmp(path, dir, strlen(dir)) == 0;
 }
 
+/* True when this operation on `path` is to fail (errno is set). */
+static int inject_path(const char *path, const char *op);
+
 /* True when this operation is to fail (errno is set). */
 static int inject(int fd, const char *op) {
     char path[4096];
     if (!under_dir(fd, path, sizeof path)) return 0;
+    return inject_path(path, op);
+}
+
+static int inject_path(const char *path, const char *op) {
     pthread_mutex_lock(&lock);
     unsigned long n = ++counted;
     const char *trace = getenv("IOFAULT_TRACE");
@@ -75,4 +83,24 @@ int fdatasync(int fd) {
     if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
     if (inject(fd, "fdatasync")) return -1;
     return real(fd);
+}
+
+int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+              unsigned int flags) {
+    static int (*real)(int, const char *, int, const char *, unsigned int);
+    if (!real)
+        real = (int (*)(int, const char *, int, const char *, unsigned int))dlsym(RTLD_NEXT,
+                                                                               "renameat2");
+    const char *dir = getenv("IOFAULT_DIR");
+    char full[4096];
+    if (newpath[0] == '/') {
+        snprintf(full, sizeof full, "%s", newpath);
+    } else {
+        char cwd[2048];
+        if (newdirfd != AT_FDCWD || !getcwd(cwd, sizeof cwd)) cwd[0] = 0;
+        snprintf(full, sizeof full, "%s/%s", cwd, newpath);
+    }
+    if (dir && *dir && strncmp(full, dir, strlen(dir)) == 0 && inject_path(full, "rename"))
+        return -1;
+    return real(olddirfd, oldpath, newdirfd, newpath, flags);
 }
