@@ -4,6 +4,7 @@
 //! unchanged and nothing left in the output directory; and a run after the fix succeeds
 //! (the token's label was never taken).
 mod common;
+mod share_room;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -21,21 +22,7 @@ impl Bench {
 
     /// A bench whose provisioning script names `module` (the shim, for fault injection).
     fn on(module: &Path) -> Bench {
-        let dir = tempfile::Builder::new()
-            .prefix("provision-faults-")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-            .expect("temp dir");
-        let tokens = dir.path().join("tokens");
-        std::fs::create_dir(&tokens).expect("tokens");
-        let conf = dir.path().join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                tokens.display()
-            ),
-        )
-        .expect("conf");
+        let (dir, conf) = share_room::token_dir("provision-faults-", &[]);
         let script = dir.path().join("provision.toml");
         std::fs::write(
             &script,
@@ -138,16 +125,11 @@ fn a_full_medium_stops_provisioning_before_the_token_changes() {
     }
 }
 
-/// The same script through the real token with the shim in front, so that it runs on the
-/// real module but names the shim; `label` is free.
+/// True when the bench's token label is still free: the same script, run again without a
+/// fault, provisions (it fails with "already exists" when an earlier run initialised it).
 fn label_is_free(bench: &Bench, out: &Path) -> bool {
     std::fs::create_dir_all(out).expect("check dir");
-    let real = Bench {
-        dir: tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("dir"),
-        conf: bench.conf.clone(),
-        script: bench.script.clone(),
-    };
-    let run = real.provision_with(
+    let run = bench.provision_with(
         out,
         &[("P11SHIM_MODULE", common::native_module().as_os_str())],
     );
