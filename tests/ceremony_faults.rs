@@ -91,6 +91,12 @@ fn every_pkcs11_call_of_a_ceremony_fails_in_turn_and_the_ceremony_still_finishes
         if run.status.success() {
             entry[0] += 1;
             assert_token_matches_log(&room, &format!("call {k} {site} (tolerated)"));
+            let verify = room.audit_verify(&room.path("out-usb/test-ceremony.audit.jsonl"));
+            assert!(
+                verify.status.success(),
+                "call {k} {site}: tolerated, but the log does not verify: {}",
+                String::from_utf8_lossy(&verify.stdout)
+            );
             continue;
         }
         let err = stderr(&run);
@@ -117,9 +123,16 @@ fn every_pkcs11_call_of_a_ceremony_fails_in_turn_and_the_ceremony_still_finishes
             room.write_answers(&["carol", "dave"], Some("abort"));
             let aborted = room.run_ceremony_with(&env);
             entry[2] += 1;
-            let log = room.path("state/test-ceremony.audit.jsonl");
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            text.contains("\"aborted\"") || aborted.status.success()
+            // Aborted to its end: the key it made destroyed, the end signed where the HSM was
+            // used; the workstation's log verifies.
+            let verify = room.audit_verify(&room.path("state/test-ceremony.audit.jsonl"));
+            let said = String::from_utf8_lossy(&verify.stdout).into_owned();
+            assert!(
+                verify.status.success(),
+                "call {k} {site}: the aborted ceremony's log does not verify: {said}\n{}",
+                stderr(&aborted)
+            );
+            said.contains("final phase: Aborted")
         };
         assert!(
             finished,

@@ -563,3 +563,62 @@ fn the_hsm_rules_hold_whatever_the_phase() {
     let r = step(&s, &key).expect_err("a second key");
     assert!(r.rule.contains("one ceremony makes one key"), "{r}");
 }
+
+/// A crash between `closed` and its checkpoint: the restart's `resumed` lets the quorum log in
+/// once more, and that login only signs the end. Nothing else is accepted, and once the
+/// checkpoint is signed the ceremony takes nothing, not even another resume.
+#[test]
+fn an_unsigned_close_is_finished_by_one_more_login_and_nothing_else() {
+    let mut events = happy_path();
+    let signed = events.pop().expect("the closing checkpoint");
+    let closed = run(&events).expect("closed");
+    assert_eq!(
+        closed.end_left_undone(),
+        Some("the closing checkpoint is not signed")
+    );
+    assert!(
+        !closed.awaits_final_login(),
+        "the crashed session is not known yet"
+    );
+
+    let resumed_by = |by: &str| Event::Resumed { by: by.into() };
+    let why = step(&closed, &resumed_by("carol")).expect_err("a custodian resumes");
+    assert!(why.rule.contains("administrator"), "{why}");
+    let (s, effects) = step(&closed, &resumed_by("alice")).expect("resumed");
+    assert!(effects.is_empty());
+    assert!(s.awaits_final_login());
+    // Only the quorum's shares and login: no sign-off, no second close, no key work.
+    for e in [
+        Event::SignedOff {
+            name: "alice".into(),
+        },
+        Event::Closed { by: "alice".into() },
+        Event::Exported { files: files() },
+    ] {
+        step(&s, &e).expect_err("only the login is taken");
+    }
+    let share = |c: &str, i| Event::SharePresented {
+        custodian: c.into(),
+        share_index: i,
+        commitment_verified: true,
+    };
+    let login = Event::LoggedIn {
+        token_label: "t".into(),
+    };
+    let (s1, _) = step(&s, &share("carol", 1)).expect("share");
+    step(&s1, &login).expect_err("one share is no quorum");
+    let (s2, _) = step(&s1, &share("dave", 2)).expect("share");
+    let (s3, effects) = step(&s2, &login).expect("login");
+    assert_eq!(
+        effects,
+        vec![
+            byok_ceremony::ceremony::machine::Effect::Checkpoint(Phase::Closed),
+            byok_ceremony::ceremony::machine::Effect::Finish
+        ]
+    );
+    let (done, _) = step(&s3, &signed).expect("the closing checkpoint");
+    assert_eq!(done.end_left_undone(), None);
+    step(&done, &resumed_by("alice")).expect_err("over: no resume");
+    // Closed and signed in one go: nothing is left undone either.
+    assert_eq!(run(&happy_path()).expect("happy").end_left_undone(), None);
+}

@@ -434,6 +434,43 @@ fn a_restarted_ceremony_offers_resume_on_screen_and_a_closed_one_says_so() {
     assert!(screen.contains("already closed"), "{screen}");
 }
 
+/// A crash between `closed` and its checkpoint: the restart says the end is incomplete, offers
+/// only to finish it (no abort of a closed ceremony), and the quorum's login signs it.
+#[test]
+fn a_close_left_unsigned_by_a_crash_is_signed_after_a_restart() {
+    let room = Room::new("tui unsigned close");
+    ceremony::kill_after(&room, "closed");
+    let ui = start(&room, "finish");
+    ui.wait_for("Enter: open the ceremony");
+    ui.keys(&["Enter"]);
+    let screen = ui.wait_for_all(&["end is not complete", "r: resume to finish the end"]);
+    assert!(
+        screen.contains("the closing checkpoint is not signed"),
+        "{screen}"
+    );
+    assert!(!screen.contains("a: abort"), "{screen}");
+    // Had `a` opened the abort prompt, `r` would be typed into it and RESUME never asked.
+    ui.keys(&["a", "r"]);
+    let screen = ui.wait_for("Type RESUME");
+    assert!(!screen.contains("Type ABORT"), "{screen}");
+    ui.type_text("RESUME");
+    ui.keys(&["Enter"]);
+    let screen = ui.wait_for_all(&["Shares accepted: 0 of 2", "only for that"]);
+    assert!(screen.contains("The ceremony is closed"), "{screen}");
+    quorum(&ui, &room);
+    ui.wait_for("The ceremony is closed.");
+    ui.keys(&["q"]);
+    ui.wait_for("EXIT=0");
+    let log = log_text(&room);
+    assert_eq!(
+        log.matches("\"event\":\"closed\"").count(),
+        1,
+        "closed twice"
+    );
+    assert!(log.contains("\"resumed\""), "the restart is not logged");
+    outputs_verify(&room);
+}
+
 /// A typed confirmation has a way back: Esc stops before the step, nothing is done, the log
 /// says so, and r asks again; the ceremony then goes on as usual.
 #[test]

@@ -159,27 +159,24 @@ pub fn verify(path: &Path, opts: &VerifyOptions<'_>) -> Result<Verdict, AuditErr
         )
         .into());
     }
-    // An abort before the quorum logged in cannot be signed (the audit key needs the login),
-    // and nothing reached the HSM then; every other end carries a signed checkpoint last.
-    let must_be_signed = match state.phase {
-        Phase::Closed => true,
-        _ => state.logged_in,
-    };
-    if must_be_signed {
-        if let Some(first) = replay.first_unsigned {
-            return Err(Fault::at(
-                first,
-                "no signed checkpoint covers this entry or any after it: they were appended after the closing checkpoint, or the closing checkpoint was removed".into(),
-            )
-            .into());
-        }
-    }
     if state.key_pending_destroy() && state.phase == Phase::Aborted {
         return Err(Fault::at(
             last,
-            "the ceremony was aborted but the key it made was never destroyed: it is still in the HSM".into(),
+            "the ceremony was aborted but the key it made was never destroyed: it is still in the HSM; restart the ceremony with --recover resume so the quorum logs in and destroys it".into(),
         )
         .into());
+    }
+    // An abort before the quorum logged in cannot be signed (the audit key needs the login),
+    // and nothing reached the HSM then; every other end carries a signed checkpoint last.
+    if state.end_signature_due {
+        if let Some(first) = replay.first_unsigned {
+            let problem = if state.checkpoints.contains(&state.phase) {
+                "no signed checkpoint covers this entry or any after it: they were appended after the closing checkpoint, or the closing checkpoint was removed"
+            } else {
+                "the ceremony ended but its closing checkpoint was never signed (the run stopped first, or the checkpoint was removed): no signed checkpoint covers this entry or any after it; if the run stopped, restart it with --recover resume so the quorum signs the end"
+            };
+            return Err(Fault::at(first, problem.into()).into());
+        }
     }
     let script_verified = artifacts::script(opts.script, &replay)?;
     let artifacts_verified = match opts.media {

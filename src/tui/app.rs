@@ -224,9 +224,7 @@ impl App {
             Phase::Export | Phase::Verification => Screen::Export,
             Phase::SignOff if !self.export_seen => Screen::Export,
             Phase::SignOff => Screen::SignOff,
-            Phase::Aborted if view.state.key_pending_destroy() && !view.state.logged_in => {
-                Screen::Shares
-            }
+            Phase::Closed | Phase::Aborted if view.state.awaits_final_login() => Screen::Shares,
             Phase::Closed | Phase::Aborted => Screen::Summary,
         }
     }
@@ -453,8 +451,12 @@ impl App {
                 self.open_prompt(Prompt::Resume);
                 None
             }
+            // An end left incomplete can only be finished: it is over already.
             (Screen::Resume, KeyCode::Char('a'))
-                if self.interrupted.as_ref().is_some_and(|i| !i.is_over()) =>
+                if self
+                    .interrupted
+                    .as_ref()
+                    .is_some_and(|i| !i.is_over() && i.end_left_undone.is_none()) =>
             {
                 self.open_prompt(Prompt::AbortInterrupted);
                 None

@@ -148,6 +148,8 @@ pub(super) fn abort(
         s.shares_from.clear();
         s.share_indices.clear();
     }
+    // Signed when the HSM was used: the quorum is logged in, or must log in to destroy a key.
+    s.end_signature_due = s.logged_in || s.key_pending_destroy();
     // A key the run made must not outlive an aborted ceremony; destroying it and signing the
     // last checkpoint both need the quorum's login.
     Ok(match (s.key_pending_destroy(), s.logged_in) {

@@ -65,7 +65,8 @@ fn refusal(state: &State, rule: &str) -> Refusal {
     }
 }
 
-/// After close or abort: only the closing checkpoint and the clean-up of an aborted run.
+/// After close or abort: only the closing checkpoint, and what finishes an incomplete end (a
+/// key an abort left, a checkpoint a crash left unsigned) with one more login of the quorum.
 fn apply_after_end(s: &mut State, event: &Event) -> Result<Vec<Effect>, Refusal> {
     match event {
         Event::Checkpoint { gate, .. } if *gate == s.phase && !s.checkpoints.contains(gate) => {
@@ -76,35 +77,50 @@ fn apply_after_end(s: &mut State, event: &Event) -> Result<Vec<Effect>, Refusal>
             s.key_destroyed = true;
             Ok(Vec::new())
         }
-        // An aborted run whose key is still in the HSM: the quorum logs in once more, only to
-        // destroy it.
-        Event::SharePresented {
-            custodian,
-            share_index,
-            commitment_verified,
-        } if awaiting_destruction_login(s) => {
-            accept_share(s, custodian, *share_index, *commitment_verified)
-        }
-        Event::HsmAuthenticationPresented { custodian } if awaiting_destruction_login(s) => {
-            accept_native(s, custodian)
-        }
-        Event::ShareRejected { .. } | Event::LoginFailed { .. }
-            if awaiting_destruction_login(s) =>
-        {
+        // A restart after a crash at the end: the session died with the process, so the
+        // quorum logs in again (the shares are presented anew), only to finish the end.
+        Event::Resumed { by } if s.end_left_undone().is_some() => {
+            if *by != config(s)?.administrator {
+                return Err(refusal(
+                    s,
+                    "only the ceremony administrator resumes a ceremony",
+                ));
+            }
+            s.logged_in = false;
             s.shares_from.clear();
             s.share_indices.clear();
             Ok(Vec::new())
         }
-        Event::LoggedIn { .. } if awaiting_destruction_login(s) => {
+        Event::SharePresented {
+            custodian,
+            share_index,
+            commitment_verified,
+        } if s.awaits_final_login() => {
+            accept_share(s, custodian, *share_index, *commitment_verified)
+        }
+        Event::HsmAuthenticationPresented { custodian } if s.awaits_final_login() => {
+            accept_native(s, custodian)
+        }
+        Event::ShareRejected { .. } | Event::LoginFailed { .. } if s.awaits_final_login() => {
+            s.shares_from.clear();
+            s.share_indices.clear();
+            Ok(Vec::new())
+        }
+        Event::LoggedIn { .. } if s.awaits_final_login() => {
             if s.shares_from.len() < config(s)?.threshold() {
                 return Err(refusal(s, "the HSM is used only after the quorum is met"));
             }
             s.logged_in = true;
-            Ok(vec![
-                Effect::DestroyKey,
-                Effect::Checkpoint(Phase::Aborted),
-                Effect::Finish,
-            ])
+            s.end_signature_due = true;
+            let mut effects = Vec::new();
+            if s.phase == Phase::Aborted && s.key_pending_destroy() {
+                effects.push(Effect::DestroyKey);
+            }
+            if !s.checkpoints.contains(&s.phase) {
+                effects.push(Effect::Checkpoint(s.phase));
+            }
+            effects.push(Effect::Finish);
+            Ok(effects)
         }
         _ => Err(refusal(
             s,
@@ -118,11 +134,6 @@ fn config(state: &State) -> Result<&MachineConfig, Refusal> {
         phase: state.phase,
         rule: "the ceremony has not been opened".into(),
     })
-}
-
-/// An aborted run waits for the quorum to log in and destroy the key it made.
-fn awaiting_destruction_login(state: &State) -> bool {
-    state.phase == Phase::Aborted && state.key_pending_destroy() && !state.logged_in
 }
 
 /// A custodian's share, checked against the rules; `LogIn` once the quorum is complete.

@@ -168,6 +168,10 @@ pub struct State {
     pub checkpoints: Vec<Phase>,
     /// After a crash: where to continue once the custodians have logged in again.
     pub resume_to: Option<Phase>,
+    /// The end (close, or an abort after the HSM was used) must carry a checkpoint signed in
+    /// the HSM. Set when the ceremony ends; a restart after a crash before that signature
+    /// asks the quorum to log in once more for it.
+    pub end_signature_due: bool,
 }
 
 impl Default for State {
@@ -208,6 +212,7 @@ impl State {
             failures: Vec::new(),
             checkpoints: Vec::new(),
             resume_to: None,
+            end_signature_due: false,
         }
     }
 
@@ -251,6 +256,27 @@ impl State {
     /// The run made a key that is still in the HSM.
     pub fn key_pending_destroy(&self) -> bool {
         self.key_id_hex.is_some() && !self.key_destroyed
+    }
+
+    /// Over, but not yet complete: the key an abort left must still be destroyed, or the end's
+    /// checkpoint is not signed (a crash came first). Says what is left, in words for people.
+    pub fn end_left_undone(&self) -> Option<&'static str> {
+        if !self.is_final() {
+            return None;
+        }
+        if self.phase == Phase::Aborted && self.key_pending_destroy() {
+            Some("the key this run made is still in the HSM and must be destroyed")
+        } else if self.end_signature_due && !self.checkpoints.contains(&self.phase) {
+            Some("the closing checkpoint is not signed")
+        } else {
+            None
+        }
+    }
+
+    /// Over but incomplete, and the quorum is not logged in: it logs in once more to finish
+    /// the end (destroy the key, sign the checkpoint), and only for that.
+    pub fn awaits_final_login(&self) -> bool {
+        self.end_left_undone().is_some() && !self.logged_in
     }
 
     /// Deviations the witness has not yet acknowledged (they block every gate).

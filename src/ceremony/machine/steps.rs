@@ -379,5 +379,6 @@ pub(super) fn close(s: &mut State, by: &str) -> Result<Vec<Effect>, Refusal> {
         ));
     }
     s.phase = Phase::Closed;
+    s.end_signature_due = true;
     Ok(vec![Effect::Checkpoint(Phase::Closed), Effect::Finish])
 }

@@ -108,7 +108,7 @@ impl People for Headless {
                 .find(|n| !s.present.contains(*n))
                 .cloned()
                 .map_or(Action::CloseAttendance, Action::CheckIn)),
-            Phase::Quorum | Phase::Aborted => self.quorum_action(view),
+            Phase::Quorum | Phase::Aborted | Phase::Closed => self.quorum_action(view),
             Phase::KekConfirm => {
                 let read_aloud: String = self
                     .answers

@@ -16,11 +16,15 @@ pub struct Interrupted {
     /// Who had checked in.
     pub present: Vec<String>,
     pub entries: u64,
+    /// Over but incomplete: what is left for the quorum's last login (see
+    /// `State::end_left_undone`).
+    pub end_left_undone: Option<&'static str>,
 }
 
 impl Interrupted {
+    /// Nothing more can happen in it.
     pub fn is_over(&self) -> bool {
-        matches!(self.phase, Phase::Closed | Phase::Aborted)
+        matches!(self.phase, Phase::Closed | Phase::Aborted) && self.end_left_undone.is_none()
     }
 }
 
@@ -50,6 +54,7 @@ pub fn inspect(script_path: &Path, state_dir: &Path) -> Result<Option<Interrupte
         last_utc: last.utc.clone(),
         present: state.present.iter().cloned().collect(),
         entries: last.seq + 1,
+        end_left_undone: state.end_left_undone(),
     }))
 }
 

@@ -474,12 +474,10 @@ impl<'p> Runner<'p> {
         }
     }
 
-    /// An aborted run whose key is still in the HSM waits for the quorum to destroy it.
+    /// An end left incomplete (an aborted run's key, an unsigned closing checkpoint) waits
+    /// for the quorum to finish it.
     fn awaits_people(&self) -> bool {
-        !self.state.is_final()
-            || (self.state.phase == Phase::Aborted
-                && self.state.key_pending_destroy()
-                && !self.state.logged_in)
+        !self.state.is_final() || self.state.awaits_final_login()
     }
 
     /// The people's side: ask them for the next action until the ceremony ends.

@@ -59,6 +59,18 @@ impl<'p> Runner<'p> {
         let mut runner = Runner::new(script, people, media, log);
         // Replay the log through the machine: the same code an auditor runs.
         runner.replay(&entries)?;
+        if runner.state.end_left_undone().is_some() {
+            // It ended, but a crash came before the end was complete (the closing checkpoint
+            // unsigned, or an aborted run's key not destroyed): whichever way the room chose,
+            // the quorum logs in once more to finish it, and only that.
+            if recover.is_none() {
+                return Err(RunError::Unfinished(runner.script.ceremony_id.clone()));
+            }
+            runner.open_hsm()?;
+            let by = runner.script.administrator.clone();
+            runner.commit(Event::Resumed { by }, true)?;
+            return Ok(runner);
+        }
         if runner.state.is_final() {
             // A fault after the last entry (a medium that failed while the log's copy was
             // written) leaves a copy short: complete every copy from the verified log, then

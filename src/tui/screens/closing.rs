@@ -117,6 +117,23 @@ pub(super) fn draw_resume(frame: &mut Frame, area: Rect, app: &App) -> bool {
         lines.push(Line::raw(
             "Nothing more can happen in it: one ceremony id makes one key. A new ceremony needs a script with a new ceremony_id.",
         ));
+    } else if let Some(undone) = i.end_left_undone {
+        lines.push(Line::styled(
+            format!(
+                "The ceremony \"{}\" is {}, but its end is not complete: {undone}.",
+                i.ceremony_id,
+                i.phase.title().to_lowercase()
+            ),
+            BOLD,
+        ));
+        lines.push(kv("Last entry", last));
+        lines.push(kv("Present", present));
+        lines.push(kv("Entries", i.entries.to_string()));
+        lines.push(Line::raw(""));
+        lines.push(Line::raw(
+            "r  resume: the quorum logs in once more, only to finish the end; nothing else can happen in this ceremony",
+        ));
+        lines.push(Line::raw("The choice is typed (RESUME) and logged."));
     } else {
         lines.push(Line::styled(
             format!(

@@ -238,6 +238,14 @@ fn keys_for(app: &App, screen: Screen) -> String {
         Screen::Error if app.finished.is_some() => "q: quit",
         Screen::Error => "r: retry  d: record deviation  w: witness ack  a: abort  Esc: back",
         Screen::Resume if app.interrupted.as_ref().is_some_and(|i| i.is_over()) => "q: quit",
+        Screen::Resume
+            if app
+                .interrupted
+                .as_ref()
+                .is_some_and(|i| i.end_left_undone.is_some()) =>
+        {
+            "r: resume to finish the end  q: quit (decide later)"
+        }
         Screen::Resume => "r: resume it  a: abort it  q: quit (decide later)",
     };
     match screen {

@@ -109,7 +109,18 @@ pub(super) fn draw_attendance(frame: &mut Frame, area: Rect, app: &App) -> bool 
 pub(super) fn draw_shares(frame: &mut Frame, area: Rect, app: &App) -> bool {
     let Some(view) = &app.view else { return false };
     let s = &view.state;
-    let mut lines = vec![
+    let mut lines = Vec::new();
+    if let Some(undone) = s.end_left_undone() {
+        // The same screen finishes an end a crash left incomplete: say why the quorum is back.
+        lines.push(Line::styled(
+            format!(
+                "The ceremony is {}, but {undone}: the quorum logs in once more, only for that.",
+                s.phase.title().to_lowercase()
+            ),
+            BOLD,
+        ));
+    }
+    lines.extend([
         Line::raw(format!(
             "Shares accepted: {} of {} needed. Each custodian types their own share;",
             s.shares_from.len(),
@@ -117,7 +128,7 @@ pub(super) fn draw_shares(frame: &mut Frame, area: Rect, app: &App) -> bool {
         )),
         Line::raw("it is checked at once and never shown."),
         Line::raw(""),
-    ];
+    ]);
     if !s.shares_from.is_empty() {
         let done: Vec<&str> = s.shares_from.iter().map(String::as_str).collect();
         lines.push(Line::raw(format!("Accepted from: {}", done.join(", "))));
