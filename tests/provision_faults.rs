@@ -1,6 +1,6 @@
 //! Provisioning never leaves a token whose PINs nobody holds (issue 13, item 2): the room for
-//! every share file and the record is taken on the output medium before the token is
-//! touched, so a full medium or a name already taken stops provisioning with the token
+//! every share file and the record is taken on the output medium, and a fresh token's share
+//! files are written and read back, before the token is touched, so a full medium or a name already taken stops provisioning with the token
 //! unchanged and nothing left in the output directory; and a run after the fix succeeds
 //! (the token's label was never taken).
 mod common;
@@ -8,6 +8,10 @@ mod share_room;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use byok_ceremony::quorum::share::PinGroup;
+use byok_ceremony::quorum::share_file::share_in;
+use byok_ceremony::quorum::split::combine_pin;
 
 struct Bench {
     dir: tempfile::TempDir,
@@ -143,6 +147,42 @@ fn label_is_free(bench: &Bench, out: &Path) -> bool {
     run.status.success()
 }
 
+/// True when the PIN of `group` rebuilt from carol's and dave's share files in `out` logs in to
+/// the bench's token (pkcs11-tool, an independent PKCS#11 client, on the real module).
+fn shares_log_in(bench: &Bench, out: &Path, group: PinGroup) -> bool {
+    let shares: Vec<_> = ["carol", "dave"]
+        .iter()
+        .map(|c| {
+            let text = std::fs::read_to_string(out.join(format!("{c}.share.txt"))).expect("share");
+            share_in(&text, group).expect("a share")
+        })
+        .collect();
+    let pin = combine_pin(&shares).expect("the shares rebuild a PIN");
+    let mut c = Command::new("pkcs11-tool");
+    c.arg("--module")
+        .arg(common::native_module())
+        .args(["--token-label", "faults", "--login"])
+        .env("SOFTHSM2_CONF", &bench.conf);
+    if group == PinGroup::SoPin {
+        c.args(["--session-rw", "--login-type", "so", "--so-pin"]);
+    } else {
+        c.arg("--pin");
+    }
+    let run = c
+        .arg(pin.text().as_str())
+        .arg("--list-objects")
+        .output()
+        .expect("pkcs11-tool (package opensc) runs");
+    if !run.status.success() {
+        eprintln!(
+            "pkcs11-tool {group:?}: {}{}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+    run.status.success()
+}
+
 fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|d| {
@@ -216,18 +256,33 @@ fn every_pkcs11_call_of_provisioning_fails_in_turn_and_nothing_is_lost() {
         );
         if err.contains("THE TOKEN WAS CHANGED") {
             entry.2 += 1;
-            if err.contains("temporary PINs that nobody holds") {
+            // A fresh token is never left with PINs nobody holds: every share was written
+            // before it was touched, and the shares really unlock it, as user and as SO.
+            assert!(
+                !err.contains("nobody holds"),
+                "call {k} {site}: a token nobody can use: {err}"
+            );
+            assert!(
+                err.contains("initialised by this run with the PINs split in the share files")
+                    || err.contains("its SO PIN is the one split in the share files"),
+                "call {k} {site}: the message does not say how the token changed: {err}"
+            );
+            for name in ["carol", "dave", "erin"] {
                 assert!(
-                    !label_is_free(&bench, &bench.path("check")),
-                    "call {k} {site}: said initialised, but the label is free"
+                    files.contains(&format!("{name}.share.txt")),
+                    "call {k} {site}: said the shares hold the PINs, but {name}'s file is missing: {files:?}"
                 );
-            } else if err.contains("PINs are now the ones split in the share files") {
-                for name in ["carol", "dave", "erin"] {
-                    assert!(
-                        files.contains(&format!("{name}.share.txt")),
-                        "call {k} {site}: said the shares hold the PINs, but {name}'s file is missing: {files:?}"
-                    );
-                }
+            }
+            let groups: &[PinGroup] = if err.contains("its user PIN was not set") {
+                &[PinGroup::SoPin]
+            } else {
+                &[PinGroup::UserPin, PinGroup::SoPin]
+            };
+            for &group in groups {
+                assert!(
+                    shares_log_in(&bench, &out, group),
+                    "call {k} {site}: the {group:?} rebuilt from the share files does not log in"
+                );
             }
         } else {
             entry.1 += 1;
@@ -251,4 +306,34 @@ fn every_pkcs11_call_of_provisioning_fails_in_turn_and_nothing_is_lost() {
     for (site, (ok, unchanged, changed)) in &counts {
         eprintln!("  {site}: {ok} / {unchanged} / {changed}");
     }
+}
+
+/// A fault that a retry does not clear, right after C_InitToken: the token has the split SO
+/// PIN but no user PIN. The message says exactly that, and it is true: the SO-PIN shares log
+/// in, the token reports no user PIN, and the share files are all there.
+#[test]
+fn a_user_pin_that_cannot_be_set_is_reported_with_the_so_pin_the_shares_hold() {
+    let shim = common::shim_module();
+    let real = common::native_module();
+    let bench = Bench::on(&shim);
+    let out = bench.path("out");
+    std::fs::create_dir(&out).expect("out");
+    let run = bench.provision_with(
+        &out,
+        &[
+            ("P11SHIM_MODULE", real.as_os_str()),
+            ("P11SHIM_FAIL_ALL", "C_InitPIN".as_ref()),
+        ],
+    );
+    let err = stderr(&run);
+    assert!(!run.status.success());
+    assert!(err.contains("THE TOKEN WAS CHANGED"), "{err}");
+    assert!(err.contains("its user PIN was not set"), "{err}");
+    assert!(err.contains("softhsm2-util --delete-token"), "{err}");
+    let files = files_in(&out);
+    for name in ["carol", "dave", "erin"] {
+        assert!(files.contains(&format!("{name}.share.txt")), "{files:?}");
+    }
+    assert!(shares_log_in(&bench, &out, PinGroup::SoPin));
+    assert!(!shares_log_in(&bench, &out, PinGroup::UserPin));
 }

@@ -180,7 +180,7 @@ fn screens() -> Vec<(&'static str, ProvisionApp, Screen)> {
     }));
     out.push(("05_confirm_adopt", adopt, Screen::Confirm));
     let mut working = started();
-    working.on_worker(FromWorker::Progress(ProvisionStep::SetPins));
+    working.on_worker(FromWorker::Progress(ProvisionStep::InitialiseToken));
     out.push(("06_working", working, Screen::Working));
     out.push(("07_handout_called", handing_out(), Screen::HandOut));
     let mut shown = handing_out();
@@ -257,7 +257,7 @@ fn the_token_is_changed_only_after_everyone_checked_in_and_provision_was_typed()
 #[test]
 fn keys_do_nothing_while_the_hsm_works_and_ctrl_c_waits_for_the_step() {
     let mut app = started();
-    app.on_worker(FromWorker::Progress(ProvisionStep::SetPins));
+    app.on_worker(FromWorker::Progress(ProvisionStep::InitialiseToken));
     assert_eq!(press(&mut app, &[KeyCode::Enter, KeyCode::Char('q')]), None);
     app.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
     assert!(

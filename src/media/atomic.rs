@@ -137,14 +137,23 @@ impl Reserved {
                 io(e.error)
             }
         })?;
-        File::open(&dir).and_then(|d| d.sync_all()).map_err(io)?;
-        let written = Sha256::digest(bytes);
-        let read_back = sha256_from_device(&target).map_err(io)?;
-        if read_back != written.as_slice() {
+        // Named now: from here a failure removes it, so no file that was not durably
+        // written and read back is left under its final name.
+        let checked = File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io)
+            .and_then(|()| sha256_from_device(&target).map_err(io))
+            .and_then(|read_back| {
+                if read_back == Sha256::digest(bytes).as_slice() {
+                    Ok(read_back)
+                } else {
+                    Err(WriteError::ReadBackMismatch(target.clone()))
+                }
+            });
+        if checked.is_err() {
             let _ = std::fs::remove_file(&target);
-            return Err(WriteError::ReadBackMismatch(target));
         }
-        Ok(read_back)
+        checked
     }
 }
 

@@ -213,6 +213,15 @@ impl EventSink {
         }
     }
 
+    /// Removes the log: provisioning stopped before the token changed, so what it records
+    /// (splits of PINs that were never set) happened to no token, and the file would only
+    /// block the next run.
+    pub fn discard(self) {
+        if let Some(log) = self.log {
+            let _ = std::fs::remove_file(log.path());
+        }
+    }
+
     /// The events recorded, once the work is done; Err if the log missed any.
     pub fn finish(self) -> Result<Vec<QuorumEvent>, String> {
         self.healthy()?;

@@ -145,49 +145,115 @@ pub fn write_all(
     record: &ProvisioningRecord,
     events: &mut EventSink,
 ) -> Result<Written, OutputError> {
-    let mut share_files = Vec::with_capacity(handouts.len());
-    for (custodian, shares) in handouts {
-        let name = share_file::file_name(custodian);
-        let text = share_file::render(custodian, token, shares, rehearsal)?;
-        let at = reservation
-            .shares
-            .iter()
-            .position(|(c, _)| c == custodian)
-            .ok_or_else(|| OutputError::NotReserved(custodian.clone()))?;
-        let (_, room) = reservation.shares.swap_remove(at);
-        let path = room.target().to_owned();
-        room.fill(text.as_bytes())?;
-        for share in shares {
-            let back = read_share(&path, share.group)?;
-            if back.value() != share.value() || back.index != share.index {
-                return Err(OutputError::ReadBackMismatch {
-                    path,
-                    custodian: custodian.clone(),
+    let commitment = |group: PinGroup, index: u8| {
+        record
+            .group(group)
+            .and_then(|g| g.custodian(index))
+            .map(|c| c.commitment.clone())
+            .unwrap_or_default()
+    };
+    let share_files = reservation.write_shares(token, rehearsal, handouts, &commitment, events)?;
+    let paths: Vec<PathBuf> = share_files.iter().map(|(_, p)| p.clone()).collect();
+    reservation
+        .write_record(share_files, record)
+        .inspect_err(|_| {
+            // The PINs were not changed: shares of PINs nobody will set are void.
+            remove_all(&paths);
+        })
+}
+
+fn remove_all(paths: &[PathBuf]) {
+    for path in paths {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+impl Reservation {
+    /// Writes each custodian's file (owner-read-only) into its reserved room and reads it
+    /// back; `commitment` gives each share's commitment for the log.
+    pub fn write_shares(
+        &mut self,
+        token: &TokenIdentity,
+        rehearsal: bool,
+        handouts: &[(String, Vec<&Share>)],
+        commitment: &dyn Fn(PinGroup, u8) -> String,
+        events: &mut EventSink,
+    ) -> Result<Vec<(String, PathBuf)>, OutputError> {
+        let mut share_files = Vec::with_capacity(handouts.len());
+        let written = self.write_each(
+            token,
+            rehearsal,
+            handouts,
+            commitment,
+            events,
+            &mut share_files,
+        );
+        if let Err(e) = written {
+            // Nothing is changed on the token before every share is written: the files
+            // written so far hold void shares, and a partial set helps nobody.
+            let paths: Vec<PathBuf> = share_files.into_iter().map(|(_, p)| p).collect();
+            remove_all(&paths);
+            return Err(e);
+        }
+        Ok(share_files)
+    }
+
+    fn write_each(
+        &mut self,
+        token: &TokenIdentity,
+        rehearsal: bool,
+        handouts: &[(String, Vec<&Share>)],
+        commitment: &dyn Fn(PinGroup, u8) -> String,
+        events: &mut EventSink,
+        share_files: &mut Vec<(String, PathBuf)>,
+    ) -> Result<(), OutputError> {
+        for (custodian, shares) in handouts {
+            let name = share_file::file_name(custodian);
+            let text = share_file::render(custodian, token, shares, rehearsal)?;
+            let at = self
+                .shares
+                .iter()
+                .position(|(c, _)| c == custodian)
+                .ok_or_else(|| OutputError::NotReserved(custodian.clone()))?;
+            let (_, room) = self.shares.swap_remove(at);
+            let path = room.target().to_owned();
+            room.fill(text.as_bytes())?;
+            share_files.push((custodian.clone(), path.clone()));
+            for share in shares {
+                let back = read_share(&path, share.group)?;
+                if back.value() != share.value() || back.index != share.index {
+                    return Err(OutputError::ReadBackMismatch {
+                        path,
+                        custodian: custodian.clone(),
+                        group: share.group,
+                    });
+                }
+                events.push(QuorumEvent::ShareIssued {
                     group: share.group,
+                    split_id: share.split_id,
+                    custodian: custodian.clone(),
+                    share_index: share.index,
+                    commitment: commitment(share.group, share.index),
+                    medium: name.clone(),
                 });
             }
-            let commitment = record
-                .group(share.group)
-                .and_then(|g| g.custodian(share.index))
-                .map(|c| c.commitment.clone())
-                .unwrap_or_default();
-            events.push(QuorumEvent::ShareIssued {
-                group: share.group,
-                split_id: share.split_id,
-                custodian: custodian.clone(),
-                share_index: share.index,
-                commitment,
-                medium: name.clone(),
-            });
         }
-        share_files.push((custodian.clone(), path));
+        Ok(())
     }
-    let record_path = reservation.record.target().to_owned();
-    reservation.record.fill(record.to_json()?.as_bytes())?;
-    Ok(Written {
-        share_files,
-        record: record_path,
-    })
+
+    /// Writes the record into its reserved room (read back by `fill`).
+    pub fn write_record(
+        self,
+        share_files: Vec<(String, PathBuf)>,
+        record: &ProvisioningRecord,
+    ) -> Result<Written, OutputError> {
+        let record_path = self.record.target().to_owned();
+        self.record.fill(record.to_json()?.as_bytes())?;
+        Ok(Written {
+            share_files,
+            record: record_path,
+        })
+    }
 }
 
 /// The share of `group` in the share file at `path`.

@@ -2,17 +2,20 @@
 //!
 //! 1. Check the outputs can be written (nothing exists yet) before touching the token; find
 //!    the token and have the people confirm it (nothing, not even the audit log, is written
-//!    before they do).
-//! 2. Initialise the token with temporary PINs from the OS generator, or adopt an initialised
-//!    one with its current PINs.
+//!    before they do). Take the room for every share file and the record on the medium.
+//! 2. A fresh token: make its PINs (the OS generator: the token gives no random bytes before
+//!    it is initialised), split them, and write and read back every share file; only then
+//!    initialise the token with those PINs (C_InitToken, C_InitPIN). No failure can leave a
+//!    fresh token whose PINs nobody holds.
+//!    An adopted token: it keeps its current PINs until step 5.
 //! 3. Generate the ceremony audit key inside the token.
-//! 4. Make the new PINs (OS generator XOR the token's), split them, commit to every share,
-//!    and check every set of M shares rebuilds its PIN.
-//! 5. Write each custodian's share file and the public record.
-//! 6. Only then set the new PINs on the token (C_SetPIN), so that a failed write never leaves
-//!    a token whose PIN nobody holds.
-//! 7. Read M shares back from the custodians' files, rebuild each PIN and log in with it.
-//! 8. Hand each custodian their share, one at a time (the guided UI shows it; headless, the
+//! 4. An adopted token: make the new PINs (OS generator XOR the token's), split them, commit to
+//!    every share, check every set of M shares rebuilds its PIN, and write each custodian's
+//!    share file. Then (both) the public record.
+//! 5. An adopted token: only then set the new PINs (C_SetPIN), so that a failed write never
+//!    leaves a token whose PIN nobody holds.
+//! 6. Read M shares back from the custodians' files, rebuild each PIN and log in with it.
+//! 7. Hand each custodian their share, one at a time (the guided UI shows it; headless, the
 //!    file is the hand-out).
 //!
 //! The people in the room answer through [`ProvisionPeople`]: the headless command and the
@@ -62,9 +65,11 @@ pub enum ProvisionError {
     #[error("{0}")]
     CurrentPins(#[from] CurrentPinsError),
     #[error(
-        "writing the outputs failed: {0}. The token's PINs were NOT changed; delete what was written in the output directory and run again"
+        "writing the outputs failed: {0}. The token's PINs were NOT changed, and the share files written were removed (their shares are void): fix the medium and run again"
     )]
     Outputs(#[source] OutputError),
+    #[error("writing the provisioning record failed: {0}")]
+    RecordWrite(#[source] OutputError),
     #[error("{0}")]
     Preflight(#[source] OutputError),
     #[error(
@@ -257,7 +262,6 @@ pub fn provision_with(
     // Every quorum step from here on is appended to the provisioning audit log as it happens.
     let mut events = EventSink::to_log(&opts.out_dir.join(AUDIT_LOG_NAME))
         .map_err(|e| ProvisionError::AuditLog(e.to_string()))?;
-    people.progress(ProvisionStep::PrepareToken);
     let fresh_label = match &script.token {
         TokenPlan::Initialise { label, .. } => Some(label.clone()),
         TokenPlan::Adopt { .. } => None,
@@ -265,12 +269,13 @@ pub fn provision_with(
     // From here a failure leaves the token changed: say how, and how to recover.
     let changed = |cause: ProvisionError, pins_set: bool| {
         let state = match (&fresh_label, pins_set) {
-            (Some(label), false) => format!(
-                "the token \"{label}\" was initialised by this run with temporary PINs that nobody holds, so it cannot be used: reset it with the HSM's own tool (SoftHSM2: softhsm2-util --delete-token --token \"{label}\"), delete the share files and the record in {}, then provision again",
-                opts.out_dir.display()
+            (Some(label), _) => format!(
+                "the token \"{label}\" was initialised by this run with the PINs split in the share files in {out} (written and read back before the token was touched), so the custodians' shares unlock it; keep every share file. To start again instead: reset the token (SoftHSM2: softhsm2-util --delete-token --token \"{label}\"; another HSM: its own re-initialisation, with the SO PIN the SO-PIN shares hold), delete the share files, the record and {log} in {out}, then provision again",
+                out = opts.out_dir.display(),
+                log = AUDIT_LOG_NAME,
             ),
             (None, false) => "the token keeps its current PINs (the ones in the current-PINs file) but may hold a new audit key or trusted KEK object: delete the share files and the record written, then provision again (an existing audit key is reported by name)".to_owned(),
-            (_, true) => format!(
+            (None, true) => format!(
                 "the token's PINs are now the ones split in the share files in {} (written and read back before the PINs changed): keep every share file; the custodians' shares unlock the token",
                 opts.out_dir.display()
             ),
@@ -280,40 +285,85 @@ pub fn provision_with(
             state,
         }
     };
-    // The PINs the token has now: temporary ones for a fresh token, or the adopted token's.
-    let (slot, old_user, old_so) = match (&script.token, current) {
+    // The PINs the token has now: a fresh token's final ones (their shares already written),
+    // or the adopted token's.
+    let mut reservation = reservation;
+    let (slot, old_user, old_so, fresh) = match (&script.token, current) {
         (TokenPlan::Initialise { label, .. }, _) => {
-            let (slot, user, so) = match initialise(&hsm, slot, label) {
-                Ok(done) => done,
-                // C_InitToken may have taken effect before a later call of it failed.
+            let fresh = match write_before_init(
+                &hsm,
+                slot,
+                label,
+                script,
+                people,
+                &mut reservation,
+                &mut events,
+            ) {
+                Ok(fresh) => fresh,
+                Err(e) => {
+                    // Nothing reached the token: the files of PINs never set go, with the log.
+                    events.discard();
+                    return Err(e);
+                }
+            };
+            people.progress(ProvisionStep::InitialiseToken);
+            let slot = match initialise(&hsm, slot, label, &fresh.so_pin, &fresh.user_pin) {
+                Ok(slot) => slot,
+                // C_InitToken may have taken effect before a later call failed: the token then
+                // has the split SO PIN. One more try sets the user PIN; if that fails too,
+                // say exactly which PIN the token has.
                 Err(e) => match hsm.find_token(&TokenSelector::Label(label.clone())) {
-                    Ok(_) => return Err(changed(e, false)),
+                    Ok(slot) => match set_user_pin(&hsm, slot, &fresh.so_pin, &fresh.user_pin) {
+                        Ok(()) => slot,
+                        Err(_) if user_pin_set(&hsm, slot) => return Err(changed(e, true)),
+                        Err(_) => {
+                            return Err(ProvisionError::TokenChanged {
+                                cause: Box::new(e),
+                                state: format!(
+                                    "the token \"{label}\" was initialised by this run: its SO PIN is the one split in the share files in {out} (written and read back before the token was touched), but its user PIN was not set. Reset it (SoftHSM2: softhsm2-util --delete-token --token \"{label}\"; another HSM: its own re-initialisation, with the SO PIN the SO-PIN shares hold), delete the share files and {log} in {out}, then provision again",
+                                    out = opts.out_dir.display(),
+                                    log = AUDIT_LOG_NAME,
+                                ),
+                            });
+                        }
+                    },
                     Err(_) => {
-                        events.discard_if_empty();
+                        fresh.remove_files();
+                        events.discard();
                         return Err(e);
                     }
                 },
             };
             let id = hsm
                 .token_identity(slot)
-                .map_err(|e| changed(e.into(), false))?;
+                .map_err(|e| changed(e.into(), true))?;
             events.push(QuorumEvent::TokenInitialised {
                 label: id.label,
                 serial: id.serial,
             });
-            (slot, user, Some(so))
+            // C_InitToken set the SO PIN and C_InitPIN the user PIN: the split ones.
+            for split in [&fresh.user, &fresh.so] {
+                events.push(QuorumEvent::PinSet {
+                    group: split.split.group,
+                    split_id: split.split.split_id,
+                    replaces: None,
+                });
+            }
+            let (user, so) = (fresh.user_pin.auth_pin(), fresh.so_pin.auth_pin());
+            (slot, user, Some(so), Some(fresh))
         }
         (TokenPlan::Adopt { .. }, Some(pins)) => {
+            people.progress(ProvisionStep::PrepareToken);
             let id = hsm.token_identity(slot)?;
             events.push(QuorumEvent::TokenAdopted {
                 label: id.label,
                 serial: id.serial,
             });
-            (slot, pins.user, pins.so)
+            (slot, pins.user, pins.so, None)
         }
         (TokenPlan::Adopt { .. }, None) => return Err(ProvisionError::CurrentPinsNeeded),
     };
-    let mut pins_set = false;
+    let mut pins_set = fresh.is_some();
     let after = AfterChange {
         hsm: &hsm,
         slot,
@@ -321,8 +371,85 @@ pub fn provision_with(
         old_user,
         old_so,
         reservation,
+        fresh,
     };
     finish(script, opts, people, after, events, &mut pins_set).map_err(|e| changed(e, pins_set))
+}
+
+/// A fresh token's PINs, split, with every share file written and read back: made before the
+/// token is touched.
+struct FreshPins {
+    user_pin: PinSecret,
+    so_pin: PinSecret,
+    user: IssuedSplit,
+    so: IssuedSplit,
+    share_files: Vec<(String, PathBuf)>,
+}
+
+impl FreshPins {
+    /// The token was not initialised after all: the files hold PINs no token has.
+    fn remove_files(self) {
+        for (_, path) in &self.share_files {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// A fresh token: its PINs (from the OS generator: it has no random bytes to give before it
+/// is initialised), split, committed and checked, and every share file written and read back,
+/// while the token is untouched. A failure part way removes the files it wrote.
+fn write_before_init(
+    hsm: &Hsm,
+    slot: Slot,
+    label: &str,
+    script: &ProvisioningScript,
+    people: &mut dyn ProvisionPeople,
+    reservation: &mut outputs::Reservation,
+    events: &mut EventSink,
+) -> Result<FreshPins, ProvisionError> {
+    people.progress(ProvisionStep::SplitFresh);
+    let so_group = script.so_pin.as_ref().ok_or(ProvisionError::SoPinNeeded)?;
+    let len = pin::secret_len_for(limits(hsm, slot)?)?;
+    let user_pin = pin::generate_os_only(len)?;
+    let so_pin = pin::generate_os_only(len)?;
+    let policy = script.policy();
+    let user = issue::issue(
+        &user_pin,
+        PinGroup::UserPin,
+        &script.user_pin,
+        policy,
+        events,
+    )?;
+    let so = issue::issue(&so_pin, PinGroup::SoPin, so_group, policy, events)?;
+    // The token's own description before it is initialised: the label it will carry; its
+    // serial (often given only at initialisation) is in the record.
+    let mut token = hsm.token_identity(slot)?;
+    token.label = label.to_owned();
+    let handouts = outputs::handouts(&[&user, &so]);
+    let commitment = |group: PinGroup, index: u8| {
+        let split = if group == PinGroup::UserPin {
+            &user
+        } else {
+            &so
+        };
+        split
+            .record
+            .custodian(index)
+            .map(|c| c.commitment.clone())
+            .unwrap_or_default()
+    };
+    people.progress(ProvisionStep::WriteShares);
+    let share_files = reservation
+        .write_shares(&token, script.rehearsal, &handouts, &commitment, events)
+        .map_err(ProvisionError::Outputs)?;
+    events.healthy().map_err(ProvisionError::AuditLog)?;
+    Ok(FreshPins {
+        user_pin,
+        so_pin,
+        user,
+        so,
+        share_files,
+    })
 }
 
 /// What provisioning has when the token has been initialised or adopted.
@@ -333,11 +460,13 @@ struct AfterChange<'h> {
     old_user: AuthPin,
     old_so: Option<AuthPin>,
     reservation: outputs::Reservation,
+    /// A fresh token: its PINs are already the split ones, their share files written.
+    fresh: Option<FreshPins>,
 }
 
-/// The rest of provisioning, once the token has changed: the audit key, the new PINs and
-/// their shares, the files, the PINs set, and the check from the files. `pins_set` turns true
-/// the moment the token takes the new user PIN.
+/// The rest of provisioning, once the token has changed: the audit key; for an adopted token
+/// the new PINs, their shares and files, and the PINs set; the record; and the check from the
+/// files. `pins_set` turns true the moment the token holds the split PINs.
 fn finish(
     script: &ProvisioningScript,
     opts: &ProvisionOptions,
@@ -353,6 +482,7 @@ fn finish(
         old_user,
         old_so,
         reservation,
+        fresh,
     } = after;
     let token = hsm.token_identity(slot)?;
     let limits = limits(hsm, slot)?;
@@ -369,28 +499,37 @@ fn finish(
         label: audit.label.clone(),
         public_key_sha256: audit.public_key_sha256.clone(),
     });
-    people.progress(ProvisionStep::Split);
-    let user_pin = pin::generate(&session, limits)?;
-    let user = issue::issue(
-        &user_pin,
-        PinGroup::UserPin,
-        &script.user_pin,
-        script.policy(),
-        &mut events,
-    )?;
-    let so = match &script.so_pin {
-        Some(group) => {
-            let so_pin = pin::generate(&session, limits)?;
-            let issued = issue::issue(
-                &so_pin,
-                PinGroup::SoPin,
-                group,
+    // A fresh token's PINs were split and written before it was initialised; an adopted
+    // token's new PINs are made now, with the token's randomness mixed in.
+    let (user, so, new_pins, share_files) = match fresh {
+        Some(f) => (f.user, Some(f.so), None, Some(f.share_files)),
+        None => {
+            people.progress(ProvisionStep::Split);
+            let user_pin = pin::generate(&session, limits)?;
+            let user = issue::issue(
+                &user_pin,
+                PinGroup::UserPin,
+                &script.user_pin,
                 script.policy(),
                 &mut events,
             )?;
-            Some((so_pin, issued))
+            let so = match &script.so_pin {
+                Some(group) => {
+                    let so_pin = pin::generate(&session, limits)?;
+                    let issued = issue::issue(
+                        &so_pin,
+                        PinGroup::SoPin,
+                        group,
+                        script.policy(),
+                        &mut events,
+                    )?;
+                    Some((so_pin, issued))
+                }
+                None => None,
+            };
+            let (so_pin, so) = so.map_or((None, None), |(p, i)| (Some(p), Some(i)));
+            (user, so, Some((user_pin, so_pin)), None)
         }
-        None => None,
     };
     let record = ProvisioningRecord {
         format: RECORD_FORMAT.to_owned(),
@@ -399,57 +538,70 @@ fn finish(
         rehearsal: script.rehearsal,
         token: token.clone(),
         user_pin: user.record.clone(),
-        so_pin: so.as_ref().map(|(_, i)| i.record.clone()),
+        so_pin: so.as_ref().map(|i| i.record.clone()),
         audit_key: audit,
         supersedes: None,
         trusted_kek,
     };
     record.validate()?;
     let mut splits: Vec<&IssuedSplit> = vec![&user];
-    splits.extend(so.as_ref().map(|(_, i)| i));
+    splits.extend(so.as_ref());
     let handouts = outputs::handouts(&splits);
-    people.progress(ProvisionStep::WriteFiles);
-    let written = outputs::write_all(
-        reservation,
-        &token,
-        script.rehearsal,
-        &handouts,
-        &record,
-        &mut events,
-    )
-    .map_err(ProvisionError::Outputs)?;
+    let written = match share_files {
+        Some(files) => {
+            people.progress(ProvisionStep::WriteRecord);
+            reservation
+                .write_record(files, &record)
+                .map_err(ProvisionError::RecordWrite)
+        }
+        None => {
+            people.progress(ProvisionStep::WriteFiles);
+            outputs::write_all(
+                reservation,
+                &token,
+                script.rehearsal,
+                &handouts,
+                &record,
+                &mut events,
+            )
+            .map_err(ProvisionError::Outputs)
+        }
+    }?;
 
-    // Only now: the new PINs go onto the token (and only with the audit trail intact).
-    events.healthy().map_err(ProvisionError::AuditLog)?;
-    people.progress(ProvisionStep::SetPins);
-    set_pin(
-        &session,
-        PinGroup::UserPin,
-        &old_user,
-        &user_pin,
-        &mut events,
-        user.split.split_id,
-        None,
-    )?;
-    *pins_set = true;
-    logout(&session)?;
-    if let (Some((so_pin, issued)), Some(old)) = (&so, &old_so) {
-        login_current(&session, UserType::So, old)?;
+    if let Some((user_pin, so_pin)) = new_pins {
+        // Only now: the new PINs go onto the token (and only with the audit trail intact).
+        events.healthy().map_err(ProvisionError::AuditLog)?;
+        people.progress(ProvisionStep::SetPins);
         set_pin(
             &session,
-            PinGroup::SoPin,
-            old,
-            so_pin,
+            PinGroup::UserPin,
+            &old_user,
+            &user_pin,
             &mut events,
-            issued.split.split_id,
+            user.split.split_id,
             None,
         )?;
+        *pins_set = true;
+        logout(&session)?;
+        if let (Some(so_pin), Some(issued), Some(old)) = (&so_pin, &so, &old_so) {
+            login_current(&session, UserType::So, old)?;
+            set_pin(
+                &session,
+                PinGroup::SoPin,
+                old,
+                so_pin,
+                &mut events,
+                issued.split.split_id,
+                None,
+            )?;
+            logout(&session)?;
+        }
+    } else {
         logout(&session)?;
     }
-    drop(user_pin);
     people.progress(ProvisionStep::Verify);
     verify_from_files(&session, &written, &user, PinGroup::UserPin)?;
-    if let Some((_, issued)) = &so {
+    if let Some(issued) = &so {
         verify_from_files(&session, &written, issued, PinGroup::SoPin)?;
     }
     hand_out_all(people, &handouts, &written, &opts.out_dir)?;
@@ -568,33 +720,50 @@ fn choose_free_slot(hsm: &Hsm, label: &str, slot_id: Option<u64>) -> Result<Slot
     free_slot(hsm, slot_id)
 }
 
-/// C_InitToken with a temporary SO PIN, then a temporary user PIN; both from the OS
-/// generator (the token cannot give random bytes before it is initialised) and replaced by
-/// mixed PINs before provisioning ends.
+/// C_InitToken with the SO PIN, then C_InitPIN with the user PIN: both already split and in
+/// the custodians' files.
 fn initialise(
     hsm: &Hsm,
     slot: Slot,
     label: &str,
-) -> Result<(Slot, AuthPin, AuthPin), ProvisionError> {
-    let limits = limits(hsm, slot)?;
-    let len = pin::secret_len_for(limits)?;
-    let so = pin::generate_os_only(len)?.auth_pin();
-    let user = pin::generate_os_only(len)?.auth_pin();
+    so: &PinSecret,
+    user: &PinSecret,
+) -> Result<Slot, ProvisionError> {
     hsm.context()
-        .init_token(slot, &so, label)
+        .init_token(slot, &so.auth_pin(), label)
         .map_err(HsmError::p11("initialise the token"))?;
     // SoftHSM2 moves a freshly initialised token to a new slot; find it by its label.
     let slot = hsm.find_token(&TokenSelector::Label(label.to_owned()))?;
+    set_user_pin(hsm, slot, so, user)?;
+    Ok(slot)
+}
+
+/// The security officer sets the user PIN (C_InitPIN) of a token just initialised.
+fn set_user_pin(
+    hsm: &Hsm,
+    slot: Slot,
+    so: &PinSecret,
+    user: &PinSecret,
+) -> Result<(), ProvisionError> {
     let session = hsm.open_session(slot)?;
     let s = session.session();
-    s.login(UserType::So, Some(&so)).map_err(HsmError::p11(
-        "log in as security officer with the temporary SO PIN",
-    ))?;
-    s.init_pin(&user)
-        .map_err(HsmError::p11("set the temporary user PIN"))?;
+    s.login(UserType::So, Some(&so.auth_pin()))
+        .map_err(HsmError::p11(
+            "log in as security officer with the new SO PIN",
+        ))?;
+    s.init_pin(&user.auth_pin())
+        .map_err(HsmError::p11("set the user PIN"))?;
     s.logout()
         .map_err(HsmError::p11("log the security officer out"))?;
-    Ok((slot, user, so))
+    Ok(())
+}
+
+/// Whether the token says its user PIN was set (CKF_USER_PIN_INITIALIZED); false when it
+/// cannot say.
+fn user_pin_set(hsm: &Hsm, slot: Slot) -> bool {
+    hsm.context()
+        .get_token_info(slot)
+        .is_ok_and(|i| i.user_pin_initialized())
 }
 
 fn free_slot(hsm: &Hsm, slot_id: Option<u64>) -> Result<Slot, ProvisionError> {

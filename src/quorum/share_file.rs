@@ -57,7 +57,13 @@ pub fn render(
         out,
         "Token:     \"{}\" serial {} ({} {})\n",
         shown(&token.label),
-        shown(&token.serial),
+        // A fresh token's shares are written before it is initialised, and many tokens only
+        // get their serial then.
+        if token.serial.trim().is_empty() {
+            "given at initialisation (see the provisioning record)".into()
+        } else {
+            shown(&token.serial)
+        },
         shown(&token.manufacturer),
         shown(&token.model)
     );

@@ -12,6 +12,8 @@
  *   P11SHIM_FAIL_AT       N: the N-th counted call (1-based, over every function but
  *                         C_GetFunctionList) returns P11SHIM_FAIL_RV instead of running
  *   P11SHIM_FAIL_RV       the return value to inject (default 0x30, CKR_DEVICE_ERROR)
+ *   P11SHIM_FAIL_ALL      a function name (e.g. C_InitPIN): every call of it returns
+ *                         P11SHIM_FAIL_RV (a fault that a retry does not clear)
  *   P11SHIM_TRACE         a file: one line per counted call, "N NAME", appended as it happens
  *                         (so a test can count the call sites a run went through)
  *
@@ -47,6 +49,7 @@ static unsigned long fail_at;
 static CK_RV fail_rv = 0x30;
 static UL flip_wrap = (UL)-1;
 static FILE *trace;
+static const char *fail_all;
 
 /* Counts the call; true when this one is to fail. */
 static int inject(const char *name, CK_RV *rv) {
@@ -57,7 +60,7 @@ static int inject(const char *name, CK_RV *rv) {
         fflush(trace);
     }
     pthread_mutex_unlock(&lock);
-    if (fail_at != 0 && n == fail_at) {
+    if ((fail_at != 0 && n == fail_at) || (fail_all && strcmp(fail_all, name) == 0)) {
         *rv = fail_rv;
         return 1;
     }
@@ -176,6 +179,7 @@ static int load(void) {
     if ((v = getenv("P11SHIM_FAIL_AT"))) fail_at = strtoul(v, NULL, 0);
     if ((v = getenv("P11SHIM_FAIL_RV"))) fail_rv = strtoul(v, NULL, 0);
     if ((v = getenv("P11SHIM_TRACE"))) trace = fopen(v, "a");
+    fail_all = getenv("P11SHIM_FAIL_ALL");
     shim.major = 2;
     shim.minor = 40;
     memcpy(shim.f, real->f, sizeof shim.f);

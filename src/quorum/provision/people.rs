@@ -30,17 +30,26 @@ pub enum TokenToChange {
     },
 }
 
-/// The steps of the work, in order, for a progress display.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// The steps of the work, for a progress display. Their order depends on the plan: see
+/// [`ProvisionStep::steps`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProvisionStep {
-    /// C_InitToken with temporary PINs, or logging in to the adopted token.
+    /// Logging in to the adopted token with its current PINs.
     PrepareToken,
+    /// A fresh token: its PINs made, split, committed to, and every M of N checked.
+    SplitFresh,
+    /// A fresh token: each custodian's share file written and read back.
+    WriteShares,
+    /// A fresh token: C_InitToken and C_InitPIN with the PINs just split.
+    InitialiseToken,
     /// The ECDSA P-256 audit key, generated inside the token.
     AuditKey,
     /// New PINs made, split, committed to, and every M of N checked.
     Split,
     /// Each custodian's share file and the record written and read back.
     WriteFiles,
+    /// A fresh token: the record written and read back.
+    WriteRecord,
     /// C_SetPIN: the token takes the new PINs.
     SetPins,
     /// M shares read back from the files rebuild each PIN, which logs in.
@@ -48,7 +57,7 @@ pub enum ProvisionStep {
 }
 
 impl ProvisionStep {
-    /// Every step, in the order the core runs them.
+    /// Adopting a token (and re-splitting), in the order the core runs them.
     pub const ALL: [ProvisionStep; 6] = [
         ProvisionStep::PrepareToken,
         ProvisionStep::AuditKey,
@@ -58,13 +67,34 @@ impl ProvisionStep {
         ProvisionStep::Verify,
     ];
 
+    /// A fresh token: every share is written before the token changes.
+    pub const FRESH: [ProvisionStep; 6] = [
+        ProvisionStep::SplitFresh,
+        ProvisionStep::WriteShares,
+        ProvisionStep::InitialiseToken,
+        ProvisionStep::AuditKey,
+        ProvisionStep::WriteRecord,
+        ProvisionStep::Verify,
+    ];
+
+    /// The steps of a plan, in the order the core runs them.
+    pub fn steps(fresh: bool) -> &'static [ProvisionStep] {
+        if fresh { &Self::FRESH } else { &Self::ALL }
+    }
+
     /// What the step does, for people.
     pub fn describe(self) -> &'static str {
         match self {
-            ProvisionStep::PrepareToken => "Initialise (or open) the token with temporary PINs",
+            ProvisionStep::PrepareToken => "Open the token with its current PINs",
+            ProvisionStep::SplitFresh => "Make the token's PINs, split them, check every M of N",
+            ProvisionStep::WriteShares => {
+                "Write each custodian's share file and read it back (the token is untouched)"
+            }
+            ProvisionStep::InitialiseToken => "Initialise the token with those PINs",
             ProvisionStep::AuditKey => "Generate the audit key inside the token",
             ProvisionStep::Split => "Make the new PINs, split them, check every M of N",
             ProvisionStep::WriteFiles => "Write each custodian's share file and the record",
+            ProvisionStep::WriteRecord => "Write the provisioning record",
             ProvisionStep::SetPins => "Set the new PINs on the token",
             ProvisionStep::Verify => "Log in with PINs rebuilt from the share files",
         }

@@ -22,6 +22,8 @@ pub(super) fn describe(step: ProvisionStep) -> &'static str {
         ProvisionStep::WriteFiles => "Write each new custodian's share file and the record",
         ProvisionStep::SetPins => "Set the new user PIN (the old shares stop working)",
         ProvisionStep::Verify => "Log in with the PIN rebuilt from the new share files",
+        // A re-split never initialises a token.
+        other => other.describe(),
     }
 }
 

@@ -328,10 +328,15 @@ fn draw_confirm(frame: &mut Frame, area: Rect, app: &ProvisionApp) {
 
 fn draw_working(frame: &mut Frame, area: Rect, app: &ProvisionApp) {
     let mut lines = Vec::new();
-    for step in ProvisionStep::ALL {
-        let tick = match app.step {
-            Some(now) if step < now => "[x]",
-            Some(now) if step == now => "[.]",
+    let fresh = matches!(app.script.token, TokenPlan::Initialise { .. }) && app.resplit.is_none();
+    let steps = ProvisionStep::steps(fresh);
+    let now = app
+        .step
+        .and_then(|now| steps.iter().position(|s| *s == now));
+    for (i, step) in steps.iter().copied().enumerate() {
+        let tick = match now {
+            Some(now) if i < now => "[x]",
+            Some(now) if i == now => "[.]",
             _ => "[ ]",
         };
         let what = if app.resplit.is_some() {
