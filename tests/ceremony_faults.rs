@@ -312,3 +312,152 @@ fn each_media_write_and_flush_fails_in_turn_and_the_ceremony_still_finishes() {
         eprintln!("  {op}: {ok} / {resumed} / {aborted}");
     }
 }
+
+/// Runs the headless ceremony with its output medium (`out-usb`) on a real block device that
+/// fails every write with EIO: a loop device over a backing file, formatted ext2 and mounted in
+/// a private mount namespace, whose backing file is made immutable (`chattr +i`), so the block
+/// layer gets an error for each write the filesystem sends it. The device fails from the
+/// start, or (`fail_after`) from the moment the run has logged that event (the run pauses
+/// there, the test fails the device, the run goes on). Needs real root; None (with the reason
+/// printed) where loop devices or chattr are not at hand.
+fn run_on_failing_device(
+    room: &Room,
+    fail_after: Option<&str>,
+) -> Option<(std::process::Output, Vec<String>)> {
+    use std::io::{BufRead, Write};
+    let img = room.path("medium.img");
+    std::fs::File::create(&img)
+        .and_then(|f| f.set_len(16 << 20))
+        .expect("backing file");
+    let script = r#"m="$1"; img="$2"; now="$3"; b="$4"; shift 4
+L=$(losetup -f --show "$img") || exit 98
+trap 'chattr -i "$img" 2>/dev/null; umount "$m" 2>/dev/null; losetup -d "$L"' EXIT
+mkfs.ext2 -q -F "$L" >/dev/null 2>&1 && mount "$L" "$m" || exit 98
+if [ "$now" = now ]; then chattr +i "$img" || exit 98; fi
+"$b" "$@"; rc=$?
+echo LEFT:; ls -A "$m"
+exit $rc"#;
+    let medium = room.path("out-usb");
+    let mut command = std::process::Command::new("unshare");
+    command
+        .args(["-m", "sh", "-c", script, "sh"])
+        .arg(&medium)
+        .arg(&img)
+        .arg(if fail_after.is_some() { "later" } else { "now" })
+        .arg(env!("CARGO_BIN_EXE_byok-ceremony"))
+        .args(ceremony::HEADLESS_RUN)
+        .env("SOFTHSM2_CONF", &room.conf)
+        .current_dir(room.path(""))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    if let Some(event) = fail_after {
+        command.env(byok_ceremony::ceremony::runner::PAUSE_AFTER_ENV, event);
+    }
+    let mut child = command.spawn().expect("unshare runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stderr_lines = std::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut err = String::new();
+    if fail_after.is_some() {
+        for line in stderr_lines.by_ref() {
+            let line = line.expect("line");
+            err.push_str(&line);
+            err.push('\n');
+            if line.starts_with("PAUSED") {
+                let made = std::process::Command::new("chattr")
+                    .arg("+i")
+                    .arg(&img)
+                    .status()
+                    .expect("chattr runs");
+                assert!(made.success(), "chattr +i failed");
+                break;
+            }
+        }
+    }
+    let _ = stdin.write_all(b"\n");
+    drop(stdin);
+    for line in stderr_lines {
+        err.push_str(&line.expect("line"));
+        err.push('\n');
+    }
+    let mut out = child.wait_with_output().expect("the run ends");
+    out.stderr = err.into_bytes();
+    if out.status.code() == Some(98) {
+        eprintln!(
+            "SKIPPED: no loop device, ext2 or chattr here (needs real root): {}",
+            stderr(&out)
+        );
+        return None;
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let left = stdout
+        .split("LEFT:")
+        .nth(1)
+        .unwrap_or("")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    Some((out, left))
+}
+
+/// A medium whose device returns EIO (issue 13): from its first write (the log's copy), and
+/// from the export on (the device fails once the export's instruction is in the log, so
+/// the .byok's write, flush and read-back meet the failing device first). The run stops with a clear error naming the medium
+/// and the device's error, no partial file and no unverified .byok is left, the workstation's
+/// log verifies as far as it goes, and the ceremony resumes onto a good medium, finishes and
+/// verifies there.
+#[test]
+fn a_medium_whose_device_fails_with_eio_stops_the_run_cleanly_and_it_resumes() {
+    for fail_after in [None, Some("checkpoint_wrap")] {
+        let name = fail_after.unwrap_or("start");
+        let room = Room::new(&format!("eio-{name}"));
+        let Some((run, left)) = run_on_failing_device(&room, fail_after) else {
+            return;
+        };
+        assert!(!run.status.success(), "{name}: the run succeeded");
+        let err = stderr(&run);
+        assert!(
+            err.contains("error") && err.contains("out-usb"),
+            "{name}: the error does not name the medium: {err}"
+        );
+        assert!(
+            err.contains("Input/output error") || err.contains("os error 5"),
+            "{name}: not the device's EIO: {err}"
+        );
+        eprintln!("EIO medium ({name}): {}", err.trim());
+        if fail_after.is_some() {
+            // The export met the device first: its error is the one the people read.
+            assert!(
+                err.contains("could not write out-usb/test-ceremony.byok: Input/output error"),
+                "{name}: {err}"
+            );
+        }
+        assert!(
+            !left.iter().any(|n| n.starts_with(".byok-partial-")),
+            "{name}: a partial file was left: {left:?}"
+        );
+        assert!(
+            !left.iter().any(|n| n.ends_with(".byok")),
+            "{name}: a .byok that was never durably written is on the medium: {left:?}"
+        );
+        // The workstation's log is intact: it verifies up to where the run stopped.
+        let log = room.path("state/test-ceremony.audit.jsonl");
+        let cut = room.audit_verify(&log);
+        let said = String::from_utf8_lossy(&cut.stdout).into_owned();
+        assert!(
+            said.contains("never closed") || said.contains("ends here"),
+            "{name}: {said}"
+        );
+        // A good medium in its place: resume finishes and verifies.
+        room.write_answers(&["carol", "dave"], Some("resume"));
+        let resumed = room.run_ceremony();
+        assert!(resumed.status.success(), "{name}: {}", stderr(&resumed));
+        let verify = room.audit_verify(&room.path("out-usb/test-ceremony.audit.jsonl"));
+        assert!(
+            verify.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&verify.stdout)
+        );
+        room.assert_byok_unwraps_to_manifest_key();
+    }
+}

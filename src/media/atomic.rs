@@ -27,7 +27,8 @@ pub enum WriteError {
     #[error("the output directory {0} does not exist; create it or choose another directory")]
     NoDirectory(PathBuf),
     #[error(
-        "could not write {path}: {source}; check that the medium is mounted, writable and not full, then try again (nothing partial was left)"
+        "could not write {path}: {source}; {advice}, then try again (nothing partial was left)",
+        advice = io_advice(.source)
     )]
     Io {
         path: PathBuf,
@@ -37,6 +38,16 @@ pub enum WriteError {
         "{0} read back differently from what was written; the medium is faulty: use another one (the bad copy was removed)"
     )]
     ReadBackMismatch(PathBuf),
+}
+
+/// What to do about a failed write, by its cause: a device error means a failing medium.
+fn io_advice(e: &std::io::Error) -> &'static str {
+    match e.raw_os_error() {
+        Some(5) => "the medium reports a device error (EIO): it may be failing; use another medium",
+        Some(28) => "the medium is full: free space or use another medium",
+        Some(30) => "the medium is read-only: unlock it or use another medium",
+        _ => "check that the medium is mounted, writable and not full",
+    }
 }
 
 /// Writes `bytes` as `dir/name`, atomically and without replacing anything; returns the

@@ -52,6 +52,10 @@ use interrupted::{does_not_verify, fold};
 /// process there with a real SIGKILL. Compiled into debug builds (the tests') only: a release
 /// binary ignores it, so a production station can never be parked by its environment.
 pub const STALL_AFTER_ENV: &str = "BYOK_TEST_STALL_AFTER";
+/// Like [`STALL_AFTER_ENV`], but the run goes on once a line (or end of input) arrives on
+/// standard input: a test changes the world at an exact step (a medium that starts failing).
+/// An event of a step is also named with it (`checkpoint_wrap`, `instruction_shown_export`). Debug builds only.
+pub const PAUSE_AFTER_ENV: &str = "BYOK_TEST_PAUSE_AFTER";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -259,6 +263,7 @@ pub struct Runner<'p> {
     /// The steps whose instructions this process has logged as shown.
     instructions_shown: std::collections::BTreeSet<Phase>,
     stall_after: Option<String>,
+    pause_after: Option<String>,
 }
 
 impl std::fmt::Debug for Runner<'_> {
@@ -347,6 +352,11 @@ impl<'p> Runner<'p> {
             } else {
                 None
             },
+            pause_after: if cfg!(debug_assertions) {
+                std::env::var(PAUSE_AFTER_ENV).ok()
+            } else {
+                None
+            },
         }
     }
 
@@ -391,6 +401,24 @@ impl<'p> Runner<'p> {
             loop {
                 std::thread::park();
             }
+        }
+        let pause_here = self.pause_after.as_deref().is_some_and(|at| {
+            // An event of a step is also named with it: "checkpoint_wrap".
+            let step = match &event {
+                Event::Checkpoint { gate, .. } => Some(*gate),
+                Event::InstructionShown { phase, .. } => Some(*phase),
+                _ => None,
+            };
+            at == event.kind()
+                || step
+                    .and_then(|p| serde_json::to_value(p).ok())
+                    .and_then(|p| p.as_str().map(|p| format!("{}_{p}", event.kind())))
+                    .is_some_and(|name| name == at)
+        });
+        if pause_here {
+            eprintln!("PAUSED after {}", event.kind());
+            let mut line = String::new();
+            let _ = std::io::stdin().read_line(&mut line);
         }
         let view = self.view();
         self.people.observe(&view);
@@ -575,13 +603,19 @@ impl<'p> Runner<'p> {
             Ok(event) => Ok(event),
             Err(RunError::Step { reason, .. }) if !self.state.is_final() => {
                 // Record what failed, then stop: the people decide (restart to resume or abort).
-                self.commit(
+                // A medium that fails the step often fails the log's copy too: say both.
+                if let Err(log) = self.commit(
                     Event::StepFailed {
                         phase,
                         reason: reason.clone(),
                     },
                     false,
-                )?;
+                ) {
+                    return Err(RunError::Step {
+                        phase,
+                        reason: format!("{reason}; then logging that failed too: {log}"),
+                    });
+                }
                 Err(RunError::Step { phase, reason })
             }
             Err(e) => Err(e),
