@@ -70,6 +70,15 @@ pub enum RunError {
     #[error("{phase}: {reason}", phase = .phase.title())]
     Step { phase: Phase, reason: String },
     #[error(
+        "the ceremony is {phase} but {undone} ({cause}); restart it with --recover resume (the guided UI offers r): the quorum logs in once more, only to finish the end",
+        phase = .phase.title().to_lowercase()
+    )]
+    EndIncomplete {
+        phase: Phase,
+        undone: &'static str,
+        cause: String,
+    },
+    #[error(
         "an unfinished run of ceremony \"{0}\" exists (its log is in the state directory); choose --recover resume or --recover abort"
     )]
     Unfinished(String),
@@ -523,6 +532,16 @@ impl<'p> Runner<'p> {
                 Err(e @ (RunError::Step { .. } | RunError::Refused(_))) => problem = Some(e),
                 Err(e) => return Err(e),
             }
+        }
+        // Over, but a step of the end failed in this run (the closing checkpoint's signature,
+        // the aborted key's destruction): never report that as done. A restart finishes it.
+        if let Some(undone) = self.state.end_left_undone() {
+            return Err(RunError::EndIncomplete {
+                phase: self.state.phase,
+                undone,
+                cause: problem
+                    .map_or_else(|| "the step did not complete".into(), |e| e.to_string()),
+            });
         }
         Ok(())
     }
