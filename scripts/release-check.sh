@@ -76,7 +76,7 @@ sums[bundle]="$(sha256sum <"${bin}" | cut -d' ' -f1)"
     || die "the bundle build put crates into its empty CARGO_HOME: it did not use vendor/ alone"
 
 # The paths: none of the build directories may be in the binary.
-leaks="$(strings -n 6 "${dist}/byok-ceremony" | grep -F -e "${scratch}" -e "${REPO}" -e "${HOME}" || true)"
+leaks="$(strings -n 6 "${dist}/byok-ceremony" | grep -F -e "${scratch}/" -e "${REPO}/" -e "${HOME}/" || true)"
 [[ -z "${leaks}" ]] || die "the binary contains build-machine paths:
 ${leaks}"
 

@@ -68,8 +68,8 @@ git archive --format=tar "${commit}" | tar -x -C "${src}"
 # lock file even offline), in name-version directories so the paths remapped in the binary are
 # the same as the registry's (scripts/release-build.sh).
 cargo fetch --locked >&2 || die "cargo fetch failed: the crates in Cargo.lock are needed"
-cargo vendor --locked --offline --versioned-dirs --manifest-path "${src}/Cargo.toml" "${src}/vendor" >/dev/null \
-    || die "cargo vendor failed"
+cargo vendor --locked --offline --versioned-dirs --manifest-path "${src}/Cargo.toml" "${src}/vendor" \
+    >/dev/null 2>"${scratch}/vendor.log" || { cat "${scratch}/vendor.log" >&2; die "cargo vendor failed (above)"; }
 mkdir -p "${src}/.cargo"
 cat >"${src}/.cargo/config.toml" <<'TOML'
 # Release source bundle: every crate comes from vendor/, never from the network.
@@ -97,8 +97,10 @@ log "binary: scripts/release-build.sh (several minutes on 2 cores)"
 bin="$("${REPO}/scripts/release-build.sh" "${BYOK_RELEASE_TARGET_DIR:-${REPO}/target/release-build}" | tail -n 1)"
 cp "${bin}" "${stage}/byok-ceremony"
 chmod 0755 "${stage}/byok-ceremony"
-# No build-machine path may be in it (all are remapped); say which if one is.
-leaks="$(strings -n 6 "${stage}/byok-ceremony" | grep -F -e "${REPO}" -e "${HOME}" -e "${scratch}" -e "${CARGO_HOME:-${HOME}/.cargo}" || true)"
+# No build-machine path may be in it (all are remapped); say which if one is. Each is matched
+# as a directory ("/root/", not "/root", which "src/roots.rs" contains).
+leaks="$(strings -n 6 "${stage}/byok-ceremony" \
+    | grep -F -e "${REPO}/" -e "${HOME}/" -e "${scratch}/" -e "${CARGO_HOME:-${HOME}/.cargo}/" || true)"
 [[ -z "${leaks}" ]] || die "the binary contains build-machine paths:
 ${leaks}"
 
