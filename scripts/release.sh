@@ -85,11 +85,12 @@ offline = true
 TOML
 printf '%s\n' "${SOURCE_DATE_EPOCH}" >"${src}/SOURCE_DATE_EPOCH"
 printf '%s\n' "${commit}" >"${src}/COMMIT"
-# Deterministic: sorted names, the commit's time on every file, no owner names, no gzip
-# timestamp; modes as git and cargo wrote them.
+# Deterministic: sorted names, the commit's time on every file, no owner names, modes
+# normalised (the builder's umask must not show: rw-r--r--, or rwxr-xr-x where executable), no
+# gzip timestamp.
 bundle="${stage}/${name}-src.tar.gz"
 tar --sort=name --mtime="@${SOURCE_DATE_EPOCH}" --owner=0 --group=0 --numeric-owner \
-    --format=gnu \
+    --mode='u+rwX,go=rX' --format=gnu \
     -C "${scratch}" -cf - "${name}" | gzip -9 -n >"${bundle}"
 
 # --- the binary -------------------------------------------------------------------------------
