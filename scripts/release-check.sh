@@ -84,7 +84,7 @@ echo "commit      ${commit}"
 echo "rustc       $(rustc --version)"
 echo "machine     $(uname -sm), $(nproc) cores"
 for k in clone-1 clone-2 bundle; do
-    echo "${k}     ${sums[$k]}"
+    printf '%-11s %s\n' "${k}" "${sums[$k]}"
 done
 echo "SHA256SUMS  $(grep '  byok-ceremony$' "${dist}/SHA256SUMS")"
 echo "time        $((SECONDS - started)) s"
