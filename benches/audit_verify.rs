@@ -12,6 +12,8 @@
 //!
 //! Run: `scripts/bench-audit.sh` (= `cargo bench --bench audit_verify`, size in MiB from
 //! BYOK_BENCH_LOG_MIB, default 1024). Prints a Markdown table for docs/benchmarks.md.
+#![forbid(unsafe_code)]
+
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};

@@ -5,6 +5,8 @@
 //! - the same for a KEK as `az keyvault key show` JSON.
 //!
 //! Run: `cargo bench --bench hostile_input`. Prints a Markdown table for docs/benchmarks.md.
+#![forbid(unsafe_code)]
+
 use std::time::Instant;
 
 use byok_ceremony::byok::format::ByokFile;

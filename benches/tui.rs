@@ -4,6 +4,8 @@
 //! Run: `cargo bench --bench tui` (scripts/bench-tui.sh). Needs SoftHSM2 and tmux (the idle
 //! part runs the real binary in a 120x40 tmux pane on a provisioned token). Prints Markdown
 //! tables for docs/benchmarks.md.
+#![forbid(unsafe_code)]
+
 #[path = "../tests/ceremony/mod.rs"]
 mod ceremony;
 #[path = "../tests/tmux/mod.rs"]

@@ -9,6 +9,8 @@
 //! shows what the tool's checks and guards cost over bare PKCS#11 calls. The known-answer test
 //! that picks the path runs once per ceremony, before the key exists; its time is printed
 //! separately.
+#![forbid(unsafe_code)]
+
 use std::time::{Duration, Instant};
 
 use byok_ceremony::byok::curve::EcCurve;

@@ -2,6 +2,8 @@
 //!
 //! Exit codes: 0 success; 1 the operation ran and found a problem (a bad file, a failed
 //! check); 2 bad usage (clap); 3 the operation could not run (missing HSM, unreadable input).
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -3,6 +3,8 @@
 //! It is the online side's (byok-upload) and the auditor's source of truth for the file's hash
 //! and the target's public key, so its fields are part of the automation contract (README).
 //! Parsing is strict: unknown fields are errors.
+#![forbid(unsafe_code)]
+
 use serde::{Deserialize, Serialize};
 
 use crate::hsm_types::key::KeyAttributes;

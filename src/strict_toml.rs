@@ -1,5 +1,7 @@
 //! Strict TOML for ceremony scripts, provisioning scripts and answers files: one place that
 //! turns a parse error into the line and column a person can find in their editor.
+#![forbid(unsafe_code)]
+
 use serde::de::DeserializeOwned;
 
 /// A TOML syntax or type error, located.

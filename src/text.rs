@@ -11,6 +11,8 @@
 //! At output, anything echoed from a file that was not checked this way (a `.byok`'s kid, a
 //! log's actor, a token's own label) goes through [`shown`], which makes every control and
 //! formatting character visible as `\u{..}` instead of passing it to the terminal or a report.
+#![forbid(unsafe_code)]
+
 use std::borrow::Cow;
 
 use unicode_normalization::UnicodeNormalization;

@@ -1,4 +1,5 @@
 //! The answers file of a headless ceremony (TOML): `Answers::parse`.
+#![forbid(unsafe_code)]
 #![no_main]
 
 use std::path::Path;

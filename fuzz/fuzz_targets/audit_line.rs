@@ -3,6 +3,7 @@
 //! against the full way (serde_json, then the writer's own form, as `log::read_verified` does).
 //! Whenever the one pass vouches for a line, the full way must read the same entry from it and
 //! write exactly that line back.
+#![forbid(unsafe_code)]
 #![no_main]
 
 use byok_ceremony::audit::log::Entry;

@@ -1,6 +1,7 @@
 //! The audit log reader that resuming relies on: `log::read_verified` (canonical form and hash
 //! chain of every complete line, a torn last line tolerated) for ceremony logs and provisioning
 //! logs, and `log::verify_chain`. The log is written to a scratch file (they read a path).
+#![forbid(unsafe_code)]
 #![no_main]
 
 use byok_ceremony::audit::log;

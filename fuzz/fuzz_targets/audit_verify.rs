@@ -8,6 +8,7 @@
 //! line that reads as an entry gets its seq, prev and hash recomputed), which lets the
 //! mutations reach the policy replay up to the first checkpoint whose signature they break.
 //! A log that verifies must also pass `log::read_verified` (what resuming uses) in full.
+#![forbid(unsafe_code)]
 #![no_main]
 
 use byok_ceremony::audit::log::{self, Entry, GENESIS_PREV};

@@ -1,5 +1,6 @@
 //! `.byok` parsing: `ByokFile::parse` and `format::inspect` (every problem, not just the first).
 //! What the tool writes must read back as the same file: `parse(to_json_bytes(file))`.
+#![forbid(unsafe_code)]
 #![no_main]
 
 use byok_ceremony::byok::format::{self, ByokFile};

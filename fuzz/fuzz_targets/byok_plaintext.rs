@@ -1,5 +1,6 @@
 //! What verify-byok finds inside an unwrapped `.byok`: `classify_plaintext` (a raw AES key, or
 //! a PKCS#8 RSA or EC private key, possibly zero-padded) and the public facts it derives.
+#![forbid(unsafe_code)]
 #![no_main]
 
 use byok_ceremony::byok::verify::classify_plaintext;

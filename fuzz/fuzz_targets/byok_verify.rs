@@ -2,6 +2,7 @@
 //! private key (rehearsal/test KEK only), so a file that gets past the structure is unwrapped
 //! (RSA-OAEP-SHA-1, RFC 5649) and its PKCS#8 classified. The first input byte picks the options
 //! (zero padding allowed, the kid given explicitly), the rest is the file.
+#![forbid(unsafe_code)]
 #![no_main]
 
 use std::sync::OnceLock;

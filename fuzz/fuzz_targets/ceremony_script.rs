@@ -1,5 +1,6 @@
 //! The ceremony script (TOML): `CeremonyScript::parse` and the machine configuration made
 //! from it.
+#![forbid(unsafe_code)]
 #![no_main]
 
 use byok_ceremony::ceremony::script::CeremonyScript;

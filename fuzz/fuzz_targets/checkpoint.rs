@@ -3,6 +3,7 @@
 //! the ceremony id, the number of entries covered, the head hash (hex), the audit key's note
 //! name, then the audit key as SPKI PEM. Seeds are the checkpoints of real ceremony logs with
 //! the seq and prev of the entry that logged them and the audit key of the token's record.
+#![forbid(unsafe_code)]
 #![no_main]
 
 use byok_ceremony::audit::checkpoint;

@@ -1,4 +1,5 @@
 //! The current PINs file of `provision --current-pins`: `CurrentPins::parse`.
+#![forbid(unsafe_code)]
 #![no_main]
 
 use byok_ceremony::quorum::current_pins::CurrentPins;

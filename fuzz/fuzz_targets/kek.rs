@@ -1,6 +1,7 @@
 //! KEK loading: `Kek::from_bytes` (PEM SPKI or PKCS#1, DER SPKI, `az keyvault key show` JSON or
 //! a JWK, detected), `with_kid`, and `Kid::parse` of the input as text. The input is also given
 //! as the `--kek-json` beside the test KEK's PEM (`Kek::load`), which cross-checks the two.
+#![forbid(unsafe_code)]
 #![no_main]
 
 use byok_ceremony::byok::kek::{Kek, Kid};

@@ -1,4 +1,5 @@
 //! The manifest (`NAME.manifest.json`): `Manifest::parse` (strict) and its round trip.
+#![forbid(unsafe_code)]
 #![no_main]
 
 use byok_ceremony::manifest::Manifest;

@@ -1,4 +1,5 @@
 //! `Pkcs11Uri::parse`: the `[hsm] module`/`uri` of scripts (RFC 7512 PKCS#11 URIs).
+#![forbid(unsafe_code)]
 #![no_main]
 
 use byok_ceremony::hsm_types::uri::Pkcs11Uri;

@@ -1,4 +1,5 @@
 //! The provisioning script (TOML): `ProvisioningScript::parse` and its split policy.
+#![forbid(unsafe_code)]
 #![no_main]
 
 use byok_ceremony::quorum::script::ProvisioningScript;

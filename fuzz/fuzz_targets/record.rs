@@ -1,5 +1,6 @@
 //! The provisioning record (`provisioning-record.json`): `ProvisioningRecord::parse` (strict
 //! JSON, then consistency) and its round trip through `to_json`.
+#![forbid(unsafe_code)]
 #![no_main]
 
 use byok_ceremony::quorum::ProvisioningRecord;

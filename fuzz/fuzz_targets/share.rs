@@ -1,6 +1,7 @@
 //! A typed share: `Share::parse` (case, spaces and dashes ignored, Bech32m checksum) and
 //! `bech32::decode`. A share's text is unique: what parses writes back as the same
 //! characters, and Bech32m data re-encodes to the same string.
+#![forbid(unsafe_code)]
 #![no_main]
 
 use byok_ceremony::quorum::Share;

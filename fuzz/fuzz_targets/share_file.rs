@@ -1,6 +1,7 @@
 //! A custodian's share file (`NAME.share.txt`, read by headless ceremonies and `--share`):
 //! `share_file::share_in` for each PIN group, as `quorum::outputs::read_share` does after
 //! reading the file.
+#![forbid(unsafe_code)]
 #![no_main]
 
 use byok_ceremony::quorum::PinGroup;

@@ -3,6 +3,7 @@
 //! Inputs with several parts (a record and a log, a note and what it is checked against) keep
 //! them apart with NUL bytes: none of the text formats fuzzed here holds a raw NUL, so a seed
 //! made from real files is those files joined by NULs.
+#![forbid(unsafe_code)]
 use std::path::PathBuf;
 use std::sync::OnceLock;
 

@@ -1,4 +1,6 @@
 //! The Azure BYOK side of things: the KEK, the `.byok` file format and its software verification.
+#![forbid(unsafe_code)]
+
 pub mod curve;
 pub mod fingerprint;
 pub mod format;

@@ -1,5 +1,7 @@
 //! Command implementations that read files and print results; `main.rs` only parses and
 //! dispatches.
+#![forbid(unsafe_code)]
+
 pub mod audit;
 pub mod input_fault;
 pub mod provision;

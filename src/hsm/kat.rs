@@ -4,6 +4,8 @@
 //! a token wraps a real key it wraps keys of known value with a KEK of known value, and the
 //! outputs are compared with RFC 5649's answers (vectors in docs/byok-facts). The test keys are
 //! session objects, destroyed on every path.
+#![forbid(unsafe_code)]
+
 use aes_kw::KwpAes192;
 use aes_kw::cipher::KeyInit;
 use cryptoki::object::{Attribute, KeyType, ObjectClass};

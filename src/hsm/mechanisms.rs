@@ -1,4 +1,6 @@
 //! Mechanism numbers the ceremony cares about, including those cryptoki 0.12 lacks.
+#![forbid(unsafe_code)]
+
 use cryptoki_sys::CK_MECHANISM_TYPE;
 
 pub const CKM_RSA_PKCS_OAEP: CK_MECHANISM_TYPE = 0x0009;

@@ -6,6 +6,9 @@
 //! rehearsals and tests. `ffi` is the only module allowed `unsafe`. What this layer finds
 //! and records (token identity, key attributes, wrap method, test results) is plain data in
 //! `hsm_types`, which the pure core and the auditor's tools use without this layer.
+//!
+//! Every submodule but `ffi` forbids `unsafe` itself; this file cannot (ffi is its child), so
+//! it holds no `unsafe` code, which tests/architecture.rs checks.
 pub mod ffi;
 pub mod kat;
 pub mod mechanisms;

@@ -1,4 +1,6 @@
 //! Loading a PKCS#11 module, choosing a token and opening a logged-in session.
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};

@@ -1,4 +1,6 @@
 //! The PKCS#11 parameters of an RSA-OAEP hash (the hash itself is `hsm_types::wrap::OaepHash`).
+#![forbid(unsafe_code)]
+
 use cryptoki_sys::{
     CK_MECHANISM_TYPE, CK_RSA_PKCS_MGF_TYPE, CKG_MGF1_SHA1, CKG_MGF1_SHA256, CKM_SHA_1, CKM_SHA256,
 };

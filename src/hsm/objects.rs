@@ -1,4 +1,6 @@
 //! Object helpers: a guard that destroys temporary objects on every path, and label checks.
+#![forbid(unsafe_code)]
+
 use cryptoki::object::{Attribute, ObjectHandle};
 use cryptoki::session::Session;
 

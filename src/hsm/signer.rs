@@ -1,4 +1,6 @@
 //! Checkpoint signing with the ceremony audit key, inside the HSM (ECDSA P-256 over SHA-256).
+#![forbid(unsafe_code)]
+
 use crate::hsm_types::token::audit_key_name;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};

@@ -1,4 +1,6 @@
 //! The target key: generated inside the HSM, read back, and described for the manifest.
+#![forbid(unsafe_code)]
+
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use der::Decode;

@@ -3,6 +3,8 @@
 //! Each throwaway token lives in its own temporary directory with its own configuration file,
 //! named through the token's environment variable before the module is loaded. Its PINs are
 //! random, held only in zeroizing memory, and die with it.
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 
 use cryptoki::session::UserType;

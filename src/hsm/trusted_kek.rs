@@ -6,6 +6,8 @@
 //! ceremony then wraps with that object and nothing else: even a user-logged-in session with
 //! the quorum's PIN cannot wrap the key for any other public key. Only the native
 //! CKM_RSA_AES_KEY_WRAP can do this (the two-step path's ephemeral AES key cannot be trusted).
+#![forbid(unsafe_code)]
+
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 
 use super::HsmError;

@@ -9,6 +9,8 @@
 //!
 //! No path is used before its known-answer test (`wrap_kat`) has passed on this token for the
 //! hash the wrap asks for: a mechanism's presence in the list proves nothing about its output.
+#![forbid(unsafe_code)]
+
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::MechanismType;
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};

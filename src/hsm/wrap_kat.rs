@@ -11,6 +11,8 @@
 //! Nothing of it touches the target key or the audit key: the test keys, the RSA public key and
 //! the ephemeral AES keys are session objects destroyed on every path, and the plaintexts are
 //! fresh random bytes (so a token cannot recognise the test), wiped after use.
+#![forbid(unsafe_code)]
+
 use std::sync::OnceLock;
 
 use cryptoki::object::{Attribute, KeyType, ObjectClass};

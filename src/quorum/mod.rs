@@ -12,6 +12,8 @@
 //! - `provision` / `resplit`: the two flows behind `byok-ceremony provision`.
 //! - `login`: collect shares one by one, check each at once, log in, wipe.
 //! - `events`: what each step reports to the audit log (nothing secret).
+#![forbid(unsafe_code)]
+
 pub mod audit_key;
 pub mod bech32;
 pub mod commitment;

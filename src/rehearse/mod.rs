@@ -9,6 +9,8 @@
 //! signatures can be checked) land in the output directory, never over an existing file.
 //! With a KEK private key at hand, the output is unwrapped in software and compared with the
 //! HSM's key.
+#![forbid(unsafe_code)]
+
 pub mod room;
 
 use std::path::{Path, PathBuf};

@@ -11,6 +11,8 @@
 //! Secrets are never drawn: a share being typed lives only in the input handler's
 //! `Zeroizing<String>` and the screen shows a count of bullets; the terminal is cleared after
 //! each share.
+#![forbid(unsafe_code)]
+
 pub mod app;
 pub mod people;
 pub mod picker;

@@ -3,6 +3,8 @@
 //! Exit codes: 0 success (every check passed); 1 the operation ran and found a problem or
 //! refused (a mismatch, a wrong vault, a refusal by the vault); 2 bad usage (clap); 3 the
 //! operation could not run (unreadable input, no network, no valid credential).
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
