@@ -68,11 +68,23 @@ pub(super) fn record_deviation(
     if text.trim().is_empty() {
         return Err(refusal(s, "a deviation needs a description"));
     }
+    // The first deviation recorded at attendance while station checks are open is the one
+    // that lets the ceremony go on despite them: the people have the failed checks before them
+    // on the attendance screen, and the log says which checks it waives.
+    let waives = if s.phase == Phase::Attendance
+        && !s.station_failures.is_empty()
+        && !s.deviations.iter().any(|d| !d.waives.is_empty())
+    {
+        s.station_failures.iter().map(|c| c.name.clone()).collect()
+    } else {
+        Vec::new()
+    };
     let deviation = Deviation {
         phase: s.phase,
         by: by.to_owned(),
         text: text.to_owned(),
         acknowledged_by: None,
+        waives,
     };
     s.deviations.push(deviation);
     Ok(Vec::new())

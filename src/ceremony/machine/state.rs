@@ -139,6 +139,25 @@ pub struct Deviation {
     pub by: String,
     pub text: String,
     pub acknowledged_by: Option<String>,
+    /// The failed station checks this deviation lets the ceremony go on despite (the first
+    /// deviation recorded at attendance while they are open); empty for any other deviation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waives: Vec<String>,
+}
+
+impl Deviation {
+    /// The deviation's text, with the failed station checks it lets the ceremony go on despite.
+    pub fn described(&self) -> String {
+        if self.waives.is_empty() {
+            self.text.clone()
+        } else {
+            format!(
+                "{} (waives the failed station checks: {})",
+                self.text,
+                self.waives.join(", ")
+            )
+        }
+    }
 }
 
 /// The whole ceremony state; derived only from events.
@@ -168,6 +187,10 @@ pub struct State {
     pub checkpoints: Vec<Phase>,
     /// After a crash: where to continue once the custodians have logged in again.
     pub resume_to: Option<Phase>,
+    /// A production ceremony's failed station checks, open until a deviation the witness
+    /// acknowledged waives them; attendance does not close before.
+    #[serde(default)]
+    pub station_failures: Vec<Check>,
 }
 
 impl Default for State {
@@ -208,6 +231,7 @@ impl State {
             failures: Vec::new(),
             checkpoints: Vec::new(),
             resume_to: None,
+            station_failures: Vec::new(),
         }
     }
 
@@ -251,6 +275,22 @@ impl State {
     /// The run made a key that is still in the HSM.
     pub fn key_pending_destroy(&self) -> bool {
         self.key_id_hex.is_some() && !self.key_destroyed
+    }
+
+    /// The names of the failed station checks no acknowledged deviation waives yet: the
+    /// attendance gate waits for them.
+    pub fn open_station_failures(&self) -> Vec<&str> {
+        let waived = self
+            .deviations
+            .iter()
+            .any(|d| !d.waives.is_empty() && d.acknowledged_by.is_some());
+        if waived {
+            return Vec::new();
+        }
+        self.station_failures
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect()
     }
 
     /// Deviations the witness has not yet acknowledged (they block every gate).

@@ -94,6 +94,9 @@ pub struct Media {
     pub second: Option<PathBuf>,
     /// Where other media are mounted, for the KEK screen's picker (`/media`, `/mnt`, ...).
     pub roots: Vec<PathBuf>,
+    /// The release's SHA256SUMS file the preflight compares the tool's own hash with (`--sums`
+    /// or the answers file's `sums`); without one the hash is only shown, to be read aloud.
+    pub sums: Option<PathBuf>,
 }
 
 impl Media {
@@ -103,6 +106,7 @@ impl Media {
             out: answers.media.clone(),
             second: answers.second_media.clone(),
             roots: Vec::new(),
+            sums: answers.sums.clone(),
         }
     }
 }
