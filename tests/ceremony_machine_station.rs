@@ -4,7 +4,7 @@
 //! after checking in and the witness acknowledged. Any other failed check keeps the ceremony
 //! in preflight. The same machine replays logs for `audit verify`, so this holds there too.
 use byok_ceremony::ceremony::machine::{
-    Check, Event, MachineConfig, Phase, QuorumMode, State, step,
+    Check, Effect, Event, MachineConfig, Phase, QuorumMode, State, step,
 };
 use byok_ceremony::hsm_types::token::TokenIdentity;
 
@@ -238,4 +238,73 @@ fn a_check_of_an_older_log_has_no_station_member_and_one_of_the_station_keeps_it
     assert_eq!(serde_json::from_str::<Check>(&text).expect("reads"), new);
     let s = apply_all(State::new(), &[opened(false), preflight(vec![old])]);
     assert_eq!(s.phase, Phase::Preflight);
+}
+
+fn retry() -> Event {
+    Event::RetryRequested {
+        by: "alice".into(),
+        phase: Phase::Attendance,
+    }
+}
+
+#[test]
+fn a_fixed_station_is_checked_again_at_attendance() {
+    let mut events = vec![opened(false), preflight(vec![station("air gap", false)])];
+    events.extend(everyone_in());
+    let s = apply_all(State::new(), &events);
+    // The room unplugged the cable: the administrator runs the checks again.
+    let (s, effects) = step(&s, &retry()).expect("a retry at attendance");
+    assert_eq!(effects, [Effect::RunPreflight]);
+    let s = apply_all(s, &[preflight(vec![station("air gap", true)]), close()]);
+    assert_eq!(s.phase, Phase::Quorum, "no deviation needed once it passes");
+    assert_eq!(s.present.len(), 4, "the people stay checked in");
+
+    // With nothing open there is nothing to run again at attendance, and a preflight result
+    // out of turn is refused.
+    let mut events = vec![opened(false), preflight(vec![station("air gap", true)])];
+    events.extend(everyone_in());
+    let s = apply_all(State::new(), &events);
+    refused(&s, &retry());
+    refused(&s, &preflight(vec![station("air gap", true)]));
+}
+
+#[test]
+fn a_check_run_again_that_fails_the_ceremony_s_own_check_goes_back_to_preflight() {
+    let mut events = vec![opened(false), preflight(vec![station("air gap", false)])];
+    events.extend(everyone_in());
+    events.extend([
+        retry(),
+        preflight(vec![
+            station("air gap", true),
+            Check::new("output medium", false, "missing"),
+        ]),
+    ]);
+    let s = apply_all(State::new(), &events);
+    assert_eq!(s.phase, Phase::Preflight);
+    assert!(s.station_failures.is_empty());
+}
+
+#[test]
+fn a_deviation_waives_the_checks_that_were_open_and_a_new_failure_needs_its_own() {
+    let mut events = vec![opened(false), preflight(vec![station("air gap", false)])];
+    events.extend(everyone_in());
+    events.extend([
+        deviation("cable sealed in a tamper bag"),
+        ack(0),
+        retry(),
+        preflight(vec![station("air gap", false), station("clock", false)]),
+    ]);
+    let s = apply_all(State::new(), &events);
+    assert_eq!(s.open_station_failures(), ["clock"]);
+    let why = refused(&s, &close());
+    assert!(why.contains("(clock)"), "{why}");
+    let s = apply_all(
+        s,
+        &[
+            deviation("clock set by hand from the witness's phone"),
+            ack(1),
+        ],
+    );
+    assert_eq!(s.deviations[1].waives, ["clock"]);
+    assert_eq!(step(&s, &close()).map(|(n, _)| n.phase), Ok(Phase::Quorum));
 }

@@ -68,14 +68,11 @@ pub(super) fn record_deviation(
     if text.trim().is_empty() {
         return Err(refusal(s, "a deviation needs a description"));
     }
-    // The first deviation recorded at attendance while station checks are open is the one
-    // that lets the ceremony go on despite them: the people have the failed checks before them
-    // on the attendance screen, and the log says which checks it waives.
-    let waives = if s.phase == Phase::Attendance
-        && !s.station_failures.is_empty()
-        && !s.deviations.iter().any(|d| !d.waives.is_empty())
-    {
-        s.station_failures.iter().map(|c| c.name.clone()).collect()
+    // A deviation recorded at attendance while station checks are open is the one that lets
+    // the ceremony go on despite those no earlier deviation waived: the people have the failed
+    // checks before them on the attendance screen, and the log says which checks it waives.
+    let waives = if s.phase == Phase::Attendance {
+        s.station_failures_to_waive()
     } else {
         Vec::new()
     };

@@ -139,8 +139,8 @@ pub struct Deviation {
     pub by: String,
     pub text: String,
     pub acknowledged_by: Option<String>,
-    /// The failed station checks this deviation lets the ceremony go on despite (the first
-    /// deviation recorded at attendance while they are open); empty for any other deviation.
+    /// The failed station checks this deviation lets the ceremony go on despite (those no
+    /// earlier deviation waived, when it was recorded at attendance); empty for any other.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub waives: Vec<String>,
 }
@@ -280,16 +280,28 @@ impl State {
     /// The names of the failed station checks no acknowledged deviation waives yet: the
     /// attendance gate waits for them.
     pub fn open_station_failures(&self) -> Vec<&str> {
-        let waived = self
-            .deviations
-            .iter()
-            .any(|d| !d.waives.is_empty() && d.acknowledged_by.is_some());
-        if waived {
-            return Vec::new();
-        }
+        self.unwaived(|d| d.acknowledged_by.is_some())
+    }
+
+    /// The failed station checks no deviation (acknowledged or not) waives yet: what the next
+    /// deviation recorded at attendance waives.
+    pub(super) fn station_failures_to_waive(&self) -> Vec<String> {
+        self.unwaived(|_| true)
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn unwaived(&self, counts: impl Fn(&Deviation) -> bool) -> Vec<&str> {
         self.station_failures
             .iter()
             .map(|c| c.name.as_str())
+            .filter(|name| {
+                !self
+                    .deviations
+                    .iter()
+                    .any(|d| counts(d) && d.waives.iter().any(|w| w == name))
+            })
             .collect()
     }
 

@@ -20,6 +20,14 @@ pub(super) fn apply_in_phase(s: &mut State, event: &Event) -> Result<Vec<Effect>
             preflight_completed(s, checks);
             Ok(vec![])
         }
+        // The checks run again at attendance, while station checks are open (a retry after the
+        // room fixed the station): the new results replace the old.
+        (Phase::Attendance, Event::PreflightCompleted { checks })
+            if !s.station_failures.is_empty() =>
+        {
+            preflight_completed(s, checks);
+            Ok(vec![])
+        }
         (Phase::Attendance, Event::CheckedIn { name }) => {
             if config(s)?.role_of(name).is_none() {
                 return Err(refusal(s, "only people named in the script may check in"));
@@ -191,11 +199,17 @@ pub(super) fn apply_in_phase(s: &mut State, event: &Event) -> Result<Vec<Effect>
 /// ceremony goes on to attendance, where only the administrator's deviation for it, acknowledged
 /// by the witness, lets attendance close: no deviation can be recorded before the people have
 /// checked in, and nothing reaches the HSM before attendance closes.
+///
+/// Run again at attendance (a retry while station checks are open), the new results replace the
+/// old: a ceremony check that fails now sends the ceremony back to preflight (the people checked
+/// in stay checked in).
 pub(super) fn preflight_completed(s: &mut State, checks: &[Check]) {
     let failed = || checks.iter().filter(|c| !c.passed);
     if failed().any(|c| !c.station) {
         s.failures
             .extend(failed().map(|c| format!("{}: {}", c.name, c.detail)));
+        s.station_failures.clear();
+        s.phase = Phase::Preflight;
         return;
     }
     s.station_failures = if s.rehearsal {

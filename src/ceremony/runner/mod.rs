@@ -690,6 +690,10 @@ fn notice_of(event: &Event) -> Option<String> {
         Event::SignedOff { name } => Some(format!("{name} signed off.")),
         Event::DeviationRecorded { text, .. } => Some(format!("Deviation recorded: {text}")),
         Event::StepFailed { reason, .. } => Some(reason.clone()),
+        Event::RetryRequested {
+            phase: Phase::Attendance,
+            ..
+        } => Some("Running the preflight checks again.".into()),
         Event::RetryRequested { phase, .. } => Some(format!("Running again: {}.", phase.title())),
         _ => None,
     }

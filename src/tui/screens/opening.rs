@@ -102,7 +102,7 @@ pub(super) fn draw_preflight(frame: &mut Frame, area: Rect, app: &App) -> bool {
         lines.push(Line::raw(""));
         lines.push(Line::styled(
             format!(
-                "The station failed: {}. Go on to attendance, which closes only after the administrator records a deviation for it (d) and the witness acknowledges it (w); or abort (a), fix the station and start again.",
+                "The station failed: {}. Attendance closes only once the station is fixed and the checks run again there (r) pass, or the administrator records a deviation for it (d) and the witness acknowledges it (w).",
                 station_failed.join(", ")
             ),
             app.theme.attention(),
@@ -123,27 +123,24 @@ fn station_lines(app: &App, view: &View) -> Vec<Line<'static>> {
         return Vec::new();
     }
     let names: Vec<&str> = s.station_failures.iter().map(|c| c.name.as_str()).collect();
-    let waiver = s
+    let open = s.open_station_failures();
+    let pending = s
         .deviations
         .iter()
-        .enumerate()
-        .find(|(_, d)| !d.waives.is_empty());
-    let text = match waiver {
-        Some((i, d)) => match &d.acknowledged_by {
-            Some(w) => format!(
-                "Failed station checks ({}): waived by deviation {} (acknowledged by {w}).",
-                names.join(", "),
-                i + 1
-            ),
-            None => format!(
-                "Failed station checks ({}): deviation {} recorded; the witness acknowledges it (w).",
-                names.join(", "),
-                i + 1
-            ),
-        },
-        None => format!(
-            "The station failed its checks ({}). Attendance closes only after the administrator, checked in, records a deviation for them (d) and the witness acknowledges it (w); or abort (a).",
+        .position(|d| !d.waives.is_empty() && d.acknowledged_by.is_none());
+    let text = match pending {
+        _ if open.is_empty() => format!(
+            "Failed station checks ({}): waived by a deviation the witness acknowledged.",
             names.join(", ")
+        ),
+        Some(i) => format!(
+            "Failed station checks ({}): deviation {} is recorded; the witness acknowledges it (w).",
+            open.join(", "),
+            i + 1
+        ),
+        None => format!(
+            "The station failed its checks ({}). Fixed it? Run them again (r). Otherwise attendance closes only after the administrator, checked in, records a deviation for them (d) and the witness acknowledges it (w); or abort (a).",
+            open.join(", ")
         ),
     };
     vec![Line::styled(text, app.theme.attention()), Line::raw("")]
