@@ -228,7 +228,7 @@ pub(super) fn close_attendance(s: &mut State, by: &str) -> Result<Vec<Effect>, R
         return Err(refusal(
             s,
             &format!(
-                "the station failed its preflight checks ({}): attendance closes only after the administrator records a deviation for them and the witness acknowledges it; otherwise abort, fix the station and start again",
+                "the station failed its preflight checks ({}): attendance closes only after the administrator records a deviation for them and the witness acknowledges it, or once the station is fixed and the checks, run again, pass",
                 open.join(", ")
             ),
         ));
