@@ -194,6 +194,12 @@ fn interfaces(paths: &Paths) -> Result<Vec<Interface>, String> {
     let mut found = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        // Interfaces are links to their devices; a plain file here is the bonding driver's
+        // control file (bonding_masters), not an interface (/proc/net/dev is compared below,
+        // so no interface goes unseen).
+        if entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
         let flags = read(&path.join("flags")).and_then(|t| {
@@ -324,6 +330,7 @@ mod tests {
         let f = Fake::new();
         f.iface("lo", "0x9\n");
         f.iface("eth1", "0x1002\n");
+        f.write("net/bonding_masters", "\n");
         f.dev(&["lo", "eth1"]);
         f.write("resolv.conf", "nameserver 10.0.0.53\n");
         let c = check(&f.paths());
