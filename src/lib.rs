@@ -42,6 +42,7 @@ pub mod hsm;
 pub mod hsm_types;
 pub mod manifest;
 pub mod media;
+pub mod preflight;
 pub mod quorum;
 pub mod rehearse;
 pub mod strict_toml;

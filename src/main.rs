@@ -39,6 +39,10 @@ enum Command {
     Audit(byok_ceremony::cli::audit::AuditCommand),
     /// Put a token under quorum control: new random PINs split among custodians (or --resplit)
     Provision(byok_ceremony::cli::provision::ProvisionArgs),
+    /// Check this workstation (air gap, swap, core dumps, memory locking, the tool's own hash,
+    /// read-only medium, clock); exit 0 only when every check passes
+    #[command(long_about = byok_ceremony::cli::preflight::LONG_HELP)]
+    Preflight(byok_ceremony::cli::preflight::PreflightArgs),
 }
 
 #[derive(Debug, Args)]
@@ -83,6 +87,10 @@ struct RehearseArgs {
     /// the distro's SoftHSM2 (zero-pads: rehearsal-grade)]
     #[arg(long)]
     module: Option<PathBuf>,
+    /// The release's SHA256SUMS file: the preflight compares the tool's own hash with its
+    /// entry for byok-ceremony
+    #[arg(long, value_name = "FILE")]
+    sums: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -111,10 +119,25 @@ struct VerifyArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Every command that can hold a secret (a PIN share, a rebuilt PIN, a test KEK's private
+    // key) hardens the process before it reads one: no core dump, memory locked in RAM. The
+    // auditor's commands and verify-byok without a private key handle no secret.
+    let touches_secrets = match &cli.command {
+        None
+        | Some(
+            Command::Rehearse(_) | Command::Run(_) | Command::Provision(_) | Command::Preflight(_),
+        ) => true,
+        Some(Command::VerifyByok(args)) => args.kek_private.is_some(),
+        Some(Command::Audit(_)) => false,
+    };
+    if touches_secrets {
+        byok_ceremony::preflight::harden();
+    }
     let Some(command) = cli.command else {
         return choose_and_run();
     };
     match command {
+        Command::Preflight(args) => byok_ceremony::cli::preflight::run(&args),
         Command::Rehearse(args) => run_rehearse(args),
         Command::Run(args) => byok_ceremony::cli::run::run(args),
         Command::Audit(command) => byok_ceremony::cli::audit::run(command),
@@ -191,6 +214,7 @@ fn run_rehearse(args: RehearseArgs) -> ExitCode {
         name: args.name,
         kek,
         spec,
+        sums: args.sums,
         module: args.module,
     };
     match rehearse(&opts) {

@@ -109,11 +109,7 @@ fn happy_path() -> Vec<Event> {
     vec![
         opened(),
         Event::PreflightCompleted {
-            checks: vec![Check {
-                name: "x".into(),
-                passed: true,
-                detail: String::new(),
-            }],
+            checks: vec![Check::new("x", true, "")],
         },
         Event::CheckedIn {
             name: "alice".into(),

@@ -260,3 +260,20 @@ fn the_masked_count_ignores_spaces_and_dashes() {
     let screen = render(&app, 80, 24).backend().to_string();
     assert!(screen.contains("(16 typed)"), "{screen}");
 }
+
+/// At attendance, a production ceremony whose station failed a check offers to run the checks
+/// again (r), as the room may have fixed it.
+#[test]
+fn a_failed_station_check_can_be_run_again_from_attendance() {
+    let mut app = tui_fixtures::station_failed(&["alice"]);
+    let screen = render(&app, 80, 24).backend().to_string();
+    assert!(screen.contains("Run them again (r)"), "{screen}");
+    assert!(screen.contains("r: run the checks again"), "{screen}");
+    assert!(matches!(
+        press(&mut app, KeyCode::Char('r')),
+        Some(Reply::Act(Action::Retry))
+    ));
+    // Not offered where nothing is open.
+    let mut plain = app_at(Phase::Attendance);
+    assert!(press(&mut plain, KeyCode::Char('r')).is_none());
+}

@@ -250,16 +250,22 @@ fn approval_before(event: &Event) -> Option<Effect> {
 fn problem_after(event: &Event, state: &State) -> Option<String> {
     match event {
         Event::StepFailed { phase, reason } => Some(format!("{}: {reason}", phase.title())),
-        Event::PreflightCompleted { checks } if checks.iter().any(|c| !c.passed) => Some(format!(
-            "{}: failed: {}",
-            Phase::Preflight.title(),
-            checks
-                .iter()
-                .filter(|c| !c.passed)
-                .map(|c| format!("{}: {}", c.name, c.detail))
-                .collect::<Vec<_>>()
-                .join("; ")
-        )),
+        // A failed station check does not stop the run (it stays open until attendance): only
+        // a failure that kept the ceremony in preflight was put before the people as a problem.
+        Event::PreflightCompleted { checks }
+            if state.phase == Phase::Preflight && checks.iter().any(|c| !c.passed) =>
+        {
+            Some(format!(
+                "{}: failed: {}",
+                Phase::Preflight.title(),
+                checks
+                    .iter()
+                    .filter(|c| !c.passed)
+                    .map(|c| format!("{}: {}", c.name, c.detail))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))
+        }
         Event::WrapTested { .. } if state.wrap_method.is_none() => state
             .failures
             .last()

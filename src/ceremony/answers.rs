@@ -12,6 +12,7 @@
 //! # second_media = "out-usb-2"    # when the script asks for a second copy
 //! sign_off = ["alice", "wendy", "carol", "dave"]
 //! # on_unfinished = "resume"      # or "abort", when a crashed run of this ceremony exists
+//! # sums = "release/SHA256SUMS"   # the release's hashes: the preflight checks the tool's own
 //!
 //! [[shares]]
 //! custodian = "carol"
@@ -61,6 +62,7 @@ struct Raw {
     second_media: Option<String>,
     sign_off: Vec<String>,
     on_unfinished: Option<String>,
+    sums: Option<String>,
     #[serde(default)]
     shares: Vec<RawShare>,
     #[serde(default)]
@@ -98,6 +100,8 @@ pub struct Answers {
     pub second_media: Option<PathBuf>,
     pub sign_off: Vec<String>,
     pub on_unfinished: Option<Recovery>,
+    /// The release's SHA256SUMS file, for the preflight's check of the tool's own hash.
+    pub sums: Option<PathBuf>,
     /// (custodian, share file), in the order they are presented.
     pub shares: Vec<(String, PathBuf)>,
     /// (phase name, text): recorded by the administrator when that phase is reached.
@@ -179,6 +183,7 @@ impl Answers {
             second_media: raw.second_media.as_deref().map(resolve),
             sign_off: raw.sign_off,
             on_unfinished,
+            sums: raw.sums.as_deref().map(resolve),
             shares: raw
                 .shares
                 .into_iter()

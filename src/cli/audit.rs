@@ -106,6 +106,16 @@ fn run_verify(args: &VerifyArgs) -> ExitCode {
                 }
             );
             crate::say!("  deviations: {}", v.final_state.deviations.len());
+            for (i, d) in v.final_state.deviations.iter().enumerate() {
+                crate::say!(
+                    "    {}. {} (by {}, acknowledged by {}): {}",
+                    i + 1,
+                    d.phase.title(),
+                    d.by,
+                    d.acknowledged_by.as_deref().unwrap_or("nobody"),
+                    d.described()
+                );
+            }
             crate::say!("  head: {}", v.head);
             if let Some(at) = v.unsigned_from {
                 crate::say!(

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod input_fault;
+pub mod preflight;
 pub mod provision;
 pub mod run;
 pub mod verify_byok;

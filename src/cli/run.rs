@@ -37,6 +37,10 @@ pub struct RunArgs {
     #[arg(long = "media-root", value_name = "DIR", conflicts_with = "answers",
           default_values_t = crate::media::discover::DEFAULT_ROOTS.map(String::from))]
     pub media_roots: Vec<String>,
+    /// The release's SHA256SUMS file: the preflight compares the tool's own hash with its
+    /// entry for byok-ceremony (overrides the answers file's `sums`)
+    #[arg(long, value_name = "FILE")]
+    pub sums: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -53,6 +57,7 @@ impl RunArgs {
             media_roots: crate::media::discover::DEFAULT_ROOTS
                 .map(String::from)
                 .to_vec(),
+            sums: None,
         }
     }
 }
@@ -69,11 +74,15 @@ pub fn run(args: RunArgs) -> ExitCode {
             out: args.media,
             second: args.second_media,
             roots: args.media_roots.iter().map(PathBuf::from).collect(),
+            sums: args.sums,
         };
         return crate::tui::run(&args.script, media, &args.state_dir, recover);
     };
     let answers = match Answers::load(answers_path) {
-        Ok(a) => a,
+        Ok(mut a) => {
+            a.sums = args.sums.or(a.sums);
+            a
+        }
         Err(e) => {
             crate::tell!("error: {e}");
             // 3 when it could not be read; 1 when it was read and is wrong.

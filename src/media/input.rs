@@ -68,6 +68,12 @@ pub const SMALL_SECRET: Limit = Limit {
     max_bytes: 64 * KIB,
 };
 
+/// A SHA256SUMS file of a release (the preflight compares the tool's own hash with it).
+pub const SUMS: Limit = Limit {
+    what: "a SHA256SUMS file",
+    max_bytes: 64 * KIB,
+};
+
 /// Why an input was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {

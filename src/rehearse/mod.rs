@@ -60,6 +60,8 @@ pub struct RehearseOptions {
     pub name: Option<String>,
     pub kek: KekSource,
     pub spec: TargetSpec,
+    /// The release's SHA256SUMS file, for the preflight's check of the tool's own hash.
+    pub sums: Option<PathBuf>,
     /// A specific software-token module; otherwise the best one installed.
     pub module: Option<PathBuf>,
 }
@@ -187,6 +189,7 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<RehearsalOutcome, RehearseErro
             .map(String::from)
             .to_vec(),
         on_unfinished: None,
+        sums: opts.sums.clone(),
         shares: ["alice", "bob"]
             .map(|c| (c.to_owned(), path(&format!("provisioning/{c}.share.txt"))))
             .to_vec(),

@@ -545,6 +545,16 @@ impl App {
             {
                 self.act(Action::Retry)
             }
+            // The station failed a check and the room fixed it: run the checks again.
+            (Screen::Attendance, KeyCode::Char('r'))
+                if in_ceremony
+                    && self
+                        .view
+                        .as_ref()
+                        .is_some_and(|v| !v.state.station_failures.is_empty()) =>
+            {
+                self.act(Action::Retry)
+            }
             (Screen::Error, KeyCode::Esc) if self.finished.is_none() => {
                 self.problem = None;
                 None

@@ -335,6 +335,7 @@ pub fn app_for(replay: &Replay, at: usize, script: &Arc<CeremonyScript>, log_nam
             out: MEDIUM_NOT_IN_LOG.into(),
             second: None,
             roots: Vec::new(),
+            sums: None,
         },
         log_head: step.entry.hash.clone(),
         log_len: at as u64 + 1,

@@ -131,6 +131,7 @@ pub fn view(phase: Phase) -> View {
             out: PathBuf::from("/media/out-usb"),
             second: None,
             roots: Vec::new(),
+            sums: None,
         },
         log_head: HEAD.into(),
         log_len: 23,
@@ -160,21 +161,9 @@ pub fn view(phase: Phase) -> View {
             Vec::new()
         },
         checks: vec![
-            Check {
-                name: "script".into(),
-                passed: true,
-                detail: "validated".into(),
-            },
-            Check {
-                name: "network".into(),
-                passed: true,
-                detail: "no network interface is up".into(),
-            },
-            Check {
-                name: "output medium".into(),
-                passed: true,
-                detail: "/media/out-usb is mounted".into(),
-            },
+            Check::new("script", true, "validated"),
+            Check::new("network", true, "no network interface is up"),
+            Check::new("output medium", true, "/media/out-usb is mounted"),
         ],
         notice: None,
     }
@@ -305,5 +294,69 @@ pub fn screens() -> Vec<(&'static str, App, Screen)> {
     let mut help = app_at(Phase::KekConfirm);
     press(&mut help, KeyCode::Char('?'));
     out.push(("14_help_kek_confirm", help, Screen::KekConfirm));
+    // A production ceremony on a station that failed its air gap: the preflight says what it
+    // means, and attendance holds until a deviation covers it.
+    let mut failed = station_failed(&[]);
+    failed.preflight_seen = false;
+    out.push(("15_preflight_station_failed", failed, Screen::Preflight));
+    let held = station_failed(&["alice", "wendy", "carol", "dave"]);
+    out.push(("16_attendance_station_open", held, Screen::Attendance));
     out
+}
+
+/// A production ceremony at attendance, its station's air gap failed, `present` checked in.
+pub fn station_failed(present: &[&str]) -> App {
+    let script = Arc::new(
+        CeremonyScript::parse(&SCRIPT.replace("rehearsal = true", "rehearsal = false"))
+            .expect("script"),
+    );
+    let station = |name: &str, passed: bool, detail: &str| Check {
+        station: true,
+        ..Check::new(name, passed, detail)
+    };
+    let air_gap = station(
+        "air gap",
+        false,
+        "interface eth0 is up (hardware); default IPv4 via 192.0.2.1 dev eth0 route: disconnect the station (unplug the cable, `ip link set DEV down`, `rfkill block all`, remove the default route) and run the preflight again",
+    );
+    let mut v = view(Phase::Attendance);
+    v.script = Arc::clone(&script);
+    v.state.config = Some(script.machine_config());
+    v.state.rehearsal = false;
+    v.state.station_failures = vec![air_gap.clone()];
+    v.state.present = present.iter().map(|n| (*n).to_owned()).collect();
+    v.checks = vec![
+        Check::new("script", true, "validated"),
+        air_gap,
+        station("swap", true, "no swap in use"),
+        station("core dumps", true, "off for this process"),
+        station(
+            "memory locking",
+            true,
+            "all of this process's memory is locked",
+        ),
+        station("tool binary", true, "SHA-256 d34b476f..."),
+        station(
+            "read-only medium",
+            true,
+            "/run/live/medium is on a read-only filesystem",
+        ),
+        station(
+            "clock",
+            true,
+            "2026-01-20 12:34:56 UTC: the custodians confirm it against their own clocks",
+        ),
+        Check::new("output medium", true, "/media/out-usb is mounted"),
+        Check::new("audit key", true, "the token holds the ceremony audit key"),
+        Check::new("provisioning record", true, "matches the token"),
+    ];
+    let mut app = App::new(script);
+    app.clock = "12:34:56".into();
+    app.started = true;
+    app.preflight_seen = true;
+    app.on_runner(FromRunner::Ask {
+        view: Box::new(v),
+        problem: None,
+    });
+    app
 }

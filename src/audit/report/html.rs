@@ -340,7 +340,7 @@ fn exceptions(s: &mut String, f: &Facts) {
                 "<tr><td>{i}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 html(d.phase.title()),
                 html(&d.by),
-                html(&d.text),
+                html(&d.described()),
                 html(d.acknowledged_by.as_deref().unwrap_or("NOT ACKNOWLEDGED"))
             );
         }

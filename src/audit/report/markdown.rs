@@ -221,7 +221,7 @@ pub fn render(r: &Report) -> String {
                 "| {i} | {} | {} | {} | {} |",
                 md(d.phase.title()),
                 md(&d.by),
-                md(&d.text),
+                md(&d.described()),
                 md(d.acknowledged_by.as_deref().unwrap_or("NOT ACKNOWLEDGED"))
             );
         }

@@ -68,11 +68,20 @@ pub(super) fn record_deviation(
     if text.trim().is_empty() {
         return Err(refusal(s, "a deviation needs a description"));
     }
+    // A deviation recorded at attendance while station checks are open is the one that lets
+    // the ceremony go on despite those no earlier deviation waived: the people have the failed
+    // checks before them on the attendance screen, and the log says which checks it waives.
+    let waives = if s.phase == Phase::Attendance {
+        s.station_failures_to_waive()
+    } else {
+        Vec::new()
+    };
     let deviation = Deviation {
         phase: s.phase,
         by: by.to_owned(),
         text: text.to_owned(),
         acknowledged_by: None,
+        waives,
     };
     s.deviations.push(deviation);
     Ok(Vec::new())

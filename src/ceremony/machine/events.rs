@@ -2,13 +2,40 @@
 //! asks the runner to do.
 use super::*;
 
-/// One preflight check's result.
+/// One preflight check's result. A check that passed with a caveat says so with a detail that
+/// starts with "warning:".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
     pub name: String,
     pub passed: bool,
     pub detail: String,
+    /// A check of the workstation itself (air gap, swap, core dumps, memory locking, the tool's
+    /// own hash, the boot medium, the clock: `crate::preflight`). When one fails, a rehearsal
+    /// goes on with a warning, and a production ceremony goes on to attendance with the failure
+    /// open: attendance closes only once the administrator has recorded a deviation for it and
+    /// the witness has acknowledged it. Any other failed check (the script, the output medium,
+    /// the audit key, the provisioning record) keeps the ceremony in preflight.
+    /// Absent in older logs (and in checks that are not the station's): false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub station: bool,
+}
+
+impl Check {
+    /// A check that is not the station's: its failure keeps the ceremony in preflight.
+    pub fn new(name: impl Into<String>, passed: bool, detail: impl Into<String>) -> Check {
+        Check {
+            name: name.into(),
+            passed,
+            detail: detail.into(),
+            station: false,
+        }
+    }
+
+    /// Passed, with a caveat for the people in the room.
+    pub fn is_warning(&self) -> bool {
+        self.passed && self.detail.starts_with("warning:")
+    }
 }
 
 /// A file written to media.

@@ -218,6 +218,9 @@ fn gate(state: &State) -> Result<(), Refusal> {
 pub fn retry_effect(state: &State) -> Option<Effect> {
     match state.phase {
         Phase::Opened | Phase::Preflight => Some(Effect::RunPreflight),
+        // The station failed a check and the room fixed it (unplugged the cable): the checks
+        // run again, until attendance closes.
+        Phase::Attendance if !state.station_failures.is_empty() => Some(Effect::RunPreflight),
         Phase::KekLoad => Some(Effect::LoadKek),
         Phase::KeyGeneration | Phase::Wrap => Some(next_hsm_step(state)),
         Phase::Export => Some(Effect::Export),

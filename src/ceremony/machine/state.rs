@@ -139,6 +139,25 @@ pub struct Deviation {
     pub by: String,
     pub text: String,
     pub acknowledged_by: Option<String>,
+    /// The failed station checks this deviation lets the ceremony go on despite (those no
+    /// earlier deviation waived, when it was recorded at attendance); empty for any other.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waives: Vec<String>,
+}
+
+impl Deviation {
+    /// The deviation's text, with the failed station checks it lets the ceremony go on despite.
+    pub fn described(&self) -> String {
+        if self.waives.is_empty() {
+            self.text.clone()
+        } else {
+            format!(
+                "{} (waives the failed station checks: {})",
+                self.text,
+                self.waives.join(", ")
+            )
+        }
+    }
 }
 
 /// The whole ceremony state; derived only from events.
@@ -171,7 +190,12 @@ pub struct State {
     /// The end (close, or an abort after the HSM was used) must carry a checkpoint signed in
     /// the HSM. Set when the ceremony ends; a restart after a crash before that signature
     /// asks the quorum to log in once more for it.
+    #[serde(default)]
     pub end_signature_due: bool,
+    /// A production ceremony's failed station checks, open until a deviation the witness
+    /// acknowledged waives them; attendance does not close before.
+    #[serde(default)]
+    pub station_failures: Vec<Check>,
 }
 
 impl Default for State {
@@ -213,6 +237,7 @@ impl State {
             checkpoints: Vec::new(),
             resume_to: None,
             end_signature_due: false,
+            station_failures: Vec::new(),
         }
     }
 
@@ -277,6 +302,34 @@ impl State {
     /// the end (destroy the key, sign the checkpoint), and only for that.
     pub fn awaits_final_login(&self) -> bool {
         self.end_left_undone().is_some() && !self.logged_in
+    }
+
+    /// The names of the failed station checks no acknowledged deviation waives yet: the
+    /// attendance gate waits for them.
+    pub fn open_station_failures(&self) -> Vec<&str> {
+        self.unwaived(|d| d.acknowledged_by.is_some())
+    }
+
+    /// The failed station checks no deviation (acknowledged or not) waives yet: what the next
+    /// deviation recorded at attendance waives.
+    pub(super) fn station_failures_to_waive(&self) -> Vec<String> {
+        self.unwaived(|_| true)
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn unwaived(&self, counts: impl Fn(&Deviation) -> bool) -> Vec<&str> {
+        self.station_failures
+            .iter()
+            .map(|c| c.name.as_str())
+            .filter(|name| {
+                !self
+                    .deviations
+                    .iter()
+                    .any(|d| counts(d) && d.waives.iter().any(|w| w == name))
+            })
+            .collect()
     }
 
     /// Deviations the witness has not yet acknowledged (they block every gate).

@@ -17,16 +17,15 @@ pub(super) fn apply_in_phase(s: &mut State, event: &Event) -> Result<Vec<Effect>
             Ok(vec![Effect::RunPreflight])
         }
         (Phase::Preflight, Event::PreflightCompleted { checks }) => {
-            if checks.iter().all(|c| c.passed) {
-                s.phase = Phase::Attendance;
-            } else {
-                s.failures.extend(
-                    checks
-                        .iter()
-                        .filter(|c| !c.passed)
-                        .map(|c| format!("{}: {}", c.name, c.detail)),
-                );
-            }
+            preflight_completed(s, checks);
+            Ok(vec![])
+        }
+        // The checks run again at attendance, while station checks are open (a retry after the
+        // room fixed the station): the new results replace the old.
+        (Phase::Attendance, Event::PreflightCompleted { checks })
+            if !s.station_failures.is_empty() =>
+        {
+            preflight_completed(s, checks);
             Ok(vec![])
         }
         (Phase::Attendance, Event::CheckedIn { name }) => {
@@ -193,9 +192,47 @@ pub(super) fn apply_in_phase(s: &mut State, event: &Event) -> Result<Vec<Effect>
     }
 }
 
+/// The preflight's results. A failed check that is not the station's (the script, the output
+/// medium, the audit key, the provisioning record) keeps the ceremony in preflight: the people
+/// fix it and retry, or abort. A failed station check (the air gap, memory, the tool's hash,
+/// the clock) is a warning in a rehearsal; in a production ceremony it stays open, and the
+/// ceremony goes on to attendance, where only the administrator's deviation for it, acknowledged
+/// by the witness, lets attendance close: no deviation can be recorded before the people have
+/// checked in, and nothing reaches the HSM before attendance closes.
+///
+/// Run again at attendance (a retry while station checks are open), the new results replace the
+/// old: a ceremony check that fails now sends the ceremony back to preflight (the people checked
+/// in stay checked in).
+pub(super) fn preflight_completed(s: &mut State, checks: &[Check]) {
+    let failed = || checks.iter().filter(|c| !c.passed);
+    if failed().any(|c| !c.station) {
+        s.failures
+            .extend(failed().map(|c| format!("{}: {}", c.name, c.detail)));
+        s.station_failures.clear();
+        s.phase = Phase::Preflight;
+        return;
+    }
+    s.station_failures = if s.rehearsal {
+        Vec::new()
+    } else {
+        failed().cloned().collect()
+    };
+    s.phase = Phase::Attendance;
+}
+
 pub(super) fn close_attendance(s: &mut State, by: &str) -> Result<Vec<Effect>, Refusal> {
     let config = config(s)?;
     gate(s)?;
+    let open = s.open_station_failures();
+    if !open.is_empty() {
+        return Err(refusal(
+            s,
+            &format!(
+                "the station failed its preflight checks ({}): attendance closes only after the administrator records a deviation for them and the witness acknowledges it, or once the station is fixed and the checks, run again, pass",
+                open.join(", ")
+            ),
+        ));
+    }
     if by != config.administrator {
         return Err(refusal(s, "the ceremony administrator closes attendance"));
     }

@@ -9,6 +9,9 @@ pub struct Headless {
     asked: usize,
     /// Why each refused share was refused (the runner's notice; never the share itself).
     refused: Vec<String>,
+    /// The failed station checks have been said on stderr (once: later events, such as the
+    /// instructions shown, leave the preflight as the latest news).
+    station_told: bool,
 }
 
 impl Headless {
@@ -18,6 +21,7 @@ impl Headless {
             next_share: 0,
             asked: 0,
             refused: Vec::new(),
+            station_told: false,
         }
     }
 
@@ -64,11 +68,45 @@ impl Headless {
 }
 
 impl People for Headless {
+    /// Failed station checks are said on stderr as the preflight completes: a rehearsal goes
+    /// on with them as warnings; a production ceremony needs a deviation for them.
+    fn observe(&mut self, view: &View) {
+        if self.station_told
+            || view.last_event != Some("preflight_completed")
+            || view.state.phase != Phase::Attendance
+        {
+            return;
+        }
+        self.station_told = true;
+        for c in view.checks.iter().filter(|c| c.station && !c.passed) {
+            let what = if view.state.rehearsal {
+                "warning (a rehearsal goes on)"
+            } else {
+                "open until a deviation waives it"
+            };
+            crate::tell!("preflight: {} failed, {what}: {}", c.name, c.detail);
+        }
+    }
+
     fn next(&mut self, view: &View, problem: Option<RunError>) -> Result<Action, RunError> {
+        let s = &view.state;
         if let Some(problem) = problem {
+            // Attendance refused to close over failed station checks: say how an answers file
+            // records the deviation that lets a production ceremony go on.
+            if matches!(problem, RunError::Refused(_))
+                && s.phase == Phase::Attendance
+                && !s.open_station_failures().is_empty()
+            {
+                return Err(RunError::Step {
+                    phase: Phase::Attendance,
+                    reason: format!(
+                        "{problem}. In the answers file that is a deviation at attendance, recorded by the administrator and acknowledged by the witness: [[deviations]] phase = \"attendance\", text = \"why the ceremony goes on although {} failed\"",
+                        s.open_station_failures().join(", ")
+                    ),
+                });
+            }
             return Err(problem);
         }
-        let s = &view.state;
         self.asked += 1;
         if self.asked > 256 {
             return Err(RunError::Step {

@@ -107,6 +107,9 @@ pub struct Media {
     pub second: Option<PathBuf>,
     /// Where other media are mounted, for the KEK screen's picker (`/media`, `/mnt`, ...).
     pub roots: Vec<PathBuf>,
+    /// The release's SHA256SUMS file the preflight compares the tool's own hash with (`--sums`
+    /// or the answers file's `sums`); without one the hash is only shown, to be read aloud.
+    pub sums: Option<PathBuf>,
 }
 
 impl Media {
@@ -116,6 +119,7 @@ impl Media {
             out: answers.media.clone(),
             second: answers.second_media.clone(),
             roots: Vec::new(),
+            sums: answers.sums.clone(),
         }
     }
 }
@@ -737,6 +741,10 @@ fn notice_of(event: &Event) -> Option<String> {
         Event::SignedOff { name } => Some(format!("{name} signed off.")),
         Event::DeviationRecorded { text, .. } => Some(format!("Deviation recorded: {text}")),
         Event::StepFailed { reason, .. } => Some(reason.clone()),
+        Event::RetryRequested {
+            phase: Phase::Attendance,
+            ..
+        } => Some("Running the preflight checks again.".into()),
         Event::RetryRequested { phase, .. } => Some(format!("Running again: {}.", phase.title())),
         _ => None,
     }

@@ -1,19 +1,26 @@
-//! The preflight step: the station's checks and the audit key's.
+//! The preflight step: the station's checks (`crate::preflight`, the same as `byok-ceremony
+//! preflight`), then the ceremony's own: the script, the output medium, the audit key and the
+//! provisioning record. The machine decides what a failure means (see
+//! `machine::steps::preflight_completed`).
 use super::*;
 
 impl Runner<'_> {
     pub(super) fn preflight(&mut self) -> Event {
-        let mut checks = vec![Check {
-            name: "script".into(),
-            passed: true,
-            detail: format!("validated; SHA-256 {}", self.script.sha256),
-        }];
-        checks.push(host::network_check(self.script.rehearsal));
+        let mut checks = vec![Check::new(
+            "script",
+            true,
+            format!("validated; SHA-256 {}", self.script.sha256),
+        )];
+        checks.extend(crate::preflight::station_checks(
+            &crate::preflight::Options {
+                sums: self.media.sums.clone(),
+            },
+        ));
         let media_ok = self.media.out.is_dir();
-        checks.push(Check {
-            name: "output medium".into(),
-            passed: media_ok,
-            detail: if media_ok {
+        checks.push(Check::new(
+            "output medium",
+            media_ok,
+            if media_ok {
                 format!("{} is mounted", self.media.out.display())
             } else {
                 format!(
@@ -21,20 +28,12 @@ impl Runner<'_> {
                     self.media.out.display()
                 )
             },
-        });
+        ));
         checks.push(self.audit_key_check());
         if let QuorumMode::SplitPin { .. } = self.script.quorum {
             checks.push(match self.ensure_quorum() {
-                Ok(()) => Check {
-                    name: "provisioning record".into(),
-                    passed: true,
-                    detail: "matches the token".into(),
-                },
-                Err(e) => Check {
-                    name: "provisioning record".into(),
-                    passed: false,
-                    detail: e.to_string(),
-                },
+                Ok(()) => Check::new("provisioning record", true, "matches the token"),
+                Err(e) => Check::new("provisioning record", false, e.to_string()),
             });
         }
         Event::PreflightCompleted { checks }
@@ -48,16 +47,12 @@ impl Runner<'_> {
                 .map_err(step(Phase::Preflight))
         });
         match result {
-            Ok(_) => Check {
-                name: "audit key".into(),
-                passed: true,
-                detail: "the token holds the ceremony audit key".into(),
-            },
-            Err(e) => Check {
-                name: "audit key".into(),
-                passed: false,
-                detail: format!("{e}: provision the token with `byok-ceremony provision`"),
-            },
+            Ok(_) => Check::new("audit key", true, "the token holds the ceremony audit key"),
+            Err(e) => Check::new(
+                "audit key",
+                false,
+                format!("{e}: provision the token with `byok-ceremony provision`"),
+            ),
         }
     }
 }

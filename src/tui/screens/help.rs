@@ -42,10 +42,10 @@ pub(super) fn help_text(screen: Screen) -> &'static str {
             "Check the script with the printed, signed copy: compare the SHA-256 (or its words). Enter opens the ceremony: the HSM is opened, the audit log is started and the preflight checks run."
         }
         Screen::Preflight => {
-            "The tool checks the room: the script, no network, the output medium, the HSM's audit key, the provisioning record. Every check must pass before attendance."
+            "The tool checks the station (air gap, swap, core dumps, memory locking, its own hash, read-only medium, clock: confirm the UTC time) and the room (the script, the output medium, the HSM's audit key, the provisioning record). A failed room check stops here: fix it and press r. A failed station check is a warning in a rehearsal; in a production ceremony attendance closes only after the administrator records a deviation for it (d) and the witness acknowledges it (w), or abort, fix the station and start again."
         }
         Screen::Attendance => {
-            "Each person named in the script checks in. The administrator closes attendance (c) once the administrator, the witness and enough custodians are present."
+            "Each person named in the script checks in. The administrator closes attendance (c) once the administrator, the witness and enough custodians are present, and any failed station check is fixed (then r runs the checks again) or covered by a deviation (d) the witness has acknowledged (w)."
         }
         Screen::Shares => {
             "Choose a custodian and press Enter; they type their share out of sight of the others. Only a count of characters is shown. Spaces and dashes do not matter. A wrong share is refused and logged; type it again."

@@ -224,6 +224,14 @@ fn keys_for(app: &App, screen: Screen) -> String {
         Screen::Preflight if app.waiting && app.preflight_seen => "r: run the checks again",
         Screen::Preflight if app.waiting => "Enter: continue to attendance",
         Screen::Preflight => "checks running...",
+        Screen::Attendance
+            if app
+                .view
+                .as_ref()
+                .is_some_and(|v| !v.state.open_station_failures().is_empty()) =>
+        {
+            "Up/Down: choose  Enter: check in  c: close attendance  r: run the checks again"
+        }
         Screen::Attendance => "Up/Down: choose  Enter: check in  c: close attendance",
         Screen::Shares => "Up/Down: choose custodian  Enter: enter share",
         Screen::KekLoad => "Up/Down: medium  Enter: load from it  r: try again",
