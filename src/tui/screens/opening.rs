@@ -102,7 +102,7 @@ pub(super) fn draw_preflight(frame: &mut Frame, area: Rect, app: &App) -> bool {
         lines.push(Line::raw(""));
         lines.push(Line::styled(
             format!(
-                "The station failed: {}. Attendance closes only once the station is fixed and the checks run again there (r) pass, or the administrator records a deviation for it (d) and the witness acknowledges it (w).",
+                "The station failed: {}. Attendance closes only once the station is fixed and the checks run again there (r) pass, or, once both have checked in, the administrator records a deviation for it (d) and the witness acknowledges it (w).",
                 station_failed.join(", ")
             ),
             app.theme.attention(),
