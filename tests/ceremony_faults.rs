@@ -194,6 +194,20 @@ fn run_on_medium(room: &Room, prepare: &str) -> (std::process::Output, Vec<Strin
     (out, left)
 }
 
+/// Restarted with resume on the directory under the failed mount (a good medium): the ceremony
+/// finishes and the log's copy there verifies.
+fn resumes_onto_the_good_medium_and_verifies(room: &Room, name: &str) {
+    room.write_answers(&["carol", "dave"], Some("resume"));
+    let resumed = room.run_ceremony();
+    assert!(resumed.status.success(), "{name}: {}", stderr(&resumed));
+    let verify = room.audit_verify(&room.path("out-usb/test-ceremony.audit.jsonl"));
+    assert!(
+        verify.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+}
+
 /// A medium that fills up, and one that is read-only: the run stops with a clear error, no
 /// partial file is on the medium, and the ceremony resumes onto a good medium and verifies.
 #[test]
@@ -217,15 +231,7 @@ fn a_full_or_read_only_medium_stops_the_run_cleanly_and_it_resumes() {
             "{name}: a partial file was left: {left:?}"
         );
         // The good medium (the directory under the mount): resume finishes and verifies.
-        room.write_answers(&["carol", "dave"], Some("resume"));
-        let resumed = room.run_ceremony();
-        assert!(resumed.status.success(), "{name}: {}", stderr(&resumed));
-        let verify = room.audit_verify(&room.path("out-usb/test-ceremony.audit.jsonl"));
-        assert!(
-            verify.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&verify.stdout)
-        );
+        resumes_onto_the_good_medium_and_verifies(&room, name);
     }
 }
 
@@ -449,15 +455,7 @@ fn a_medium_whose_device_fails_with_eio_stops_the_run_cleanly_and_it_resumes() {
             "{name}: {said}"
         );
         // A good medium in its place: resume finishes and verifies.
-        room.write_answers(&["carol", "dave"], Some("resume"));
-        let resumed = room.run_ceremony();
-        assert!(resumed.status.success(), "{name}: {}", stderr(&resumed));
-        let verify = room.audit_verify(&room.path("out-usb/test-ceremony.audit.jsonl"));
-        assert!(
-            verify.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&verify.stdout)
-        );
+        resumes_onto_the_good_medium_and_verifies(&room, name);
         room.assert_byok_unwraps_to_manifest_key();
     }
 }

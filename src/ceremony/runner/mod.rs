@@ -381,8 +381,8 @@ impl<'p> Runner<'p> {
             Ok(entry) => entry,
             Err(copy @ LogError::Copy { .. }) if next.is_final() => {
                 // The medium failed as the ceremony ended; the entry is in the workstation's
-                // log. Sign the end there before stopping, or the log could never verify (the
-                // machine takes no login after the end); a restart completes the copy.
+                // log. Sign the end there while the quorum is still logged in, so the restart
+                // only completes the copy and needs no further login.
                 self.state = next;
                 for effect in &effects {
                     if let Effect::Checkpoint(gate) = effect {
