@@ -152,7 +152,7 @@ pub fn rsa_bits(output: &CeremonyOutput) -> Option<u32> {
 /// the modulus length; when an RFC 5649 part follows, it is whole 8-byte blocks, at least 16.
 pub fn wrapped_length_fits(len: usize, modulus_len: usize, with_kwp: bool) -> bool {
     if with_kwp {
-        len >= modulus_len + 16 && (len - modulus_len) % 8 == 0
+        len >= modulus_len + 16 && (len - modulus_len).is_multiple_of(8)
     } else {
         len == modulus_len
     }

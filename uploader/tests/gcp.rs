@@ -3,7 +3,7 @@
 //! wrapped, and jobs, keys and algorithms Cloud KMS would refuse are refused.
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use byok_ceremony::byok::kek::Kek;
 use common::fixtures::{Oaep, TargetKind, make_wrapped};
@@ -30,7 +30,7 @@ fn job_kek(dir: &Path, job: &str) -> Kek {
 fn import(
     double: &GcpDouble,
     manifest: &Path,
-    wrapped: &PathBuf,
+    wrapped: &Path,
     key: &str,
     job: &str,
     algorithm: &str,
@@ -176,6 +176,11 @@ fn refuses_jobs_that_cannot_wrap() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("cannot change"), "{}", stderr(&out));
+    // The double has no 4096-bit test key: a 4096 job carries a 3072-bit key, which is refused.
+    let wrong_size = double.add_job("big", "RSA_OAEP_4096_SHA256_AES_256", "ACTIVE", "HSM");
+    let out = fetch(&double, &wrong_size, &[], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("needs RSA-4096"), "{}", stderr(&out));
     assert_eq!(
         std::fs::read_dir(dir.path()).expect("dir").count(),
         0,
@@ -324,4 +329,39 @@ fn a_public_key_mismatch_after_import_is_reported_and_throttling_is_retried() {
     let st = double.state.lock().expect("state");
     assert_eq!(st.log.iter().filter(|(_, _, s)| *s == 429).count(), 2);
     assert_eq!(st.count("POST", ":import"), 1, "imported once");
+}
+
+#[test]
+fn an_import_whose_outcome_is_unknown_is_not_repeated() {
+    let double = GcpDouble::start();
+    let key = double.add_key("data", "ENCRYPT_DECRYPT", "HSM");
+    let job = double.add_job("j", "RSA_OAEP_3072_SHA256_AES_256", "ACTIVE", "HSM");
+    let kek = double.job_public(&job);
+    let (made, wrapped) = make_wrapped(&kek, TargetKind::Oct(32), Oaep::Sha256, true);
+    double.state.lock().expect("state").unavailable_after_import = 1;
+    let out = import(
+        &double,
+        &made.manifest,
+        &wrapped,
+        &key,
+        &job,
+        "GOOGLE_SYMMETRIC_ENCRYPTION",
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("does not tell whether Cloud KMS applied it"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("gcloud kms keys versions list"),
+        "{}",
+        stderr(&out)
+    );
+    let st = double.state.lock().expect("state");
+    assert_eq!(
+        st.count("POST", ":import"),
+        1,
+        "never repeated: each import makes a version"
+    );
 }

@@ -32,7 +32,7 @@ pub enum GcpError {
     #[error("Cloud KMS has no such resource when trying to {what} ({detail})")]
     NotFound { what: String, detail: String },
     #[error(
-        "the identity may not {what} ({detail}): grant it roles/cloudkms.importer on the key ring (and roles/cloudkms.viewer to read keys and public keys), then run byok-upload again"
+        "the identity may not {what} ({detail}): grant it roles/cloudkms.importer, roles/cloudkms.viewer and roles/cloudkms.publicKeyViewer on the key ring, then run byok-upload again"
     )]
     PermissionDenied { what: String, detail: String },
     #[error("Cloud KMS refused to {what} ({code}: {detail})")]

@@ -187,7 +187,7 @@ pub async fn import(
         algorithm,
         checked.method,
         output.target,
-        rsa_bits(&output),
+        rsa_bits(output),
     )?;
     let modulus_len = checked.method.bits / 8;
     if !wrapped_length_fits(output.wrapped.len(), modulus_len, checked.method.with_kwp) {

@@ -69,6 +69,9 @@ pub struct GcpState {
     pub throttle: u32,
     /// getPublicKey answers with another key.
     pub wrong_public_key: bool,
+    /// Apply the next N imports but answer 503 UNAVAILABLE, as a connection lost after the
+    /// service acted would look.
+    pub unavailable_after_import: u32,
 }
 
 impl GcpState {
@@ -540,6 +543,10 @@ fn import(st: &mut GcpState, parent: &str, body: &[u8]) -> Answer {
     };
     let answer = ok(version_json(&version, "PENDING_IMPORT"));
     key.versions.push(version);
+    if st.unavailable_after_import > 0 {
+        st.unavailable_after_import -= 1;
+        return error(503, "UNAVAILABLE", "The service is currently unavailable.");
+    }
     answer
 }
 
