@@ -387,3 +387,73 @@ fn throttling_is_retried_and_an_unreachable_endpoint_is_exit_3() {
     );
     assert!(stderr(&out).contains("retrying"), "{}", stderr(&out));
 }
+
+#[test]
+fn local_refusals_before_anything_is_sent() {
+    let double = AwsDouble::start();
+    let key_id = double.add_key("EXTERNAL", "SYMMETRIC_DEFAULT");
+    let f = fetched(&double, &key_id, "RSA_AES_KEY_WRAP_SHA_256", "RSA_3072");
+    let (made, material) = make_wrapped(
+        wrapping_key(&f).public_key(),
+        TargetKind::Oct(32),
+        Oaep::Sha256,
+        true,
+    );
+    let run = |extra: &[&str]| {
+        upload_with_env(
+            double.env(),
+            import_args(&made.manifest, &material, &f, extra),
+        )
+    };
+
+    let out = run(&["--expiration-model", "KEY_MATERIAL_EXPIRES"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let far = byok_upload::clock::rfc3339(byok_upload::clock::now() + 400 * 86400);
+    let out = run(&[
+        "--expiration-model",
+        "KEY_MATERIAL_EXPIRES",
+        "--valid-to",
+        &far,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("365 days"), "{}", stderr(&out));
+    let out = run(&["--key-id", "another-key"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("an import token works only for its own key"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&["--expect-words", &"00".repeat(32)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not the hash typed"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Wrapped for another wrapping key (the manifest's KEK fingerprint is not the parameters').
+    let other = common::fixtures::kek_private(2048).to_public_key();
+    let (made_other, material_other) =
+        make_wrapped(&other, TargetKind::Oct(32), Oaep::Sha256, true);
+    let out = upload_with_env(
+        double.env(),
+        import_args(&made_other.manifest, &material_other, &f, &[]),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("but these parameters are for"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        double
+            .state
+            .lock()
+            .expect("state")
+            .count("ImportKeyMaterial"),
+        0,
+        "nothing sent"
+    );
+    assert_eq!(double.key_material(&key_id), None);
+}
