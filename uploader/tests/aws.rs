@@ -457,3 +457,38 @@ fn local_refusals_before_anything_is_sent() {
     );
     assert_eq!(double.key_material(&key_id), None);
 }
+
+#[test]
+fn a_request_signed_with_another_secret_is_refused() {
+    let double = AwsDouble::start();
+    let key_id = double.add_key("EXTERNAL", "SYMMETRIC_DEFAULT");
+    let mut env = double.env();
+    for (name, value) in env.iter_mut() {
+        if name == "AWS_SECRET_ACCESS_KEY" {
+            *value = "another-secret".to_owned();
+        }
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let out = upload_with_env(
+        env,
+        [
+            "aws",
+            "fetch-kek",
+            "--key-id",
+            &key_id,
+            "--out",
+            &dir.path().display().to_string(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("AWS refused the credentials"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("UnrecognizedClientException"),
+        "{}",
+        stderr(&out)
+    );
+}

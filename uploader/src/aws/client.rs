@@ -35,6 +35,10 @@ pub enum AwsError {
     )]
     Credential(String),
     #[error(
+        "AWS refused the credentials ({0}): check the access key ID, its secret and session token (or sign in again: `aws sso login`), and this machine's clock"
+    )]
+    CredentialRefused(String),
+    #[error(
         "AWS KMS is still throttling requests after {attempts} attempts to {what}: nothing was changed; wait a few minutes and run byok-upload again"
     )]
     Throttled { what: String, attempts: u32 },
@@ -67,6 +71,7 @@ impl AwsError {
             self,
             AwsError::NoRegion
                 | AwsError::Credential(_)
+                | AwsError::CredentialRefused(_)
                 | AwsError::Throttled { .. }
                 | AwsError::AccessDenied { .. }
                 | AwsError::Network { .. }
@@ -251,7 +256,7 @@ fn error(what: &str, gave_up: GaveUp<Said>) -> AwsError {
             AwsError::AccessDenied { what, detail }
         }
         (_, Some("UnrecognizedClientException" | "InvalidSignatureException"), _)
-        | (_, _, Some(401)) => AwsError::Credential(detail),
+        | (_, _, Some(401)) => AwsError::CredentialRefused(detail),
         (Kind::Final, Some(code), _) => AwsError::Rejected {
             what,
             code: code.to_owned(),

@@ -1,8 +1,8 @@
 //! A test double of AWS KMS on 127.0.0.1 (HTTPS, the test CA) speaking the awsJson1_1 wire
 //! format: POST / with X-Amz-Target TrentService.<Operation>, blobs in base64, timestamps in
-//! epoch seconds, errors as {"__type", "message"}. It checks that requests are SigV4-signed
-//! for the test access key, region and service, holds test wrapping keys (the repository's
-//! test KEKs), and on ImportKeyMaterial really unwraps what it receives with the wrapping
+//! epoch seconds, errors as {"__type", "message"}. It verifies each request's SigV4
+//! signature with the test secret key (for the test access key, region and service), holds
+//! test wrapping keys (the repository's test KEKs), and on ImportKeyMaterial really unwraps what it receives with the wrapping
 //! key's private key (RSA-OAEP with the algorithm's hash, then RFC 5649 for RSA_AES_KEY_WRAP_*)
 //! and keeps the key material; GetPublicKey answers with the public key derived from it.
 use std::sync::{Arc, Mutex};
@@ -183,13 +183,7 @@ fn handle(st: &mut AwsState, operation: &str, req: &Req) -> Answer {
             "Content-Type must be application/x-amz-json-1.1",
         );
     }
-    let scope = format!("/{REGION}/kms/aws4_request");
-    let signed = req.header("authorization").is_some_and(|a| {
-        a.starts_with(&format!("AWS4-HMAC-SHA256 Credential={ACCESS_KEY_ID}/"))
-            && a.contains(&scope)
-            && a.contains("Signature=")
-    });
-    if !signed {
+    if !sigv4_valid(req) {
         return error(
             "UnrecognizedClientException",
             "The security token included in the request is invalid.",
@@ -220,6 +214,73 @@ fn handle(st: &mut AwsState, operation: &str, req: &Req) -> Answer {
         "GetPublicKey" => public_key(st, index),
         _ => error("UnknownOperationException", operation),
     }
+}
+
+/// Verifies the request's SigV4 signature with the test secret key: the canonical request
+/// (method, path, empty query, the signed headers, the body's SHA-256), the string to sign with
+/// the credential scope, and the HMAC-SHA256 key chain.
+fn sigv4_valid(req: &Req) -> bool {
+    use hmac::{Hmac, KeyInit, Mac};
+    use sha2::{Digest, Sha256};
+    let hmac = |key: &[u8], data: &[u8]| -> Vec<u8> {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("any key length");
+        mac.update(data);
+        mac.finalize().into_bytes().to_vec()
+    };
+    let Some(auth) = req.header("authorization") else {
+        return false;
+    };
+    let Some(rest) = auth.strip_prefix("AWS4-HMAC-SHA256 ") else {
+        return false;
+    };
+    let field = |name: &str| {
+        rest.split(", ")
+            .find_map(|part| part.strip_prefix(name))
+            .map(str::to_owned)
+    };
+    let (Some(credential), Some(signed_headers), Some(signature)) = (
+        field("Credential="),
+        field("SignedHeaders="),
+        field("Signature="),
+    ) else {
+        return false;
+    };
+    let Some(amz_date) = req.header("x-amz-date") else {
+        return false;
+    };
+    let parts: Vec<&str> = credential.split('/').collect();
+    let [key_id, date, region, service, "aws4_request"] = parts.as_slice() else {
+        return false;
+    };
+    if *key_id != ACCESS_KEY_ID || *region != REGION || *service != "kms" {
+        return false;
+    }
+    let mut canonical_headers = String::new();
+    for name in signed_headers.split(';') {
+        let Some(value) = req.header(name) else {
+            return false;
+        };
+        canonical_headers.push_str(&format!("{name}:{}\n", value.trim()));
+    }
+    let canonical_request = format!(
+        "{}\n{}\n\n{canonical_headers}\n{signed_headers}\n{}",
+        req.method,
+        req.path,
+        hex::encode(Sha256::digest(&req.body))
+    );
+    let scope = format!("{date}/{region}/{service}/aws4_request");
+    let to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex::encode(Sha256::digest(canonical_request.as_bytes()))
+    );
+    let mut key = hmac(
+        format!("AWS4{SECRET_ACCESS_KEY}").as_bytes(),
+        date.as_bytes(),
+    );
+    for part in [*region, *service, "aws4_request"] {
+        key = hmac(&key, part.as_bytes());
+    }
+    hex::encode(hmac(&key, to_sign.as_bytes())) == signature
 }
 
 fn usage(key_spec: &str) -> &'static str {
