@@ -365,3 +365,51 @@ fn an_import_whose_outcome_is_unknown_is_not_repeated() {
         "never repeated: each import makes a version"
     );
 }
+
+#[test]
+fn credentials_the_token_endpoint_refuses_are_exit_3() {
+    let double = GcpDouble::start();
+    let job = double.add_job("j", "RSA_OAEP_3072_SHA256_AES_256", "ACTIVE", "HSM");
+    let adc = tempfile::tempdir().expect("dir");
+    let file = adc.path().join("adc.json");
+    let revoked = serde_json::json!({
+        "type": "authorized_user",
+        "client_id": common::gcp_double::CLIENT_ID,
+        "client_secret": common::gcp_double::CLIENT_SECRET,
+        "refresh_token": "revoked-refresh-token",
+        "token_uri": format!("{}/token", double.url()),
+    });
+    std::fs::write(&file, revoked.to_string()).expect("write");
+    let mut env = double.env();
+    for (name, value) in env.iter_mut() {
+        if name == "GOOGLE_APPLICATION_CREDENTIALS" {
+            *value = file.display().to_string();
+        }
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let out = upload_with_env(
+        env,
+        [
+            "gcp",
+            "fetch-kek",
+            "--import-job",
+            &job,
+            "--out",
+            &dir.path().display().to_string(),
+            "--endpoint",
+            &double.url(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("application-default login"),
+        "{}",
+        stderr(&out)
+    );
+    let st = double.state.lock().expect("state");
+    assert_eq!(
+        st.count("GET", "/importJobs/j"),
+        0,
+        "no KMS request without a token"
+    );
+}
