@@ -1,9 +1,12 @@
-//! byok-upload command line: parse, dispatch, exit codes. The work lives in the library.
+//! byok-upload command line: parse, dispatch, exit codes. The work lives in the library; the
+//! Google Cloud and AWS subcommands are in [`cli`].
 //!
 //! Exit codes: 0 success (every check passed); 1 the operation ran and found a problem or
 //! refused (a mismatch, a wrong vault, a refusal by the vault); 2 bad usage (clap); 3 the
 //! operation could not run (unreadable input, no network, no valid credential).
 #![forbid(unsafe_code)]
+
+mod cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +20,7 @@ use byok_upload::expect::parse_expected;
 use byok_upload::fetch_kek::{FetchKekError, fetch_kek};
 use byok_upload::import::{ImportError, KeySettings, import};
 use byok_upload::preflight::{PreflightError, PreflightInputs, check};
+use byok_upload::read_aloud::{READ_ALOUD, fingerprint_lines};
 use byok_upload::service::{Service, ServiceError};
 use byok_upload::vault_url::{ServiceKind, VaultUrl};
 
@@ -27,11 +31,12 @@ const MAX_POLICY_BYTES: u64 = 64 * 1024;
 #[command(
     name = "byok-upload",
     version,
-    about = "Online half of byok-ceremony: fetch the Key Vault KEK, import a .byok file and prove Azure holds the ceremony's key",
+    about = "Online half of byok-ceremony: fetch the wrapping key for the station, import the ceremony's wrapped key and prove the cloud holds it (Azure Key Vault / Managed HSM; `gcp`: Google Cloud KMS; `aws`: AWS KMS)",
     long_about = None
 )]
 struct Cli {
-    /// Which Entra ID credential to use
+    /// Which Entra ID credential to use (Azure commands only; `gcp` uses Google Application
+    /// Default Credentials, `aws` the aws-config default chain)
     #[arg(long, global = true, value_enum, default_value = "auto")]
     credential: CredentialKind,
     #[command(subcommand)]
@@ -44,6 +49,12 @@ enum Command {
     Import(ImportArgs),
     /// Download the KEK's public key and key-show JSON for the ceremony station
     FetchKek(FetchKekArgs),
+    /// Google Cloud KMS: fetch an import job's wrapping key, import a wrapped key
+    #[command(subcommand)]
+    Gcp(cli::gcp::GcpCommand),
+    /// AWS KMS: fetch the wrapping key and import token, import key material
+    #[command(subcommand)]
+    Aws(cli::aws::AwsCommand),
 }
 
 #[derive(Debug, Args)]
@@ -160,6 +171,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Import(args) => runtime.block_on(run_import(cli.credential, args)),
         Command::FetchKek(args) => runtime.block_on(run_fetch_kek(cli.credential, args)),
+        Command::Gcp(command) => runtime.block_on(cli::gcp::run(command)),
+        Command::Aws(command) => runtime.block_on(cli::aws::run(command)),
     }
 }
 
@@ -287,20 +300,13 @@ async fn run_fetch_kek(kind: CredentialKind, args: FetchKekArgs) -> ExitCode {
             );
             println!("  public key: {}", fetched.pem_path.display());
             println!("  key show JSON: {}", fetched.json_path.display());
-            println!(
-                "  fingerprint (SHA-256 of the SPKI DER): {}",
-                fetched.fingerprint.hex_groups()
-            );
-            println!(
-                "  fingerprint words: {}",
-                fetched.fingerprint.pgp_words().join(" ")
-            );
+            for line in fingerprint_lines(&fetched.fingerprint) {
+                println!("{line}");
+            }
             for warning in &fetched.warnings {
                 eprintln!("warning: {warning}");
             }
-            println!(
-                "Read the fingerprint aloud to the custodians; the station shows the same words when it loads these files."
-            );
+            println!("{READ_ALOUD}");
             ExitCode::SUCCESS
         }
         Err(e) => {

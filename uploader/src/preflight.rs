@@ -261,7 +261,8 @@ pub fn check(inputs: &PreflightInputs<'_>) -> Result<Checked, PreflightError> {
     })
 }
 
-fn target_of(manifest: &Manifest) -> Result<Target, PreflightError> {
+/// The target the manifest describes (kty, crv, key_size).
+pub fn target_of(manifest: &Manifest) -> Result<Target, PreflightError> {
     match manifest.kty.as_str() {
         "RSA-HSM" => Ok(Target::Rsa),
         "EC-HSM" => {
@@ -330,7 +331,8 @@ fn check_name(name: &str) -> Result<(), PreflightError> {
     }
 }
 
-fn read_limited(path: &Path) -> Result<Vec<u8>, PreflightError> {
+/// Reads a ceremony input of at most 1 MiB.
+pub fn read_limited(path: &Path) -> Result<Vec<u8>, PreflightError> {
     let read_error = |source| PreflightError::Read {
         path: path.to_owned(),
         source,

@@ -26,20 +26,23 @@ pub fn spki_from_pem(pem: &str) -> Result<Vec<u8>, PublicKeyError> {
     if label != "PUBLIC KEY" {
         return Err(bad(&format!("a {label} block, not PUBLIC KEY")));
     }
-    if let Ok(key) = RsaPublicKey::from_public_key_der(&der) {
+    canonical_spki(&der).map_err(|e| bad(&e))
+}
+
+/// Canonical SPKI DER of an RSA or EC SubjectPublicKeyInfo DER (as AWS GetPublicKey returns).
+pub fn canonical_spki(der: &[u8]) -> Result<Vec<u8>, String> {
+    if let Ok(key) = RsaPublicKey::from_public_key_der(der) {
         return key
             .to_public_key_der()
             .map(|d| d.into_vec())
-            .map_err(|e| bad(&e));
+            .map_err(|e| e.to_string());
     }
     for curve in EcCurve::ALL {
-        if let Ok(spki) = ec_from_spki(curve, &der) {
+        if let Ok(spki) = ec_from_spki(curve, der) {
             return Ok(spki);
         }
     }
-    Err(bad(
-        &"neither RSA nor an EC key on P-256, P-384, P-521 or P-256K",
-    ))
+    Err("neither RSA nor an EC key on P-256, P-384, P-521 or P-256K".to_owned())
 }
 
 /// Canonical SPKI DER of an RSA or EC JWK (`n`/`e`, or `crv`/`x`/`y`).

@@ -41,6 +41,8 @@ pub struct Made {
     pub manifest_value: Manifest,
     /// SPKI DER of the target (RSA and EC).
     pub public_spki: Option<Vec<u8>>,
+    /// The key material that was wrapped (PKCS#8 DER, or the raw AES key).
+    pub plaintext: Vec<u8>,
 }
 
 /// Wraps a target for `kek_public` under `kid` and writes NAME.byok and NAME.manifest.json.
@@ -141,7 +143,60 @@ pub fn make(kek_public: &rsa::PublicKey, kid: &str, target: TargetKind, rehearsa
         byok_bytes,
         manifest_value: manifest,
         public_spki,
+        plaintext,
     }
+}
+
+/// The RSA-OAEP hash of a cloud's wrap (MGF1 the same, empty label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Oaep {
+    Sha1,
+    Sha256,
+}
+
+/// A ceremony's output for Google Cloud or AWS: the manifest (with the KEK's fingerprint) and
+/// the raw wrapped key beside it, `target.wrapped.bin`. `with_kwp`: RSA-OAEP of an AES-256
+/// key then RFC 5649 of the material; otherwise the material under RSA-OAEP alone.
+pub fn make_wrapped(
+    kek_public: &rsa::PublicKey,
+    target: TargetKind,
+    oaep: Oaep,
+    with_kwp: bool,
+) -> (Made, PathBuf) {
+    let made = make(
+        kek_public,
+        "https://127.0.0.1/keys/cloud-kek/00",
+        target,
+        false,
+    );
+    let wrapped = if with_kwp {
+        wrap_with(kek_public, &made.plaintext, oaep)
+    } else {
+        oaep_encrypt(kek_public, &made.plaintext, oaep)
+    };
+    let path = made.dir.path().join("target.wrapped.bin");
+    std::fs::write(&path, wrapped).expect("write wrapped");
+    (made, path)
+}
+
+fn oaep_encrypt(kek_public: &rsa::PublicKey, data: &[u8], oaep: Oaep) -> Vec<u8> {
+    match oaep {
+        Oaep::Sha1 => kek_public.oaep_encrypt::<sha1::Sha1>(data),
+        Oaep::Sha256 => kek_public.oaep_encrypt::<sha2::Sha256>(data),
+    }
+    .expect("OAEP")
+}
+
+/// The CKM_RSA_AES_KEY_WRAP construction with the given OAEP hash.
+pub fn wrap_with(kek_public: &rsa::PublicKey, plaintext: &[u8], oaep: Oaep) -> Vec<u8> {
+    let mut aes_key = [0u8; 32];
+    getrandom::fill(&mut aes_key).expect("random");
+    let mut out = oaep_encrypt(kek_public, &aes_key, oaep);
+    let kwp = KwpAes256::new_from_slice(&aes_key).expect("AES-256 key");
+    let mut wrapped = vec![0u8; plaintext.len() + 16];
+    let len = kwp.wrap_key(plaintext, &mut wrapped).expect("wrap").len();
+    out.extend_from_slice(&wrapped[..len]);
+    out
 }
 
 pub fn write_manifest(path: &Path, manifest: &Manifest) {
@@ -149,16 +204,7 @@ pub fn write_manifest(path: &Path, manifest: &Manifest) {
 }
 
 fn wrap(kek_public: &rsa::PublicKey, plaintext: &[u8]) -> Vec<u8> {
-    let mut aes_key = [0u8; 32];
-    getrandom::fill(&mut aes_key).expect("random");
-    let mut out = kek_public
-        .oaep_encrypt::<sha1::Sha1>(&aes_key)
-        .expect("OAEP");
-    let kwp = KwpAes256::new_from_slice(&aes_key).expect("AES-256 key");
-    let mut wrapped = vec![0u8; plaintext.len() + 16];
-    let len = kwp.wrap_key(plaintext, &mut wrapped).expect("wrap").len();
-    out.extend_from_slice(&wrapped[..len]);
-    out
+    wrap_with(kek_public, plaintext, Oaep::Sha1)
 }
 
 fn ec_key(curve: EcCurve) -> (Vec<u8>, Vec<u8>) {

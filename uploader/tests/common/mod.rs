@@ -1,10 +1,13 @@
-//! Shared by the integration tests: the test CA, the Key Vault test double, software-made
-//! ceremony outputs, and running the real byok-upload binary against the double.
+//! Shared by the integration tests: the test CA, the Key Vault, Cloud KMS and AWS KMS test
+//! doubles, software-made ceremony outputs, and running the real byok-upload binary.
 #![allow(dead_code)]
 
+pub mod aws_double;
 pub mod ca;
 pub mod double;
 pub mod fixtures;
+pub mod gcp_double;
+pub mod https;
 
 use std::ffi::OsStr;
 use std::process::{Command, Output};
