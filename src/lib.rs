@@ -38,6 +38,7 @@ pub mod audit;
 pub mod byok;
 pub mod ceremony;
 pub mod cli;
+pub mod cloud;
 pub mod hsm;
 pub mod hsm_types;
 pub mod manifest;

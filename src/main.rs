@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 
 use byok_ceremony::byok::fingerprint::pgp_words_for;
 use byok_ceremony::hsm_types::key::TargetSpec;
-use byok_ceremony::rehearse::{KekSource, RehearseOptions, rehearse};
+use byok_ceremony::rehearse::{CloudChoice, KekSource, RehearseOptions, rehearse};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -91,6 +91,25 @@ struct RehearseArgs {
     /// entry for byok-ceremony
     #[arg(long, value_name = "FILE")]
     sums: Option<PathBuf>,
+    /// The clouds to wrap for, in order (comma-separated or repeated): one ceremony makes one
+    /// key and wraps it for each. Several clouds need simulated wrapping keys (no --kek)
+    #[arg(long, value_delimiter = ',', default_value = "azure", value_parser = ["azure", "gcp", "aws"])]
+    cloud: Vec<String>,
+    /// Google Cloud: the import job's method [default: RSA_OAEP_3072_SHA256_AES_256]; fixes
+    /// the wrapping key's size, the OAEP hash, and whether RFC 5649 follows
+    #[arg(long, value_name = "METHOD")]
+    import_method: Option<String>,
+    /// AWS: the wrapping algorithm [default: RSA_AES_KEY_WRAP_SHA_256]
+    #[arg(long, value_name = "ALG")]
+    wrapping_algorithm: Option<String>,
+    /// AWS: the import token GetParametersForImport returned with --kek (copied beside the
+    /// wrapped material)
+    #[arg(long, value_name = "FILE", requires = "kek")]
+    import_token: Option<PathBuf>,
+    /// AWS: when --kek and --import-token stop being valid (ParametersValidTo, RFC 3339)
+    /// [default: 24 hours from now]
+    #[arg(long, value_name = "TIME", requires = "import_token")]
+    parameters_valid_to: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -190,6 +209,56 @@ fn choose_and_run() -> ExitCode {
     }
 }
 
+/// `--cloud` and its algorithm flags, as the rehearsal's clouds.
+fn rehearse_clouds(
+    clouds: &[String],
+    import_method: Option<&str>,
+    wrapping_algorithm: Option<&str>,
+    import_token: Option<PathBuf>,
+    valid_to: Option<&str>,
+) -> Result<Vec<CloudChoice>, String> {
+    use byok_ceremony::cloud::{Algorithm, Cloud, parse_utc};
+    let mut out = Vec::new();
+    let parsed: Vec<Cloud> = clouds
+        .iter()
+        .map(|c| Cloud::parse(c).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    if import_method.is_some() && !parsed.contains(&Cloud::Gcp) {
+        return Err("--import-method is Google Cloud's: give it with --cloud gcp".into());
+    }
+    if wrapping_algorithm.is_some() && !parsed.contains(&Cloud::Aws) {
+        return Err("--wrapping-algorithm is AWS's: give it with --cloud aws".into());
+    }
+    if import_token.is_some() && parsed != [Cloud::Aws] {
+        return Err(
+            "--import-token goes with an AWS wrapping key: give it with --cloud aws alone".into(),
+        );
+    }
+    for cloud in parsed {
+        let named = match cloud {
+            Cloud::Gcp => import_method,
+            Cloud::Aws => wrapping_algorithm,
+            Cloud::Azure => None,
+        };
+        let algorithm = match named {
+            Some(n) => Algorithm::find(cloud, n).map_err(|e| e.to_string())?,
+            None => Algorithm::default_for(cloud),
+        };
+        let mut choice = CloudChoice::new(algorithm);
+        if cloud == Cloud::Aws {
+            choice.import_token = import_token.clone();
+            choice.valid_to = valid_to
+                .map(|t| parse_utc(t).map_err(|e| format!("--parameters-valid-to: {e}")))
+                .transpose()?;
+        }
+        out.push(choice);
+    }
+    if out.len() == 1 && out[0].cloud() == Cloud::Azure {
+        return Ok(Vec::new());
+    }
+    Ok(out)
+}
+
 fn run_rehearse(args: RehearseArgs) -> ExitCode {
     let spec = match TargetSpec::from_azure(&args.key_type, args.key_size, args.curve.as_deref()) {
         Ok(spec) => spec,
@@ -209,6 +278,19 @@ fn run_rehearse(args: RehearseArgs) -> ExitCode {
             bits: args.simulated_kek_bits,
         },
     };
+    let clouds = match rehearse_clouds(
+        &args.cloud,
+        args.import_method.as_deref(),
+        args.wrapping_algorithm.as_deref(),
+        args.import_token,
+        args.parameters_valid_to.as_deref(),
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            byok_ceremony::tell!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let opts = RehearseOptions {
         out_dir: args.out,
         name: args.name,
@@ -216,6 +298,7 @@ fn run_rehearse(args: RehearseArgs) -> ExitCode {
         spec,
         sums: args.sums,
         module: args.module,
+        clouds,
     };
     match rehearse(&opts) {
         Ok(outcome) => {
@@ -229,25 +312,39 @@ fn run_rehearse(args: RehearseArgs) -> ExitCode {
                 outcome.manifest.hsm.module
             );
             byok_ceremony::say!("  wrap:      {}", outcome.manifest.wrap.describe());
-            byok_ceremony::say!("  .byok:     {}", outcome.byok_path.display());
+            for (cloud, path, _) in &outcome.outputs {
+                byok_ceremony::say!("  {:<9}  {}", format!("{cloud}:"), path.display());
+            }
             byok_ceremony::say!("  manifest:  {}", outcome.manifest_path.display());
             byok_ceremony::say!("  audit log: {}", outcome.log_path.display());
             byok_ceremony::say!("  record:    {}", outcome.record_path.display());
-            byok_ceremony::say!("  .byok SHA-256: {}", hex::encode(outcome.byok_sha256));
-            byok_ceremony::say!(
-                "  .byok SHA-256 words: {}",
-                pgp_words_for(&outcome.byok_sha256).join(" ")
-            );
-            byok_ceremony::say!(
-                "  KEK fingerprint: {}",
-                outcome.kek_fingerprint.hex_groups()
-            );
-            byok_ceremony::say!(
-                "  KEK fingerprint words: {}",
-                outcome.kek_fingerprint.pgp_words().join(" ")
-            );
+            for (cloud, path, hash) in &outcome.outputs {
+                let file = path.file_name().unwrap_or_default().to_string_lossy();
+                if *cloud == byok_ceremony::cloud::Cloud::Azure && file.ends_with(".byok") {
+                    byok_ceremony::say!("  .byok SHA-256: {}", hex::encode(hash));
+                    byok_ceremony::say!("  .byok SHA-256 words: {}", pgp_words_for(hash).join(" "));
+                } else {
+                    byok_ceremony::say!("  {file} SHA-256: {}", hex::encode(hash));
+                    byok_ceremony::say!(
+                        "  {file} SHA-256 words: {}",
+                        pgp_words_for(hash).join(" ")
+                    );
+                }
+            }
+            for (cloud, fingerprint) in &outcome.kek_fingerprints {
+                let whose = if outcome.kek_fingerprints.len() > 1 {
+                    format!("{} ", cloud.title())
+                } else {
+                    String::new()
+                };
+                byok_ceremony::say!("  {whose}KEK fingerprint: {}", fingerprint.hex_groups());
+                byok_ceremony::say!(
+                    "  {whose}KEK fingerprint words: {}",
+                    fingerprint.pgp_words().join(" ")
+                );
+            }
             byok_ceremony::say!("  audit log head: {}", outcome.log_head);
-            if let Some(check) = &outcome.software_check {
+            for check in &outcome.software_checks {
                 byok_ceremony::say!("  check: {check}");
             }
             for reason in &outcome.manifest.rehearsal_grade_reasons {

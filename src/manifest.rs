@@ -7,9 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cloud::Cloud;
 use crate::hsm_types::key::KeyAttributes;
 use crate::hsm_types::token::TokenIdentity;
-use crate::hsm_types::wrap::WrapMethod;
+use crate::hsm_types::wrap::{OaepHash, WrapMethod};
 
 /// The version of this manifest layout.
 pub const MANIFEST_VERSION: u32 = 1;
@@ -18,12 +19,16 @@ pub const MANIFEST_VERSION: u32 = 1;
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub manifest_version: u32,
-    /// File name of the `.byok` this manifest describes (same directory).
-    pub byok_file: String,
-    /// Lowercase hex SHA-256 of the `.byok` file's bytes.
-    pub byok_sha256: String,
-    /// The KEK's full, versioned kid, as in the file's header.
-    pub kid: String,
+    /// File name of the `.byok` this manifest describes (same directory); absent when the
+    /// ceremony has no Azure target.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub byok_file: Option<String>,
+    /// Lowercase hex SHA-256 of the `.byok` file's bytes (Azure).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub byok_sha256: Option<String>,
+    /// The Azure KEK's full, versioned kid, as in the file's header.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub kid: Option<String>,
     /// RSA-HSM, EC-HSM or oct-HSM.
     pub kty: String,
     /// Bits, for RSA and oct keys.
@@ -38,7 +43,8 @@ pub struct Manifest {
     /// CKA_CHECK_VALUE (hex) of an oct key, when the HSM reports one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub oct_check_value: Option<String>,
-    /// Lowercase hex SHA-256 of the KEK's SubjectPublicKeyInfo DER.
+    /// Lowercase hex SHA-256 of the KEK's SubjectPublicKeyInfo DER: the first target's (the
+    /// Azure KEK of an Azure-only ceremony); each output names its own in `outputs`.
     pub kek_fingerprint_sha256: String,
     pub kek_bits: usize,
     pub tool: ToolIdentity,
@@ -59,6 +65,34 @@ pub struct Manifest {
     /// this manifest to one entry of the ceremony's log.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub audit_log_head_sha256: Option<String>,
+    /// One entry per file written for a cloud (absent in manifests of earlier versions).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub outputs: Vec<OutputRecord>,
+}
+
+/// A file written for a cloud: what to import, where, and how it was wrapped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputRecord {
+    pub cloud: Cloud,
+    /// File name, in the manifest's directory.
+    pub file: String,
+    /// Lowercase hex SHA-256 of the file's bytes.
+    pub sha256: String,
+    /// The cloud's name of the wrapping algorithm (CKM_RSA_AES_KEY_WRAP for Azure).
+    pub algorithm: String,
+    pub oaep_hash: OaepHash,
+    /// The wrapping key it was wrapped for.
+    pub kek_fingerprint_sha256: String,
+    /// Azure: the KEK's kid; Google Cloud: the import job; AWS: the key.
+    pub destination: String,
+    /// `native`, `two_step` or `plain_oaep`.
+    pub wrap: String,
+    /// AWS: the copy of the import token that goes with the material.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub import_token_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub import_token_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -198,8 +198,14 @@ fn a_real_ceremony_replays_to_the_state_the_runner_ended_with() {
     let people: BTreeSet<String> = ["alice", "wendy", "carol", "dave"].map(String::from).into();
     assert_eq!(last.state.present, people);
     assert_eq!(last.state.signed_off_by, people);
-    assert_eq!(last.state.byok_sha256.as_ref(), Some(&manifest.byok_sha256));
-    assert_eq!(last.facts.byok_sha256.as_ref(), Some(&manifest.byok_sha256));
+    assert_eq!(
+        last.state.byok_sha256.as_ref(),
+        manifest.byok_sha256.as_ref()
+    );
+    assert_eq!(
+        last.facts.byok_sha256.as_ref(),
+        manifest.byok_sha256.as_ref()
+    );
     assert_eq!(
         last.facts.wrapped_entry_hash, manifest.audit_log_head_sha256,
         "the manifest's audit head is the wrap's entry"

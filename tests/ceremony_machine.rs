@@ -14,6 +14,7 @@ use proptest::prelude::*;
 
 fn config(destroy_after_export: bool) -> MachineConfig {
     MachineConfig {
+        targets: Vec::new(),
         ceremony_id: "c1".into(),
         administrator: "alice".into(),
         witness: "wendy".into(),
@@ -73,6 +74,7 @@ fn two_step(outcome: WrapKatOutcome) -> WrapMethod {
 
 fn wrap_tested(method: Option<WrapMethod>) -> Event {
     Event::WrapTested {
+        target: None,
         oaep_hash: OaepHash::Sha1,
         method,
         failed: vec![],
@@ -140,6 +142,7 @@ fn happy_path() -> Vec<Event> {
         },
         checkpoint(Phase::Quorum),
         Event::KekLoaded {
+            target: None,
             kid: "https://v.vault.azure.net/keys/k/00".into(),
             fingerprint_sha256: "33".repeat(32),
             bits: 2048,
@@ -164,6 +167,7 @@ fn happy_path() -> Vec<Event> {
         },
         checkpoint(Phase::KeyGeneration),
         Event::Wrapped {
+            target: None,
             byok_json: "{}".into(),
             byok_sha256: "22".repeat(32),
             method: two_step(WrapKatOutcome::Exact),
@@ -482,6 +486,7 @@ fn the_wrap_known_answer_test_gates_key_generation() {
     to_wrap.extend(events[at..wrapped_at].iter().cloned());
     let s = run(&to_wrap).expect("to the wrap");
     let wrapped = |method, rehearsal_grade| Event::Wrapped {
+        target: None,
         byok_json: "{}".into(),
         byok_sha256: "22".repeat(32),
         method,

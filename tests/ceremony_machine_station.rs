@@ -11,6 +11,7 @@ use byok_ceremony::hsm_types::token::TokenIdentity;
 fn opened(rehearsal: bool) -> Event {
     Event::CeremonyOpened {
         config: MachineConfig {
+            targets: Vec::new(),
             ceremony_id: "c1".into(),
             administrator: "alice".into(),
             witness: "wendy".into(),

@@ -39,7 +39,7 @@ fn a_headless_ceremony_produces_a_verifiable_byok_manifest_and_log() {
         &std::fs::read(media.join("test-ceremony.manifest.json")).expect("manifest"),
     )
     .expect("strict manifest");
-    assert_eq!(manifest.kid, KID);
+    assert_eq!(manifest.kid.as_deref(), Some(KID));
     assert_eq!(manifest.ceremony_id.as_deref(), Some("test-ceremony"));
     assert!(
         manifest.key_attributes.token,

@@ -85,13 +85,13 @@ fn rehearsal_with_a_given_kek_verifies_with_verify_byok_on_every_token() {
         let manifest =
             Manifest::parse(&std::fs::read(dir.path().join("t.manifest.json")).expect("manifest"))
                 .expect("strict manifest parse");
-        assert_eq!(manifest.kid, KID);
+        assert_eq!(manifest.kid.as_deref(), Some(KID));
         assert_eq!(manifest.kty, "EC-HSM");
         assert_eq!(manifest.crv.as_deref(), Some("P-256"));
         let byok = std::fs::read(dir.path().join("t.byok")).expect("byok");
         assert_eq!(
             manifest.byok_sha256,
-            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&byok))
+            Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&byok)))
         );
         assert_eq!(
             manifest.rehearsal_grade_reasons.is_empty(),

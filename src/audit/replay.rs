@@ -6,6 +6,7 @@
 //!
 //! A ceremony log has a few dozen entries, so every step's state is kept: stepping back is a
 //! lookup, not a re-fold, and each step is exactly the fold of the entries up to it.
+use crate::cloud::CloudTarget;
 use std::path::PathBuf;
 
 use super::log::Entry;
@@ -320,6 +321,12 @@ fn describe(event: &Event, after: &State) -> String {
             format!("the quorum is met: logged in to token \"{token_label}\"")
         }
         Event::LoginFailed { reason } => format!("the HSM refused the rebuilt PIN: {reason}"),
+        Event::KekLoaded {
+            bits,
+            kid,
+            target: Some(target),
+            ..
+        } => format!("{}'s KEK loaded: RSA {bits} bits, {kid}", target.title()),
         Event::KekLoaded { bits, kid, .. } => format!("KEK loaded: RSA {bits} bits, {kid}"),
         Event::KekConfirmed { custodian } => {
             format!("{custodian} confirmed the KEK fingerprint")
@@ -348,6 +355,16 @@ fn describe(event: &Event, after: &State) -> String {
         Event::Wrapped { byok_sha256, .. } => format!(
             "the key is wrapped for the KEK: .byok SHA-256 {}...",
             short(byok_sha256)
+        ),
+        Event::TargetWrapped {
+            target,
+            algorithm,
+            sha256,
+            ..
+        } => format!(
+            "the key is wrapped for {} ({algorithm}): SHA-256 {}...",
+            target.title(),
+            short(sha256)
         ),
         Event::Exported { files } => format!("written: {}", names(files)),
         Event::Verified { files } => format!("read back and compared: {}", names(files)),
@@ -474,10 +491,12 @@ fn script_from_config(config: &MachineConfig, pins: ScriptPins) -> CeremonyScrip
         target_label: pins.target_label,
         keep_in_hsm: !config.destroy_after_export,
         wrap_with_trusted: config.wrap_with_trusted,
-        kek_file: NOT_IN_LOG.into(),
-        kek_json: None,
-        expected_kid: None,
-        expected_fingerprint: config.expected_kek_fingerprint.clone(),
+        targets: config
+            .target_list()
+            .iter()
+            .map(|t| CloudTarget::from_config(t, NOT_IN_LOG))
+            .collect(),
+        lists_targets: !config.targets.is_empty(),
         output_name: pins.output_name,
         second_copy: false,
         steps: Vec::new(),

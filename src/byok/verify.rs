@@ -336,7 +336,7 @@ fn check_kind(kind: RecoveredKeyKind, kek: &Kek, report: &mut VerifyReport) {
 }
 
 /// Compares the recovered public key with the expected one, both in canonical DER.
-fn compare_public(key: &RecoveredKey, expected_der: &[u8]) -> Result<(), String> {
+pub(crate) fn compare_public(key: &RecoveredKey, expected_der: &[u8]) -> Result<(), String> {
     let Some(actual) = &key.public_spki_der else {
         return Err(
             "a public key to compare with was given, but the file holds an AES key, which has none: pass the AES check value instead".to_owned(),
@@ -431,6 +431,30 @@ pub fn unwrap_ciphertext_with(
         rsa_len: modulus_len,
     })?);
     kwp_unwrap(&aes_key, kwp_part)
+}
+
+/// The key material under RSA-OAEP alone (Google Cloud's RSA_OAEP_*_SHA256, AWS's
+/// RSAES_OAEP_*): exactly one RSA block.
+pub fn unwrap_plain_oaep(
+    ciphertext: &[u8],
+    kek_private: &RsaPrivateKey,
+    oaep: OaepHash,
+) -> Result<Zeroizing<Vec<u8>>, VerifyError> {
+    let modulus_len = kek_private.size();
+    if ciphertext.len() != modulus_len {
+        return Err(VerifyError::RsaOaep {
+            rsa_len: modulus_len,
+        });
+    }
+    let decrypted = match oaep {
+        OaepHash::Sha1 => kek_private.oaep_decrypt::<Sha1>(ciphertext),
+        OaepHash::Sha256 => kek_private.oaep_decrypt::<Sha256>(ciphertext),
+    };
+    decrypted
+        .map(Zeroizing::new)
+        .map_err(|_| VerifyError::RsaOaep {
+            rsa_len: modulus_len,
+        })
 }
 
 /// RFC 5649 unwrap under an AES-256 key.

@@ -22,6 +22,7 @@
 //! phase = "attendance"
 //! text = "Dave arrived 10 minutes late; the witness checked his ID."
 //! ```
+use crate::cloud::Cloud;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -58,6 +59,10 @@ struct Raw {
     present: Vec<String>,
     kek_media: String,
     kek_fingerprint_read_aloud: String,
+    /// A script with several clouds: the fingerprint read out for each (azure, gcp, aws);
+    /// a cloud not named here is compared with `kek_fingerprint_read_aloud`.
+    #[serde(default)]
+    kek_fingerprints_read_aloud: std::collections::BTreeMap<String, String>,
     media: String,
     second_media: Option<String>,
     sign_off: Vec<String>,
@@ -96,6 +101,8 @@ pub struct Answers {
     pub present: Vec<String>,
     pub kek_media: PathBuf,
     pub kek_fingerprint_read_aloud: String,
+    /// Per cloud, for a script with several (`kek_fingerprints_read_aloud` in the file).
+    pub kek_fingerprints_by_cloud: std::collections::BTreeMap<Cloud, String>,
     pub media: PathBuf,
     pub second_media: Option<PathBuf>,
     pub sign_off: Vec<String>,
@@ -174,8 +181,15 @@ impl Answers {
                 )));
             }
         }
+        let mut kek_fingerprints_by_cloud = std::collections::BTreeMap::new();
+        for (cloud, hex) in raw.kek_fingerprints_read_aloud {
+            let cloud = Cloud::parse(&cloud)
+                .map_err(|e| AnswersError::Invalid(format!("kek_fingerprints_read_aloud: {e}")))?;
+            kek_fingerprints_by_cloud.insert(cloud, hex);
+        }
         let resolve = |p: &str| base.join(p);
         Ok(Answers {
+            kek_fingerprints_by_cloud,
             present: raw.present,
             kek_media: resolve(&raw.kek_media),
             kek_fingerprint_read_aloud: raw.kek_fingerprint_read_aloud,

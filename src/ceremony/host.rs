@@ -6,6 +6,13 @@ pub fn binary_sha256() -> String {
     crate::preflight::binary::own_sha256().map_or_else(|_| "unknown".into(), hex::encode)
 }
 
+/// The workstation clock, in seconds since 1970 (for the clouds' validity windows).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
 pub fn host_name() -> String {
     read_trimmed("/proc/sys/kernel/hostname").unwrap_or_else(|| "unknown".into())
 }

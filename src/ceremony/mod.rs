@@ -8,3 +8,4 @@ pub mod host;
 pub mod machine;
 pub mod runner;
 pub mod script;
+mod script_targets;

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use super::machine::{MachineConfig, QuorumMode};
-use crate::byok::kek::Kid;
+use crate::cloud::{Cloud, CloudTarget};
 use crate::hsm_types::key::TargetSpec;
 use crate::hsm_types::token::TokenSelector;
 use crate::hsm_types::uri::Pkcs11Uri;
@@ -51,7 +51,9 @@ struct RawScript {
     quorum: RawQuorum,
     hsm: RawHsm,
     target: RawTarget,
-    kek: RawKek,
+    kek: Option<super::script_targets::RawKek>,
+    #[serde(default)]
+    targets: Vec<super::script_targets::RawCloudTarget>,
     outputs: RawOutputs,
     #[serde(default)]
     steps: Vec<RawStep>,
@@ -108,15 +110,6 @@ fn yes() -> bool {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawKek {
-    file: Spanned<String>,
-    json: Option<Spanned<String>>,
-    expected_kid: Option<Spanned<String>>,
-    expected_fingerprint: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawOutputs {
     name: Spanned<String>,
     #[serde(default)]
@@ -154,10 +147,12 @@ pub struct CeremonyScript {
     /// `[target] wrap_with_trusted`: the key is made with CKA_WRAP_WITH_TRUSTED and wrapped only
     /// with the trusted KEK the security officer imported at provisioning (native wrap only).
     pub wrap_with_trusted: bool,
-    pub kek_file: String,
-    pub kek_json: Option<String>,
-    pub expected_kid: Option<Kid>,
-    pub expected_fingerprint: Option<String>,
+    /// The clouds the key is wrapped for, in the script's order (a `[kek]` script: one Azure
+    /// target). The KEKs are loaded and confirmed, and the wraps made, in this order.
+    pub targets: Vec<CloudTarget>,
+    /// The script lists `[[targets]]` itself: the machine then pins them in the log (a `[kek]`
+    /// script's log stays as it was).
+    pub lists_targets: bool,
     pub output_name: String,
     pub second_copy: bool,
     /// (phase name, instruction) for the people in the room.
@@ -346,43 +341,18 @@ impl CeremonyScript {
         .map_err(|e| at(raw.target.kty.span(), e.to_string()))?;
         check_label(&raw.target.label).map_err(|m| at(raw.target.label.span(), m))?;
 
-        let expected_kid = match &raw.kek.expected_kid {
-            Some(k) => Some(Kid::parse(k.get_ref()).map_err(|e| at(k.span(), e.to_string()))?),
-            None => None,
-        };
-        if matches!(target, TargetSpec::Aes { .. }) {
-            match &expected_kid {
-                Some(k) if k.is_managed_hsm() => {}
-                Some(_) => {
-                    return Err(at(
-                        raw.target.kty.span(),
-                        "oct-HSM keys import into Managed HSM only, but kek.expected_kid is a Key Vault; use a Managed HSM KEK".into(),
-                    ));
-                }
-                None => {
-                    return Err(at(
-                        raw.target.kty.span(),
-                        "oct-HSM keys import into Managed HSM only: set kek.expected_kid to the Managed HSM KEK".into(),
-                    ));
-                }
-            }
-        }
-        let expected_fingerprint = match &raw.kek.expected_fingerprint {
-            Some(f) => {
-                let hex: String = f.get_ref().chars().filter(|c| !c.is_whitespace()).collect();
-                if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-                    return Err(at(
-                        f.span(),
-                        "expected_fingerprint is 64 hex digits (SHA-256 of the KEK's SPKI)".into(),
-                    ));
-                }
-                Some(hex.to_lowercase())
-            }
-            None => None,
-        };
-        check_file_name(raw.kek.file.get_ref()).map_err(|m| at(raw.kek.file.span(), m))?;
-        if let Some(j) = &raw.kek.json {
-            check_file_name(j.get_ref()).map_err(|m| at(j.span(), m))?;
+        let (targets, lists_targets) = super::script_targets::parse(
+            raw.kek.as_ref(),
+            &raw.targets,
+            target,
+            raw.target.kty.span().start,
+        )
+        .map_err(|(offset, message)| at(offset..offset, message))?;
+        if raw.target.wrap_with_trusted && targets.len() > 1 {
+            return Err(at(
+                raw.target.kty.span(),
+                "wrap_with_trusted wraps only with the one trusted KEK the security officer imported: it serves a single target".into(),
+            ));
         }
         check_name(&raw.outputs.name, "outputs.name")
             .map_err(|m| at(raw.outputs.name.span(), m))?;
@@ -426,15 +396,23 @@ impl CeremonyScript {
             target_label: raw.target.label.get_ref().clone(),
             keep_in_hsm: raw.target.keep_in_hsm,
             wrap_with_trusted: raw.target.wrap_with_trusted,
-            kek_file: raw.kek.file.get_ref().clone(),
-            kek_json: raw.kek.json.map(|j| j.get_ref().clone()),
-            expected_kid,
-            expected_fingerprint,
+            targets,
+            lists_targets,
             output_name: raw.outputs.name.get_ref().clone(),
             second_copy: raw.outputs.second_copy,
             steps,
             sha256: hex::encode(Sha256::digest(text.as_bytes())),
         })
+    }
+
+    /// The Azure target, if the key goes to Azure.
+    pub fn azure(&self) -> Option<&CloudTarget> {
+        self.target_for(Cloud::Azure)
+    }
+
+    /// The target for `cloud`, if the script names one.
+    pub fn target_for(&self, cloud: Cloud) -> Option<&CloudTarget> {
+        self.targets.iter().find(|t| t.cloud == cloud)
     }
 
     /// What the state machine needs, pinned in the log's first entry.
@@ -446,7 +424,16 @@ impl CeremonyScript {
             auditor: self.auditor.clone(),
             custodians: self.custodians.clone(),
             quorum: self.quorum,
-            expected_kek_fingerprint: self.expected_fingerprint.clone(),
+            expected_kek_fingerprint: if self.lists_targets {
+                None
+            } else {
+                self.targets[0].expected_fingerprint.clone()
+            },
+            targets: if self.lists_targets {
+                self.targets.iter().map(CloudTarget::config).collect()
+            } else {
+                Vec::new()
+            },
             destroy_after_export: !self.keep_in_hsm,
             allow_zero_padding: self.allow_zero_padding,
             wrap_with_trusted: self.wrap_with_trusted,
@@ -491,14 +478,4 @@ fn check_label(label: &Spanned<String>) -> Result<(), String> {
         return Err("target.label must be 1-64 printable characters".into());
     }
     crate::text::check_text("target.label", l, 64, false).map_err(|e| e.to_string())
-}
-
-fn check_file_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.contains('/') || name.contains('\\') || name.starts_with('.') {
-        Err(format!(
-            "\"{name}\" must be a plain file name on the KEK medium (no directories)"
-        ))
-    } else {
-        Ok(())
-    }
 }

@@ -27,6 +27,7 @@ use super::module::HsmSession;
 use super::objects::DestroyOnDrop;
 use super::wrap_kat;
 use crate::byok::kek::Kek;
+use crate::cloud::Envelope;
 use crate::hsm_types::wrap::OaepHash;
 use crate::hsm_types::wrap::{KatReport, KwpBehaviour, WrapKatOutcome, WrapKatReport, WrapMethod};
 
@@ -57,6 +58,9 @@ pub enum WrapPath {
     Native,
     /// RFC 5649 with this mechanism under an ephemeral AES-256 key, then RSA-OAEP of that key.
     TwoStep { kwp: CK_MECHANISM_TYPE },
+    /// The key itself under RSA-OAEP, in one block (Google Cloud's RSA_OAEP_*_SHA256, AWS's
+    /// RSAES_OAEP_*): secret keys only.
+    PlainOaep,
 }
 
 impl WrapPath {
@@ -64,6 +68,7 @@ impl WrapPath {
         match self {
             WrapPath::Native => "native",
             WrapPath::TwoStep { .. } => "two_step",
+            WrapPath::PlainOaep => "plain_oaep",
         }
     }
 
@@ -75,6 +80,7 @@ impl WrapPath {
                 mechanisms::name(kwp),
                 mechanisms::name(CKM_RSA_PKCS_OAEP)
             ),
+            WrapPath::PlainOaep => mechanisms::name(CKM_RSA_PKCS_OAEP),
         }
     }
 }
@@ -99,6 +105,9 @@ impl WrapPlan {
 
     pub fn method(&self) -> WrapMethod {
         match (self.path, &self.rfc5649) {
+            (WrapPath::PlainOaep, _) => WrapMethod::PlainOaep {
+                kat: self.kat.clone(),
+            },
             (WrapPath::TwoStep { kwp }, Some(rfc)) => WrapMethod::TwoStep {
                 kwp_mechanism: mechanisms::name(kwp),
                 kat: rfc.clone(),
@@ -134,6 +143,16 @@ impl WrapSurvey {
 /// CKM_RSA_AES_KEY_WRAP first; then the two-step path with 0x210B, then 0x210A (each only after
 /// its RFC 5649 vectors). Stops at the first byte-exact path.
 pub fn survey(session: &HsmSession<'_>, oaep: OaepHash) -> Result<WrapSurvey, HsmError> {
+    survey_for(session, oaep, Envelope::RsaAesKeyWrap)
+}
+
+/// `survey` for a cloud's envelope: the material under RSA-OAEP alone has one path,
+/// CKM_RSA_PKCS_OAEP on the target, proven like the others.
+pub fn survey_for(
+    session: &HsmSession<'_>,
+    oaep: OaepHash,
+    envelope: Envelope,
+) -> Result<WrapSurvey, HsmError> {
     let mechs = session.hsm().mechanisms(session.slot())?;
     let mut found = WrapSurvey {
         oaep,
@@ -142,10 +161,14 @@ pub fn survey(session: &HsmSession<'_>, oaep: OaepHash) -> Result<WrapSurvey, Hs
         failed: Vec::new(),
     };
     let mut candidates: Vec<WrapPath> = Vec::new();
-    if mechs.contains(&CKM_RSA_AES_KEY_WRAP) {
+    if envelope == Envelope::RsaOaep {
+        if mechs.contains(&CKM_RSA_PKCS_OAEP) {
+            candidates.push(WrapPath::PlainOaep);
+        }
+    } else if mechs.contains(&CKM_RSA_AES_KEY_WRAP) {
         candidates.push(WrapPath::Native);
     }
-    if mechs.contains(&CKM_RSA_PKCS_OAEP) {
+    if envelope == Envelope::RsaAesKeyWrap && mechs.contains(&CKM_RSA_PKCS_OAEP) {
         for kwp in [CKM_AES_KEY_WRAP_KWP, CKM_AES_KEY_WRAP_PAD] {
             if mechs.contains(&kwp) {
                 candidates.push(WrapPath::TwoStep { kwp });
@@ -154,7 +177,7 @@ pub fn survey(session: &HsmSession<'_>, oaep: OaepHash) -> Result<WrapSurvey, Hs
     }
     for path in candidates {
         let rfc5649 = match path {
-            WrapPath::Native => None,
+            WrapPath::Native | WrapPath::PlainOaep => None,
             WrapPath::TwoStep { kwp } => {
                 let rfc = kat::run(session, kwp)?;
                 if rfc.behaviour == KwpBehaviour::Unrecognised {
@@ -187,7 +210,16 @@ pub fn survey(session: &HsmSession<'_>, oaep: OaepHash) -> Result<WrapSurvey, Hs
 /// The path this token will wrap with under `policy`: byte-exact first; a zero-padding path
 /// only where the policy allows it. When none passes, the error lists what each path did.
 pub fn plan(session: &HsmSession<'_>, policy: WrapPolicy) -> Result<WrapPlan, HsmError> {
-    let found = survey(session, policy.oaep)?;
+    plan_for(session, policy, Envelope::RsaAesKeyWrap)
+}
+
+/// `plan` for a cloud's envelope.
+pub fn plan_for(
+    session: &HsmSession<'_>,
+    policy: WrapPolicy,
+    envelope: Envelope,
+) -> Result<WrapPlan, HsmError> {
+    let found = survey_for(session, policy.oaep, envelope)?;
     if let Some(plan) = found.exact {
         return Ok(plan);
     }
@@ -301,6 +333,23 @@ pub(crate) fn wrap_object(
             )
             .map_err(HsmError::raw("wrap the key with CKM_RSA_AES_KEY_WRAP"))?,
         WrapPath::TwoStep { kwp } => two_step(session, kwp, oaep, rsa_public, modulus_len, target)?,
+        WrapPath::PlainOaep => {
+            let wrapped = session
+                .session()
+                .wrap_key(
+                    &Mechanism::RsaPkcsOaep(oaep_params(oaep)),
+                    rsa_public,
+                    target,
+                )
+                .map_err(HsmError::p11("wrap the key with RSA-OAEP"))?;
+            if wrapped.len() != modulus_len {
+                return Err(HsmError::WrappedKeyLength {
+                    got: wrapped.len(),
+                    expected: modulus_len,
+                });
+            }
+            return Ok(wrapped);
+        }
     };
     let expected_min = modulus_len + 16;
     if ciphertext.len() < expected_min {
@@ -352,20 +401,12 @@ fn two_step(
             target.handle(),
         )
         .map_err(HsmError::raw("wrap the key with RFC 5649"))?;
-    let params = match oaep {
-        OaepHash::Sha1 => PkcsOaepParams::new(
-            MechanismType::SHA1,
-            PkcsMgfType::MGF1_SHA1,
-            PkcsOaepSource::empty(),
-        ),
-        OaepHash::Sha256 => PkcsOaepParams::new(
-            MechanismType::SHA256,
-            PkcsMgfType::MGF1_SHA256,
-            PkcsOaepSource::empty(),
-        ),
-    };
     let wrapped_aes = s
-        .wrap_key(&Mechanism::RsaPkcsOaep(params), kek, aes.handle())
+        .wrap_key(
+            &Mechanism::RsaPkcsOaep(oaep_params(oaep)),
+            kek,
+            aes.handle(),
+        )
         .map_err(HsmError::p11("wrap the ephemeral AES key with RSA-OAEP"))?;
     aes.destroy()?;
     if wrapped_aes.len() != modulus_len {
@@ -377,4 +418,20 @@ fn two_step(
     let mut out = wrapped_aes;
     out.extend_from_slice(&wrapped_target);
     Ok(out)
+}
+
+/// RSA-OAEP with `oaep` for the hash and MGF1, empty label: the only form the clouds take.
+fn oaep_params(oaep: OaepHash) -> PkcsOaepParams<'static> {
+    match oaep {
+        OaepHash::Sha1 => PkcsOaepParams::new(
+            MechanismType::SHA1,
+            PkcsMgfType::MGF1_SHA1,
+            PkcsOaepSource::empty(),
+        ),
+        OaepHash::Sha256 => PkcsOaepParams::new(
+            MechanismType::SHA256,
+            PkcsMgfType::MGF1_SHA256,
+            PkcsOaepSource::empty(),
+        ),
+    }
 }

@@ -23,7 +23,7 @@ use super::HsmError;
 use super::module::HsmSession;
 use super::objects::DestroyOnDrop;
 use super::wrap::{self, WrapPath};
-use crate::byok::verify::{VerifyError, unwrap_ciphertext_with};
+use crate::byok::verify::{VerifyError, unwrap_ciphertext_with, unwrap_plain_oaep};
 use crate::hsm_types::wrap::OaepHash;
 use crate::hsm_types::wrap::{WrapKatOutcome, WrapKatReport};
 
@@ -122,7 +122,12 @@ pub fn run(
             }
         };
         key.destroy()?;
-        match compare(&wrapped, private, oaep, &value) {
+        let compared = if path == WrapPath::PlainOaep {
+            compare_plain(&wrapped, private, oaep, &value)
+        } else {
+            compare(&wrapped, private, oaep, &value)
+        };
+        match compared {
             Compared::Exact => {}
             Compared::ZeroPadded => zero_padded = true,
             Compared::Failed(outcome) => return Ok(report(outcome)),
@@ -134,6 +139,31 @@ pub fn run(
     } else {
         WrapKatOutcome::Exact
     }))
+}
+
+/// `compare` for the key under RSA-OAEP alone.
+fn compare_plain(
+    wrapped: &[u8],
+    private: &rsa::PrivateKey,
+    oaep: OaepHash,
+    expected: &[u8],
+) -> Compared {
+    match unwrap_plain_oaep(wrapped, private, oaep) {
+        Ok(p) if p.as_slice() == expected => Compared::Exact,
+        Ok(p) => Compared::Failed(WrapKatOutcome::Mismatch {
+            detail: format!(
+                "a {}-byte test key came back as {} different bytes",
+                expected.len(),
+                p.len()
+            ),
+        }),
+        Err(_) if unwrap_plain_oaep(wrapped, private, oaep.other()).is_ok() => {
+            Compared::Failed(WrapKatOutcome::WrongOaepHash { used: oaep.other() })
+        }
+        Err(e) => Compared::Failed(WrapKatOutcome::Mismatch {
+            detail: e.to_string(),
+        }),
+    }
 }
 
 enum Compared {

@@ -142,6 +142,9 @@ pub enum WrapMethod {
         kat: KatReport,
         path_kat: WrapKatReport,
     },
+    /// The key material itself under RSA-OAEP (CKM_RSA_PKCS_OAEP on the target): Google Cloud's
+    /// RSA_OAEP_*_SHA256 and AWS's RSAES_OAEP_*, for keys short enough for one RSA block.
+    PlainOaep { kat: WrapKatReport },
 }
 
 impl WrapMethod {
@@ -150,6 +153,7 @@ impl WrapMethod {
         match self {
             WrapMethod::Native { .. } => "native",
             WrapMethod::TwoStep { .. } => "two_step",
+            WrapMethod::PlainOaep { .. } => "plain_oaep",
         }
     }
 
@@ -161,7 +165,7 @@ impl WrapMethod {
     /// The known-answer test of the path that made the ciphertext.
     pub fn path_kat(&self) -> &WrapKatReport {
         match self {
-            WrapMethod::Native { kat } => kat,
+            WrapMethod::Native { kat } | WrapMethod::PlainOaep { kat } => kat,
             WrapMethod::TwoStep { path_kat, .. } => path_kat,
         }
     }
@@ -174,6 +178,7 @@ impl WrapMethod {
             WrapMethod::TwoStep { kwp_mechanism, .. } => {
                 format!("two-step ({kwp_mechanism} + CKM_RSA_PKCS_OAEP)")
             }
+            WrapMethod::PlainOaep { .. } => "plain CKM_RSA_PKCS_OAEP of the key".to_owned(),
         };
         format!(
             "{how}; known-answer test with OAEP {}: {}",

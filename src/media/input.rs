@@ -37,6 +37,11 @@ pub const KEK: Limit = Limit {
     what: "a KEK file",
     max_bytes: 64 * KIB,
 };
+/// An AWS import token (opaque; about 1-2 KiB as GetParametersForImport returns it).
+pub const IMPORT_TOKEN: Limit = Limit {
+    what: "an AWS import token",
+    max_bytes: 64 * KIB,
+};
 /// A ceremony or provisioning script, instructions included.
 pub const SCRIPT: Limit = Limit {
     what: "a script",

@@ -11,7 +11,10 @@
 //! HSM's key.
 #![forbid(unsafe_code)]
 
+mod clouds;
 pub mod room;
+
+pub use clouds::CloudChoice;
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +25,7 @@ use crate::byok::verify::{VerifyInputs, verify_byok};
 use crate::ceremony::answers::Answers;
 use crate::ceremony::machine::Phase;
 use crate::ceremony::runner;
+use crate::cloud::{Algorithm, Cloud, CloudTarget, Envelope};
 use crate::hsm::HsmError;
 use crate::hsm::target;
 use crate::hsm::throwaway::{SoftToken, ThrowawayToken, installed_modules};
@@ -64,22 +68,36 @@ pub struct RehearseOptions {
     pub sums: Option<PathBuf>,
     /// A specific software-token module; otherwise the best one installed.
     pub module: Option<PathBuf>,
+    /// The clouds to wrap for (`--cloud`); empty: Azure alone, as ever.
+    pub clouds: Vec<CloudChoice>,
+}
+
+impl RehearseOptions {
+    /// True when the rehearsal is not Azure alone: its script lists `[[targets]]`.
+    fn lists_targets(&self) -> bool {
+        !(self.clouds.is_empty()
+            || self.clouds.len() == 1 && self.clouds[0].cloud() == Cloud::Azure)
+    }
 }
 
 /// What a rehearsal produced.
 #[derive(Debug)]
 pub struct RehearsalOutcome {
-    pub byok_path: PathBuf,
+    /// Every file written for a cloud, with its SHA-256 (the manifest's `outputs`).
+    pub outputs: Vec<(Cloud, PathBuf, [u8; 32])>,
+    /// The `.byok`, when Azure is a target.
+    pub byok_path: Option<PathBuf>,
     pub manifest_path: PathBuf,
     pub log_path: PathBuf,
     pub record_path: PathBuf,
-    pub byok_sha256: [u8; 32],
+    pub byok_sha256: Option<[u8; 32]>,
     pub log_head: String,
-    pub kek_fingerprint: Fingerprint,
+    /// Each cloud's wrapping key, in the script's order.
+    pub kek_fingerprints: Vec<(Cloud, Fingerprint)>,
     pub token: SoftToken,
     pub manifest: Manifest,
-    /// What the software unwrap proved, when a KEK private key was at hand.
-    pub software_check: Option<String>,
+    /// What the software unwraps proved, when the KEKs' private keys were at hand.
+    pub software_checks: Vec<String>,
     pub warnings: Vec<String>,
 }
 
@@ -128,13 +146,15 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<RehearsalOutcome, RehearseErro
     if !opts.out_dir.is_dir() {
         return Err(WriteError::NoDirectory(opts.out_dir.clone()).into());
     }
-    let outputs = [
-        "byok",
-        "manifest.json",
-        "audit.jsonl",
-        "provisioning-record.json",
-    ]
-    .map(|ext| opts.out_dir.join(format!("{name}.{ext}")));
+    let placed = plan_clouds(opts)?;
+    let mut outputs: Vec<PathBuf> = ["manifest.json", "audit.jsonl", "provisioning-record.json"]
+        .map(|ext| opts.out_dir.join(format!("{name}.{ext}")))
+        .to_vec();
+    for p in &placed.clouds {
+        let target = p.target();
+        outputs.push(opts.out_dir.join(target.output_file(&name)));
+        outputs.extend(target.token_file(&name).map(|f| opts.out_dir.join(f)));
+    }
     // Refuse early, before any HSM work, when an output is already there.
     if let Some(existing) = outputs
         .iter()
@@ -158,22 +178,26 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<RehearsalOutcome, RehearseErro
     for d in ["kek-usb", "provisioning", "state", "token"] {
         std::fs::create_dir(path(d)).map_err(|e| RehearseError::Setup(e.to_string()))?;
     }
+    let placed = placed.place(opts, &path("kek-usb"))?;
 
-    let (kek, private) = place_kek(&opts.kek, opts.spec, &path("kek-usb"))?;
-    let kid = kek.kid().ok_or_else(|| {
-        RehearseError::Kek(
-            "the KEK has no kid: give --kid or the JSON of `az keyvault key show`".into(),
-        )
-    })?;
-    if matches!(opts.spec, TargetSpec::Aes { .. }) && !kid.is_managed_hsm() {
-        return Err(RehearseError::OctForKeyVault(kid.host().to_owned()));
-    }
-
-    let (kind, module) = choose_token(opts.module.as_deref(), opts.spec)?;
+    let needs: Vec<Algorithm> = placed.iter().map(|p| p.choice.algorithm).collect();
+    let (kind, module) = choose_token(opts.module.as_deref(), opts.spec, &needs)?;
     kind.use_new_store(&path("token"))?;
     provision_token(&module, &path("provisioning"))?;
 
-    let script = rehearsal_script(&module, opts.spec, kid.url(), &name, opts.kek_has_json())?;
+    let script = if opts.lists_targets() {
+        targets_script(&module, opts.spec, &name, &placed)?
+    } else {
+        let kid = placed[0].kek.kid().ok_or_else(|| {
+            RehearseError::Kek(
+                "the KEK has no kid: give --kid or the JSON of `az keyvault key show`".into(),
+            )
+        })?;
+        if matches!(opts.spec, TargetSpec::Aes { .. }) && !kid.is_managed_hsm() {
+            return Err(RehearseError::OctForKeyVault(kid.host().to_owned()));
+        }
+        rehearsal_script(&module, opts.spec, kid.url(), &name, opts.kek_has_json())?
+    };
     std::fs::write(path("ceremony.toml"), script)
         .map_err(|e| RehearseError::Setup(e.to_string()))?;
     let answers = Answers {
@@ -181,8 +205,12 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<RehearsalOutcome, RehearseErro
             .map(String::from)
             .to_vec(),
         kek_media: path("kek-usb"),
-        // The rehearsal plays the online side too: it reads out the fingerprint it made.
-        kek_fingerprint_read_aloud: kek.fingerprint().hex(),
+        // The rehearsal plays the online side too: it reads out the fingerprints it made.
+        kek_fingerprint_read_aloud: placed[0].kek.fingerprint().hex(),
+        kek_fingerprints_by_cloud: placed
+            .iter()
+            .map(|p| (p.choice.cloud(), p.kek.fingerprint().hex()))
+            .collect(),
         media: out_dir.clone(),
         second_media: None,
         sign_off: ["oscar", "wendy", "alice", "bob", "carol"]
@@ -216,28 +244,47 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<RehearsalOutcome, RehearseErro
         std::fs::read(&manifest_path).map_err(|e| RehearseError::Setup(e.to_string()))?;
     let manifest =
         Manifest::parse(&manifest_bytes).map_err(|e| RehearseError::CheckFailed(e.to_string()))?;
-    let byok_path = out_dir.join(format!("{name}.byok"));
-    let software_check = match &private {
-        Some(key) => Some(check_output(&byok_path, &kek, key, &manifest)?),
-        None => None,
-    };
-    let mut warnings = kek.warnings().to_vec();
-    if private.is_none() {
-        warnings.push(
-            "no KEK private key: the output was not unwrapped in software (only Azure can check it)".into(),
-        );
+    let software_checks = clouds::check_outputs(&out_dir, &placed, &manifest)?;
+    let mut warnings: Vec<String> = placed
+        .iter()
+        .flat_map(|p| p.kek.warnings().iter().cloned())
+        .collect();
+    for p in placed.iter().filter(|p| p.private.is_none()) {
+        warnings.push(format!(
+            "no private key for the {} wrapping key: its output was not unwrapped in software (only {} can check it)",
+            p.choice.cloud().title(),
+            p.choice.cloud().title()
+        ));
     }
+    let mut files = Vec::new();
+    for o in &manifest.outputs {
+        let path = out_dir.join(&o.file);
+        let hash = sha256_file(&path).map_err(|e| RehearseError::Setup(e.to_string()))?;
+        files.push((o.cloud, path, hash));
+        if let Some(token) = &o.import_token_file {
+            let path = out_dir.join(token);
+            let hash = sha256_file(&path).map_err(|e| RehearseError::Setup(e.to_string()))?;
+            files.push((o.cloud, path, hash));
+        }
+    }
+    let byok = files
+        .iter()
+        .find(|(c, p, _)| *c == Cloud::Azure && p.extension().is_some_and(|e| e == "byok"));
     Ok(RehearsalOutcome {
-        byok_sha256: sha256_file(&byok_path).map_err(|e| RehearseError::Setup(e.to_string()))?,
-        byok_path,
+        byok_path: byok.map(|(_, p, _)| p.clone()),
+        byok_sha256: byok.map(|(_, _, h)| *h),
+        outputs: files,
         manifest_path,
         log_path: out_dir.join(format!("{name}.audit.jsonl")),
         record_path: out_dir.join(format!("{name}.provisioning-record.json")),
         log_head: outcome.head,
-        kek_fingerprint: kek.fingerprint(),
+        kek_fingerprints: placed
+            .iter()
+            .map(|p| (p.choice.cloud(), p.kek.fingerprint()))
+            .collect(),
         token: kind,
         manifest,
-        software_check,
+        software_checks,
         warnings,
     })
 }
@@ -262,7 +309,114 @@ fn check_name(name: &str) -> Result<(), RehearseError> {
     }
 }
 
-/// Puts the KEK on the rehearsal's "KEK medium" and returns it, with its private key when
+/// The clouds of a rehearsal, before their keys are placed (the output names are known first,
+/// so that an existing output is refused before anything is made).
+struct Planned {
+    clouds: Vec<CloudChoice>,
+}
+
+impl CloudChoice {
+    /// As the script will name it (for the output file names).
+    fn target(&self) -> CloudTarget {
+        let config = crate::cloud::TargetConfig {
+            cloud: self.cloud(),
+            algorithm: self.algorithm.name.to_owned(),
+            oaep_hash: self.algorithm.oaep,
+            resource: None,
+            expected_kek_fingerprint: None,
+        };
+        CloudTarget::from_config(&config, "")
+    }
+}
+
+fn plan_clouds(opts: &RehearseOptions) -> Result<Planned, RehearseError> {
+    let clouds = if opts.clouds.is_empty() {
+        vec![CloudChoice::new(Algorithm::default_for(Cloud::Azure))]
+    } else {
+        opts.clouds.clone()
+    };
+    if clouds.len() > 1 && matches!(opts.kek, KekSource::Given { .. }) {
+        return Err(RehearseError::Kek(
+            "--kek gives one wrapping key, for one cloud: rehearse several clouds with simulated keys (no --kek)".into(),
+        ));
+    }
+    for (i, c) in clouds.iter().enumerate() {
+        if clouds[..i].iter().any(|d| d.cloud() == c.cloud()) {
+            return Err(RehearseError::Kek(format!(
+                "--cloud {} is given twice: a ceremony wraps once per cloud",
+                c.cloud()
+            )));
+        }
+        crate::cloud::check_key(
+            c.algorithm,
+            opts.spec,
+            c.algorithm.kek_bits.or(match &opts.kek {
+                KekSource::Simulated { bits } => Some(*bits),
+                KekSource::Given { .. } => None,
+            }),
+        )
+        .map_err(|e| RehearseError::Kek(format!("{}: {e}", c.cloud().title())))?;
+    }
+    Ok(Planned { clouds })
+}
+
+impl Planned {
+    /// Puts each cloud's wrapping key on the rehearsal's "KEK medium", with its private key
+    /// when one is known (simulated, or given for a test KEK).
+    fn place(
+        &self,
+        opts: &RehearseOptions,
+        medium: &Path,
+    ) -> Result<Vec<clouds::PlacedKek>, RehearseError> {
+        let lists = opts.lists_targets();
+        let mut placed = Vec::new();
+        for choice in &self.clouds {
+            let p = match &opts.kek {
+                KekSource::Simulated { .. } | KekSource::Given { .. } if !lists => {
+                    let (kek, private) = place_kek(&opts.kek, opts.spec, medium)?;
+                    clouds::PlacedKek {
+                        choice: choice.clone(),
+                        kek,
+                        private,
+                        entry: toml::Table::new(),
+                    }
+                }
+                KekSource::Simulated { bits } => {
+                    clouds::simulated(choice, opts.spec, *bits, medium)?
+                }
+                KekSource::Given {
+                    public,
+                    json,
+                    kid,
+                    private,
+                } => {
+                    if choice.cloud() != Cloud::Azure && (json.is_some() || kid.is_some()) {
+                        return Err(RehearseError::Kek(
+                            "--kek-json and --kid name an Azure KEK; a Google Cloud or AWS wrapping key needs neither".into(),
+                        ));
+                    }
+                    let private = match private {
+                        Some(p) => Some(
+                            crate::byok::simulated_kek::load_private_key(p)
+                                .map_err(|e| RehearseError::Kek(e.to_string()))?,
+                        ),
+                        None => None,
+                    };
+                    clouds::given(choice, public, private, medium)?
+                }
+            };
+            let kek_bits = p.kek.bits();
+            crate::cloud::check_kek_bits(choice.algorithm, None, kek_bits)
+                .map_err(|e| RehearseError::Kek(format!("{}: {e}", choice.cloud().title())))?;
+            crate::cloud::check_key(choice.algorithm, opts.spec, Some(kek_bits))
+                .map_err(|e| RehearseError::Kek(format!("{}: {e}", choice.cloud().title())))?;
+            placed.push(p);
+        }
+        Ok(placed)
+    }
+}
+
+/// Puts the Azure KEK on the rehearsal's "KEK medium" and returns it, with its private key when
 /// one is known (simulated, or given for a test KEK).
 fn place_kek(
     source: &KekSource,
@@ -367,6 +521,24 @@ fn rehearsal_script(
     toml::to_string(&doc).map_err(|e| setup(&e))
 }
 
+/// The shipped rehearsal script with this rehearsal's module, target and name, and the
+/// `[[targets]]` of its clouds in place of its Azure `[kek]`.
+fn targets_script(
+    module: &Path,
+    spec: TargetSpec,
+    name: &str,
+    placed: &[clouds::PlacedKek],
+) -> Result<String, RehearseError> {
+    const KID: &str = "https://rehearsal-vault.vault.azure.net/keys/rehearsal-kek/00000000000000000000000000000000";
+    let text = rehearsal_script(module, spec, KID, name, false)?;
+    let setup = |e: &dyn std::fmt::Display| RehearseError::Setup(format!("rehearsal script: {e}"));
+    let mut doc: toml::Table = toml::from_str(&text).map_err(|e| setup(&e))?;
+    doc.remove("kek");
+    let entries: Vec<toml::Value> = placed.iter().map(|p| p.entry.clone().into()).collect();
+    doc.insert("targets".into(), entries.into());
+    toml::to_string(&doc).map_err(|e| setup(&e))
+}
+
 /// Picks the token: the given module, or the best installed one that can make the key. Each
 /// candidate is probed on a throwaway token of its own and ranked by its wrap's known-answer
 /// test: a native CKM_RSA_AES_KEY_WRAP that passes, then a byte-exact two-step wrap, and only
@@ -374,6 +546,7 @@ fn rehearsal_script(
 fn choose_token(
     module: Option<&Path>,
     spec: TargetSpec,
+    needs: &[Algorithm],
 ) -> Result<(SoftToken, PathBuf), RehearseError> {
     if let Some(path) = module {
         let kind =
@@ -382,7 +555,7 @@ fn choose_token(
     }
     let mut best: Option<(WrapRank, SoftToken, PathBuf)> = None;
     for (kind, path) in installed_modules() {
-        let Ok(Some(rank)) = probe(kind, &path, spec) else {
+        let Ok(Some(rank)) = probe(kind, &path, spec, needs) else {
             continue;
         };
         if rank == WrapRank::Native {
@@ -404,11 +577,49 @@ enum WrapRank {
     ZeroPadding,
 }
 
-/// The token's rank, or None when it cannot make the key or no wrap path passes.
-fn probe(kind: SoftToken, module: &Path, spec: TargetSpec) -> Result<Option<WrapRank>, HsmError> {
+/// The token's rank, or None when it cannot make the key or, for one of the clouds' algorithms,
+/// no wrap path passes its known-answer test (SoftHSM2 2.7.0 for SHA-256: its native mechanism
+/// wraps with SHA-1 whatever is asked, and its RSA-OAEP takes SHA-1 only). The rank is the
+/// worst of the algorithms'.
+fn probe(
+    kind: SoftToken,
+    module: &Path,
+    spec: TargetSpec,
+    needs: &[Algorithm],
+) -> Result<Option<WrapRank>, HsmError> {
     let token = ThrowawayToken::create(kind, module, "byok probe", None)?;
     let session = token.login()?;
-    let survey = wrap::survey(&session, OaepHash::Sha1)?;
+    let mut worst = WrapRank::Native;
+    let mut surveyed: Vec<(OaepHash, Envelope, Option<WrapRank>)> = Vec::new();
+    for alg in needs {
+        let known = surveyed
+            .iter()
+            .find(|(h, e, _)| *h == alg.oaep && *e == alg.envelope)
+            .map(|(.., r)| *r);
+        let rank = match known {
+            Some(r) => r,
+            None => {
+                let survey = wrap::survey_for(&session, alg.oaep, alg.envelope)?;
+                let r = match (&survey.exact, &survey.zero_padding) {
+                    (Some(plan), _)
+                        if plan.path != WrapPath::Native
+                            && !matches!(plan.path, WrapPath::PlainOaep) =>
+                    {
+                        Some(WrapRank::TwoStepExact)
+                    }
+                    (Some(_), _) => Some(WrapRank::Native),
+                    (None, Some(_)) => Some(WrapRank::ZeroPadding),
+                    (None, None) => None,
+                };
+                surveyed.push((alg.oaep, alg.envelope, r));
+                r
+            }
+        };
+        match rank {
+            Some(r) => worst = worst.max(r),
+            None => return Ok(None),
+        }
+    }
     let made = target::generate(
         &session,
         &TargetRequest {
@@ -419,12 +630,7 @@ fn probe(kind: SoftToken, module: &Path, spec: TargetSpec) -> Result<Option<Wrap
         },
     )?;
     target::destroy(&session, &made)?;
-    Ok(match (&survey.exact, &survey.zero_padding) {
-        (Some(plan), _) if plan.path == WrapPath::Native => Some(WrapRank::Native),
-        (Some(_), _) => Some(WrapRank::TwoStepExact),
-        (None, Some(_)) => Some(WrapRank::ZeroPadding),
-        (None, None) => None,
-    })
+    Ok(Some(worst))
 }
 
 /// Unwraps the output in software and compares the recovered key with the manifest's (the

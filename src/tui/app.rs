@@ -506,9 +506,14 @@ impl App {
                 let view = self.view.as_ref()?;
                 let medium = view.kek_media.get(self.cursor)?;
                 if !medium.has_script_file {
+                    let file = view
+                        .state
+                        .kek_target()
+                        .and_then(|t| view.script.target_for(t.cloud))
+                        .map(|t| t.kek_file.clone())
+                        .unwrap_or_default();
                     self.hint = Some(format!(
-                        "{} is not on that medium: choose one that holds it, or mount it and press r",
-                        view.script.kek_file
+                        "{file} is not on that medium: choose one that holds it, or mount it and press r"
                     ));
                     return None;
                 }

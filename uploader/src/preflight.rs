@@ -122,6 +122,10 @@ pub enum PreflightError {
     BadHex { field: &'static str },
     #[error("--name {0:?} is not a Key Vault key name: use 1-127 letters, digits and '-'")]
     BadName(String),
+    #[error(
+        "the manifest records no .byok (the ceremony wrapped for other clouds only): use `byok-upload gcp import` or `byok-upload aws import` with the file its outputs name"
+    )]
+    NoAzureOutput,
 }
 
 /// The import's inputs that preflight looks at.
@@ -146,14 +150,18 @@ pub fn check(inputs: &PreflightInputs<'_>) -> Result<Checked, PreflightError> {
         path: inputs.manifest.to_owned(),
         source,
     })?;
+    let (Some(byok_file), Some(recorded), Some(manifest_kid)) = (
+        manifest.byok_file.clone(),
+        manifest.byok_sha256.clone(),
+        manifest.kid.clone(),
+    ) else {
+        return Err(PreflightError::NoAzureOutput);
+    };
     let byok_bytes = read_limited(inputs.byok)?;
     let byok_sha256: [u8; 32] = Sha256::digest(&byok_bytes).into();
     let actual = hex::encode(byok_sha256);
-    if !actual.eq_ignore_ascii_case(manifest.byok_sha256.trim()) {
-        return Err(PreflightError::HashMismatch {
-            actual,
-            recorded: manifest.byok_sha256.clone(),
-        });
+    if !actual.eq_ignore_ascii_case(recorded.trim()) {
+        return Err(PreflightError::HashMismatch { actual, recorded });
     }
     if inputs
         .expect
@@ -168,19 +176,19 @@ pub fn check(inputs: &PreflightInputs<'_>) -> Result<Checked, PreflightError> {
         .byok
         .file_name()
         .map(|n| n.to_string_lossy().into_owned());
-    if file_name.as_deref() != Some(manifest.byok_file.as_str()) {
+    if file_name.as_deref() != Some(byok_file.as_str()) {
         warnings.push(format!(
             "the manifest names the file {:?}, this one is {:?}; its hash matches, so it was only renamed",
-            manifest.byok_file,
+            byok_file,
             file_name.unwrap_or_default()
         ));
     }
     let parsed = ByokFile::parse(&byok_bytes)?;
     warnings.extend(parsed.warnings);
-    if parsed.file.kid != manifest.kid {
+    if parsed.file.kid != manifest_kid {
         return Err(PreflightError::KidMismatch {
             header: parsed.file.kid,
-            manifest: manifest.kid.clone(),
+            manifest: manifest_kid,
         });
     }
     let kid = Kid::parse(&parsed.file.kid).map_err(|e| PreflightError::BadKid(e.to_string()))?;

@@ -106,7 +106,7 @@ fn rehearsal_output_imports_into_the_double_with_the_same_public_key() {
     let manifest_path = media.path().join("e2e.manifest.json");
     let manifest =
         Manifest::parse(&std::fs::read(&manifest_path).expect("manifest")).expect("parse");
-    assert_eq!(manifest.kid, kid);
+    assert_eq!(manifest.kid, Some(kid));
     assert!(manifest.rehearsal);
 
     // Online again: import, and prove it.

@@ -170,7 +170,7 @@ fn a_tampered_file_with_a_matching_manifest_is_refused_by_the_vault() {
     bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
     std::fs::write(&made.byok, &bytes).expect("tamper");
     let mut manifest = made.manifest_value.clone();
-    manifest.byok_sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+    manifest.byok_sha256 = Some(hex::encode(sha2::Sha256::digest(&bytes)));
     std::fs::remove_file(&made.manifest).expect("rm");
     write_manifest(&made.manifest, &manifest);
     let out = upload(&double, import_args(&made, &double, "k"));
@@ -199,7 +199,7 @@ fn a_manifest_hash_mismatch_and_wrong_typed_words_are_refused() {
     assert_eq!(out.status.code(), Some(2));
     // A manifest that records another hash.
     let mut manifest = made.manifest_value.clone();
-    manifest.byok_sha256 = hex::encode([0x5au8; 32]);
+    manifest.byok_sha256 = Some(hex::encode([0x5au8; 32]));
     std::fs::remove_file(&made.manifest).expect("rm");
     write_manifest(&made.manifest, &manifest);
     let out = upload(&double, import_args(&made, &double, "k"));

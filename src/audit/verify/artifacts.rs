@@ -81,12 +81,12 @@ fn manifest(path: &Path, byok_sha256: &str, wrapped_entry: &str, at: At) -> Resu
         .map_err(|e| Fault::at(at, format!("exported a manifest that cannot be read: {e}")))?;
     let manifest = Manifest::parse(&bytes)
         .map_err(|e| Fault::at(at, format!("exported a manifest that does not parse: {e}")))?;
-    if manifest.byok_sha256 != byok_sha256 {
+    if manifest.byok_sha256.as_deref() != Some(byok_sha256) {
         return Err(Fault::at(
             at,
             format!(
                 "exported a manifest whose byok_sha256 ({}) is not the wrapped key's ({byok_sha256})",
-                manifest.byok_sha256
+                manifest.byok_sha256.as_deref().unwrap_or("absent")
             ),
         ));
     }

@@ -10,6 +10,7 @@
 use serde::Deserialize;
 
 use crate::ceremony::machine::{Check, Event, FileRecord, MachineConfig, Phase};
+use crate::cloud::Cloud;
 use crate::hsm_types::key::KeyAttributes;
 use crate::hsm_types::token::TokenIdentity;
 use crate::hsm_types::wrap::OaepHash;
@@ -70,6 +71,9 @@ pub enum EventDef {
         warnings: Vec<String>,
         #[serde(default)]
         file: Option<String>,
+        /// The cloud this KEK is for, when the script lists targets (absent otherwise).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<Cloud>,
     },
     KekConfirmed {
         custodian: String,
@@ -82,6 +86,9 @@ pub enum EventDef {
         oaep_hash: OaepHash,
         method: Option<WrapMethod>,
         failed: Vec<WrapKatReport>,
+        /// The cloud the wrap is tested for, when the script lists targets (absent otherwise).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<Cloud>,
     },
     KeyGenerated {
         kty: String,
@@ -96,6 +103,21 @@ pub enum EventDef {
         byok_sha256: String,
         method: WrapMethod,
         rehearsal_grade: bool,
+        /// The cloud the .byok is for, when the script lists targets (absent otherwise).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<Cloud>,
+    },
+    TargetWrapped {
+        target: Cloud,
+        algorithm: String,
+        kek_fingerprint_sha256: String,
+        file: String,
+        wrapped_b64: String,
+        sha256: String,
+        method: WrapMethod,
+        rehearsal_grade: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        import_token_b64: Option<String>,
     },
     Exported {
         files: Vec<FileRecord>,

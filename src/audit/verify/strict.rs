@@ -1014,6 +1014,7 @@ mod tests {
 
     fn config(quorum: QuorumMode) -> MachineConfig {
         MachineConfig {
+            targets: Vec::new(),
             ceremony_id: "c1".into(),
             administrator: "oscar".into(),
             witness: "wendy".into(),
@@ -1080,6 +1081,7 @@ mod tests {
                 reason: text.into(),
             },
             Event::KekLoaded {
+                target: None,
                 kid: "https://v.vault.azure.net/keys/k/00".into(),
                 fingerprint_sha256: "33".repeat(32),
                 bits: 4096,
@@ -1087,6 +1089,7 @@ mod tests {
                 file: Some("/media/kek.pem".into()),
             },
             Event::KekLoaded {
+                target: None,
                 kid: "k".into(),
                 fingerprint_sha256: "33".repeat(32),
                 bits: 0,
@@ -1121,6 +1124,7 @@ mod tests {
                 check_value: None,
             },
             Event::Wrapped {
+                target: None,
                 byok_json: "{\"kid\":\"k\",\"ciphertext\":\"AAA\"}".into(),
                 byok_sha256: "22".repeat(32),
                 method: WrapMethod::TwoStep {
@@ -1136,6 +1140,7 @@ mod tests {
                 rehearsal_grade: false,
             },
             Event::Wrapped {
+                target: None,
                 byok_json: String::new(),
                 byok_sha256: "22".repeat(32),
                 method: WrapMethod::Native {
@@ -1143,7 +1148,21 @@ mod tests {
                 },
                 rehearsal_grade: true,
             },
+            Event::TargetWrapped {
+                target: crate::cloud::Cloud::Aws,
+                algorithm: "RSAES_OAEP_SHA_256".into(),
+                kek_fingerprint_sha256: "33".repeat(32),
+                file: "t.aws.wrapped".into(),
+                wrapped_b64: "AAAA".into(),
+                sha256: "44".repeat(32),
+                method: WrapMethod::PlainOaep {
+                    kat: path_kat(WrapKatOutcome::Exact),
+                },
+                rehearsal_grade: false,
+                import_token_b64: Some("AQID".into()),
+            },
             Event::WrapTested {
+                target: Some(crate::cloud::Cloud::Gcp),
                 oaep_hash: OaepHash::Sha1,
                 method: None,
                 failed: vec![
@@ -1251,8 +1270,9 @@ mod tests {
             Event::Resumed { .. } => 23,
             Event::RetryRequested { .. } => 24,
             Event::Checkpoint { .. } => 25,
+            Event::TargetWrapped { .. } => 28,
         };
-        let mut seen = [false; 28];
+        let mut seen = [false; 29];
         for e in events() {
             seen[index(&e)] = true;
         }

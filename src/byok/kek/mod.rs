@@ -93,7 +93,7 @@ pub enum KekError {
     )]
     Utf16,
     #[error(
-        "unrecognised KEK format: expected a PEM public key (BEGIN PUBLIC KEY), SPKI DER, or the JSON of `az keyvault key show`"
+        "unrecognised KEK format: expected a PEM public key (BEGIN PUBLIC KEY), SPKI DER (or its base64, as the AWS CLI prints it), or the JSON of `az keyvault key show`"
     )]
     UnrecognisedFormat,
     #[error(
@@ -215,6 +215,14 @@ impl fmt::Debug for Kek {
     }
 }
 
+/// Only base64 characters and whitespace, as the AWS CLI's `--query PublicKey --output text`.
+fn looks_like_base64(bytes: &[u8]) -> bool {
+    bytes.len() >= 64
+        && bytes.iter().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=') || b.is_ascii_whitespace()
+        })
+}
+
 impl Kek {
     /// Validates an RSA public key as a KEK (size and exponent) and records its kid.
     pub fn from_public_key(public_key: RsaPublicKey, kid: Option<Kid>) -> Result<Kek, KekError> {
@@ -258,6 +266,19 @@ impl Kek {
             Some(b'{') | Some(b'[') => Kek::from_json(bytes),
             // A PEM block after other text: let the PEM reader say what is wrong.
             _ if contains(bytes, b"-----BEGIN ") => Kek::from_pem(bytes),
+            // The AWS CLI prints GetParametersForImport's PublicKey as base64 of the DER.
+            _ if looks_like_base64(bytes) => {
+                use base64::Engine as _;
+                let text: Vec<u8> = bytes
+                    .iter()
+                    .copied()
+                    .filter(|b| !b.is_ascii_whitespace())
+                    .collect();
+                match base64::engine::general_purpose::STANDARD.decode(&text) {
+                    Ok(der) if der.first() == Some(&0x30) => Kek::from_spki_der(&der),
+                    _ => Err(KekError::UnrecognisedFormat),
+                }
+            }
             _ => Err(KekError::UnrecognisedFormat),
         }
     }

@@ -185,6 +185,7 @@ pub(super) fn resume(s: &mut State, by: &str) -> Result<Vec<Effect>, Refusal> {
     // by the process that will wrap.
     s.logged_in = false;
     s.wrap_method = None;
+    s.wrap_methods.clear();
     s.shares_from.clear();
     s.share_indices.clear();
     // Past the quorum gate every step needs the HSM (at least to sign its checkpoint): a fresh
@@ -198,6 +199,7 @@ pub(super) fn resume(s: &mut State, by: &str) -> Result<Vec<Effect>, Refusal> {
             s.resume_to = Some(Phase::KekLoad);
             s.kek_fingerprint = None;
             s.kek_confirmed_by.clear();
+            s.keks_confirmed.clear();
             vec![]
         }
         Phase::Export | Phase::Verification | Phase::SignOff => {

@@ -106,6 +106,9 @@ pub enum Event {
         /// Where the KEK was read from (the medium people chose); absent in older logs.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         file: Option<String>,
+        /// The cloud this KEK is for, when the script lists targets (absent otherwise).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<Cloud>,
     },
     /// A custodian compared the fingerprint read aloud from the online side.
     KekConfirmed {
@@ -121,6 +124,9 @@ pub enum Event {
         oaep_hash: OaepHash,
         method: Option<WrapMethod>,
         failed: Vec<WrapKatReport>,
+        /// The cloud the wrap is tested for, when the script lists targets (absent otherwise).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<Cloud>,
     },
     /// The key as read back from the HSM (boulder's habit: check what was made).
     KeyGenerated {
@@ -138,6 +144,27 @@ pub enum Event {
         byok_sha256: String,
         method: WrapMethod,
         rehearsal_grade: bool,
+        /// The cloud the .byok is for, when the script lists targets (absent otherwise).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<Cloud>,
+    },
+    /// A Google Cloud or AWS wrap: the raw bytes that cloud's import takes, kept in the log (they
+    /// are not secret) so that a resumed ceremony exports the very same file.
+    TargetWrapped {
+        target: Cloud,
+        /// The cloud's name of the wrapping algorithm.
+        algorithm: String,
+        kek_fingerprint_sha256: String,
+        /// The file it is exported as.
+        file: String,
+        /// The wrapped key material, base64.
+        wrapped_b64: String,
+        sha256: String,
+        method: WrapMethod,
+        rehearsal_grade: bool,
+        /// AWS: the import token (opaque, not secret), base64, exported beside the material.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        import_token_b64: Option<String>,
     },
     Exported {
         files: Vec<FileRecord>,
@@ -216,6 +243,7 @@ impl Event {
             Event::WrapTested { .. } => "wrap_tested",
             Event::KeyGenerated { .. } => "key_generated",
             Event::Wrapped { .. } => "wrapped",
+            Event::TargetWrapped { .. } => "target_wrapped",
             Event::Exported { .. } => "exported",
             Event::Verified { .. } => "verified",
             Event::KeyDestroyed { .. } => "key_destroyed",

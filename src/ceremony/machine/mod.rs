@@ -12,7 +12,9 @@
 //!
 //! `apply` changes a state in place (an audit replay applies millions of events); `step` is
 //! the same rules on a copy. A refused event changes nothing.
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::cloud::{Cloud, TargetConfig};
 
 use serde::{Deserialize, Serialize};
 
@@ -237,6 +239,7 @@ mod tests {
     /// Events by every kind of person, in and out of turn; enough to reach every phase.
     fn pool() -> Vec<Event> {
         let config = MachineConfig {
+            targets: Vec::new(),
             ceremony_id: "c".into(),
             administrator: "oscar".into(),
             witness: "wendy".into(),
@@ -281,6 +284,7 @@ mod tests {
             },
             Event::LoginFailed { reason: "r".into() },
             Event::KekLoaded {
+                target: None,
                 kid: "k".into(),
                 fingerprint_sha256: "ff".into(),
                 bits: 2048,
@@ -306,12 +310,14 @@ mod tests {
                 check_value: None,
             },
             Event::Wrapped {
+                target: None,
                 byok_json: String::new(),
                 byok_sha256: "11".into(),
                 method: native.clone(),
                 rehearsal_grade: false,
             },
             Event::WrapTested {
+                target: None,
                 oaep_hash: OaepHash::Sha1,
                 method: Some(native),
                 failed: vec![],

@@ -106,9 +106,34 @@ pub struct MachineConfig {
     /// native mechanism can. Absent in older logs: false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub wrap_with_trusted: bool,
+    /// The clouds the key is wrapped for, in order, when the script lists `[[targets]]`. Empty
+    /// (and absent from the log) for a script with one Azure `[kek]`: then the events name no
+    /// target, and `expected_kek_fingerprint` is the Azure KEK's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetConfig>,
 }
 
 impl MachineConfig {
+    /// The clouds, in order: a `[kek]` script's one Azure target included.
+    pub fn target_list(&self) -> Vec<TargetConfig> {
+        if self.targets.is_empty() {
+            vec![TargetConfig {
+                cloud: Cloud::Azure,
+                algorithm: "CKM_RSA_AES_KEY_WRAP".into(),
+                oaep_hash: OaepHash::Sha1,
+                resource: None,
+                expected_kek_fingerprint: self.expected_kek_fingerprint.clone(),
+            }]
+        } else {
+            self.targets.clone()
+        }
+    }
+
+    /// How an event names `cloud`: not at all in a `[kek]` script's log.
+    pub fn event_target(&self, cloud: Cloud) -> Option<Cloud> {
+        (!self.targets.is_empty()).then_some(cloud)
+    }
+
     pub(super) fn threshold(&self) -> usize {
         match self.quorum {
             QuorumMode::SplitPin { threshold } | QuorumMode::HsmNative { threshold, .. } => {
@@ -172,6 +197,17 @@ pub struct State {
     pub logged_in: bool,
     pub kek_fingerprint: Option<String>,
     pub kek_confirmed_by: BTreeSet<String>,
+    /// The KEKs every custodian present has confirmed, one per target in the script's order:
+    /// the next KEK loaded is the next target's.
+    #[serde(default)]
+    pub keks_confirmed: Vec<String>,
+    /// The wrap path this run's known-answer tests proved for each target (cleared when a run
+    /// resumes). The Azure-only `wrap_method` below is the first target's.
+    #[serde(default)]
+    pub wrap_methods: BTreeMap<Cloud, WrapMethod>,
+    /// The targets wrapped so far, with the SHA-256 of their output.
+    #[serde(default)]
+    pub wrapped: BTreeMap<Cloud, String>,
     /// The wrap path this run's known-answer test proved (cleared when a run resumes: the test
     /// is repeated by the process that wraps).
     pub wrap_method: Option<WrapMethod>,
@@ -224,6 +260,9 @@ impl State {
             logged_in: false,
             kek_fingerprint: None,
             kek_confirmed_by: BTreeSet::new(),
+            keks_confirmed: Vec::new(),
+            wrap_methods: BTreeMap::new(),
+            wrapped: BTreeMap::new(),
             wrap_method: None,
             key_label: None,
             key_id_hex: None,
@@ -239,6 +278,33 @@ impl State {
             end_signature_due: false,
             station_failures: Vec::new(),
         }
+    }
+
+    /// The targets, in order (empty before the ceremony opened).
+    pub fn targets(&self) -> Vec<TargetConfig> {
+        self.config
+            .as_ref()
+            .map(MachineConfig::target_list)
+            .unwrap_or_default()
+    }
+
+    /// The target whose KEK is loaded or confirmed next.
+    pub fn kek_target(&self) -> Option<TargetConfig> {
+        self.targets().into_iter().nth(self.keks_confirmed.len())
+    }
+
+    /// The first target whose wrap path is not proven yet in this run.
+    pub fn untested_target(&self) -> Option<TargetConfig> {
+        self.targets()
+            .into_iter()
+            .find(|t| !self.wrap_methods.contains_key(&t.cloud))
+    }
+
+    /// The first target not wrapped yet.
+    pub fn unwrapped_target(&self) -> Option<TargetConfig> {
+        self.targets()
+            .into_iter()
+            .find(|t| !self.wrapped.contains_key(&t.cloud))
     }
 
     /// True once nothing more may happen.

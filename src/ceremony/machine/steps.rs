@@ -60,10 +60,25 @@ pub(super) fn apply_in_phase(s: &mut State, event: &Event) -> Result<Vec<Effect>
         (
             Phase::KekLoad,
             Event::KekLoaded {
-                fingerprint_sha256, ..
+                fingerprint_sha256,
+                target,
+                ..
             },
         ) => {
-            if let Some(expected) = &config(s)?.expected_kek_fingerprint {
+            let config = config(s)?;
+            let Some(next) = s.kek_target() else {
+                return Err(refusal(s, "every target's KEK is confirmed already"));
+            };
+            if *target != config.event_target(next.cloud) {
+                return Err(refusal(
+                    s,
+                    &format!(
+                        "the KEK loaded next is {}'s, in the script's order",
+                        next.cloud.title()
+                    ),
+                ));
+            }
+            if let Some(expected) = &next.expected_kek_fingerprint {
                 if expected != fingerprint_sha256 {
                     return Err(refusal(
                         s,
@@ -99,10 +114,10 @@ pub(super) fn apply_in_phase(s: &mut State, event: &Event) -> Result<Vec<Effect>
                     "this ceremony already generated its key; one ceremony makes one key",
                 ));
             }
-            if s.wrap_method.is_none() {
+            if s.untested_target().is_some() {
                 return Err(refusal(
                     s,
-                    "no key is made before the HSM's wrap has passed its known-answer test",
+                    "no key is made before the HSM's wrap has passed its known-answer test for every target",
                 ));
             }
             s.key_label = Some(attributes.label.clone());
@@ -113,48 +128,73 @@ pub(super) fn apply_in_phase(s: &mut State, event: &Event) -> Result<Vec<Effect>
         (
             Phase::KeyGeneration | Phase::Wrap,
             Event::WrapTested {
-                oaep_hash, method, ..
+                oaep_hash,
+                method,
+                target,
+                ..
             },
-        ) => wrap_tested(s, *oaep_hash, method.as_ref()),
+        ) => wrap_tested(s, *oaep_hash, method.as_ref(), *target),
         (
             Phase::Wrap,
             Event::Wrapped {
                 byok_sha256,
                 method,
                 rehearsal_grade,
+                target,
                 ..
             },
         ) => {
-            if !s.logged_in {
-                return Err(refusal(s, "the HSM is used only after the quorum is met"));
-            }
-            if s.wrap_method.as_ref() != Some(method) {
+            let config = config(s)?;
+            if *target != config.event_target(Cloud::Azure) {
                 return Err(refusal(
                     s,
-                    "the wrap takes the path its known-answer test proved in this run",
+                    "a .byok names its target exactly when the script lists targets",
                 ));
             }
-            if *rehearsal_grade != method.zero_pads() {
+            let wrap = WrapDone {
+                cloud: Cloud::Azure,
+                method,
+                rehearsal_grade: *rehearsal_grade,
+                sha256: byok_sha256,
+                kek_fingerprint: None,
+                algorithm: None,
+            };
+            target_wrapped(s, &wrap)
+        }
+        (
+            Phase::Wrap,
+            Event::TargetWrapped {
+                target,
+                algorithm,
+                kek_fingerprint_sha256,
+                sha256,
+                method,
+                rehearsal_grade,
+                ..
+            },
+        ) => {
+            if *target == Cloud::Azure || config(s)?.targets.is_empty() {
                 return Err(refusal(
                     s,
-                    "a wrap is rehearsal-grade exactly when its path zero-pads",
+                    "Azure's wrap is a .byok (\"wrapped\"); only a listed Google Cloud or AWS target is wrapped raw",
                 ));
             }
-            if s.kek_confirmed_by.len() < s.custodians_present_count()
-                || s.kek_fingerprint.is_none()
-            {
-                return Err(refusal(
-                    s,
-                    "nothing is wrapped before the KEK fingerprint is confirmed",
-                ));
-            }
-            s.byok_sha256 = Some(byok_sha256.clone());
-            s.phase = Phase::Export;
-            Ok(vec![Effect::Checkpoint(Phase::Wrap), Effect::Export])
+            let wrap = WrapDone {
+                cloud: *target,
+                method,
+                rehearsal_grade: *rehearsal_grade,
+                sha256,
+                kek_fingerprint: Some(kek_fingerprint_sha256),
+                algorithm: Some(algorithm),
+            };
+            target_wrapped(s, &wrap)
         }
         (Phase::Export, Event::Exported { files }) => {
-            if s.byok_sha256.is_none() {
-                return Err(refusal(s, "nothing is exported before the wrap succeeded"));
+            if s.wrapped.is_empty() || s.unwrapped_target().is_some() {
+                return Err(refusal(
+                    s,
+                    "nothing is exported before the wrap for every target succeeded",
+                ));
             }
             if files.is_empty() {
                 return Err(refusal(s, "an export writes at least the .byok file"));
@@ -294,6 +334,16 @@ pub(super) fn confirm_kek(s: &mut State, custodian: &str) -> Result<Vec<Effect>,
     if !last {
         return Ok(vec![]);
     }
+    s.keks_confirmed
+        .push(s.kek_fingerprint.clone().unwrap_or_default());
+    // More clouds: their KEKs are loaded and confirmed the same way, one after the other, before
+    // the HSM does anything.
+    if s.kek_target().is_some() {
+        s.kek_fingerprint = None;
+        s.kek_confirmed_by.clear();
+        s.phase = Phase::KekLoad;
+        return Ok(vec![Effect::LoadKek]);
+    }
     // Resumed after a crash with the key already made: never a second key.
     s.phase = if s.key_id_hex.is_some() {
         Phase::Wrap
@@ -309,7 +359,7 @@ pub(super) fn confirm_kek(s: &mut State, custodian: &str) -> Result<Vec<Effect>,
 /// What the HSM does next once the KEK is confirmed: prove the wrap first, then make the key
 /// (or, resumed with the key already made, wrap it).
 pub(super) fn next_hsm_step(s: &State) -> Effect {
-    match (s.wrap_method.is_some(), s.phase) {
+    match (s.untested_target().is_none(), s.phase) {
         (false, _) => Effect::TestWrap,
         (true, Phase::Wrap) => Effect::Wrap,
         (true, _) => Effect::GenerateKey,
@@ -323,37 +373,58 @@ pub(super) fn wrap_tested(
     s: &mut State,
     oaep_hash: OaepHash,
     method: Option<&WrapMethod>,
+    target: Option<Cloud>,
 ) -> Result<Vec<Effect>, Refusal> {
+    use crate::cloud::Envelope;
     use crate::hsm_types::wrap::WrapKatOutcome;
     let config = config(s)?;
     if !s.logged_in {
         return Err(refusal(s, "the HSM is used only after the quorum is met"));
     }
-    if s.wrap_method.is_some() {
-        return Err(refusal(s, "the HSM's wrap is already proven in this run"));
-    }
-    if oaep_hash != OaepHash::Sha1 {
+    let Some(next) = s.untested_target() else {
         return Err(refusal(
             s,
-            "Azure unwraps with OAEP SHA-1: the wrap is tested for SHA-1",
+            "the HSM's wrap is already proven in this run for every target",
+        ));
+    };
+    if target != config.event_target(next.cloud) {
+        return Err(refusal(
+            s,
+            &format!(
+                "the wrap tested next is {}'s, in the script's order",
+                next.cloud.title()
+            ),
+        ));
+    }
+    let cloud = next.cloud.title();
+    if oaep_hash != next.oaep_hash {
+        return Err(refusal(
+            s,
+            &format!(
+                "{cloud} unwraps {} with OAEP {}: the wrap is tested for {}",
+                next.algorithm, next.oaep_hash, next.oaep_hash
+            ),
         ));
     }
     let Some(method) = method else {
-        s.failures.push(
-            "no wrap path of the HSM passed its known-answer test for OAEP SHA-1: nothing it wraps can be trusted; use another HSM, or abort".into(),
-        );
+        s.failures.push(format!(
+            "no wrap path of the HSM passed its known-answer test for {} (OAEP {}): nothing it wraps for {cloud} can be trusted; use another HSM, or abort",
+            next.algorithm, next.oaep_hash
+        ));
         return Ok(vec![]);
     };
     let kat = method.path_kat();
+    let envelope = next.algorithm().map(|a| a.envelope);
     if kat.oaep_hash != oaep_hash
         || !matches!(
             kat.outcome,
             WrapKatOutcome::Exact | WrapKatOutcome::ZeroPadded
         )
+        || (envelope == Some(Envelope::RsaOaep)) != matches!(method, WrapMethod::PlainOaep { .. })
     {
         return Err(refusal(
             s,
-            "a wrap path is chosen only after its known-answer test passed for the ceremony's OAEP hash",
+            "a wrap path is chosen only after its known-answer test passed for the target's algorithm and OAEP hash",
         ));
     }
     if config.wrap_with_trusted && !matches!(method, WrapMethod::Native { .. }) {
@@ -363,13 +434,92 @@ pub(super) fn wrap_tested(
         return Ok(vec![]);
     }
     if method.zero_pads() && !s.rehearsal && !config.allow_zero_padding {
-        s.failures.push(
-            "the HSM's wrap zero-pads the key before RFC 5649 (known-answer test), so the .byok would carry trailing zero bytes that Azure may reject; a production ceremony refuses it before any key is made: use an HSM whose wrap is byte-exact, or abort (a script may accept it with allow_zero_padding = true)".into(),
-        );
+        s.failures.push(format!(
+            "the HSM's wrap zero-pads the key before RFC 5649 (known-answer test), so what it wraps for {cloud} would carry trailing zero bytes that the cloud may reject; a production ceremony refuses it before any key is made: use an HSM whose wrap is byte-exact, or abort (a script may accept it with allow_zero_padding = true)"
+        ));
         return Ok(vec![]);
     }
-    s.wrap_method = Some(method.clone());
+    if s.wrap_methods.is_empty() {
+        s.wrap_method = Some(method.clone());
+    }
+    s.wrap_methods.insert(next.cloud, method.clone());
     Ok(vec![next_hsm_step(s)])
+}
+
+/// A wrap's result, from a `wrapped` (Azure) or `target_wrapped` event.
+pub(super) struct WrapDone<'e> {
+    pub cloud: Cloud,
+    pub method: &'e WrapMethod,
+    pub rehearsal_grade: bool,
+    pub sha256: &'e str,
+    /// Google Cloud and AWS: the KEK and algorithm the event names.
+    pub kek_fingerprint: Option<&'e str>,
+    pub algorithm: Option<&'e str>,
+}
+
+/// One target wrapped: in the script's order, with the path its test proved, for the KEK the
+/// custodians confirmed. After the last, export.
+pub(super) fn target_wrapped(s: &mut State, w: &WrapDone<'_>) -> Result<Vec<Effect>, Refusal> {
+    if !s.logged_in {
+        return Err(refusal(s, "the HSM is used only after the quorum is met"));
+    }
+    let targets = s.targets();
+    if s.keks_confirmed.len() < targets.len()
+        || s.kek_confirmed_by.len() < s.custodians_present_count()
+    {
+        return Err(refusal(
+            s,
+            "nothing is wrapped before the KEK fingerprint is confirmed",
+        ));
+    }
+    let Some(next) = s.unwrapped_target() else {
+        return Err(refusal(s, "every target is wrapped already"));
+    };
+    if next.cloud != w.cloud {
+        return Err(refusal(
+            s,
+            &format!(
+                "the target wrapped next is {}'s, in the script's order",
+                next.cloud.title()
+            ),
+        ));
+    }
+    if s.wrap_methods.get(&w.cloud) != Some(w.method) {
+        return Err(refusal(
+            s,
+            "the wrap takes the path its known-answer test proved in this run",
+        ));
+    }
+    if w.rehearsal_grade != w.method.zero_pads() {
+        return Err(refusal(
+            s,
+            "a wrap is rehearsal-grade exactly when its path zero-pads",
+        ));
+    }
+    let index = targets.iter().position(|t| t.cloud == w.cloud).unwrap_or(0);
+    if w.kek_fingerprint
+        .is_some_and(|f| s.keks_confirmed.get(index).map(String::as_str) != Some(f))
+    {
+        return Err(refusal(
+            s,
+            "a target is wrapped only for the KEK the custodians confirmed for it",
+        ));
+    }
+    if w.algorithm.is_some_and(|a| a != next.algorithm) {
+        return Err(refusal(
+            s,
+            "a target is wrapped with the algorithm the script names for it",
+        ));
+    }
+    s.wrapped.insert(w.cloud, w.sha256.to_owned());
+    if w.cloud == Cloud::Azure {
+        s.byok_sha256 = Some(w.sha256.to_owned());
+    }
+    if s.unwrapped_target().is_some() {
+        return Ok(vec![Effect::Wrap]);
+    }
+    s.phase = Phase::Export;
+    Ok(vec![Effect::Checkpoint(Phase::Wrap), Effect::Export])
 }
 
 pub(super) fn sign_off(s: &mut State, name: &str) -> Result<Vec<Effect>, Refusal> {

@@ -2,23 +2,19 @@
 use super::*;
 
 impl Runner<'_> {
+    /// The wrapped key for each cloud (and AWS's import token), then the manifest.
     pub(super) fn output_files(&self) -> Result<Vec<(String, Vec<u8>)>, RunError> {
-        let name = &self.script.output_name;
-        let byok = self.facts.byok_json.clone().ok_or_else(|| RunError::Step {
+        let problem = |reason| RunError::Step {
             phase: Phase::Export,
-            reason: "no wrapped key in the log".into(),
-        })?;
-        let manifest = self
-            .facts
-            .manifest(&self.script, format!("{name}.byok"))
-            .map_err(|reason| RunError::Step {
-                phase: Phase::Export,
-                reason,
-            })?;
-        Ok(vec![
-            (format!("{name}.byok"), byok.into_bytes()),
-            (format!("{name}.manifest.json"), manifest.into_bytes()),
-        ])
+            reason,
+        };
+        let mut files = self.facts.target_files(&self.script).map_err(problem)?;
+        let manifest = self.facts.manifest(&self.script).map_err(problem)?;
+        files.push((
+            format!("{}.manifest.json", self.script.output_name),
+            manifest.into_bytes(),
+        ));
+        Ok(files)
     }
 
     pub(super) fn export(&mut self) -> Result<Option<Event>, RunError> {

@@ -148,9 +148,10 @@ impl People for Headless {
                 .map_or(Action::CloseAttendance, Action::CheckIn)),
             Phase::Quorum | Phase::Aborted | Phase::Closed => self.quorum_action(view),
             Phase::KekConfirm => {
-                let read_aloud: String = self
-                    .answers
-                    .kek_fingerprint_read_aloud
+                let read_aloud: String = s
+                    .kek_target()
+                    .and_then(|t| self.answers.kek_fingerprints_by_cloud.get(&t.cloud))
+                    .unwrap_or(&self.answers.kek_fingerprint_read_aloud)
                     .chars()
                     .filter(|c| c.is_ascii_hexdigit())
                     .collect::<String>()

@@ -68,31 +68,87 @@ impl Runner<'_> {
         }))
     }
 
+    /// The script's target whose KEK is loaded next (the machine keeps the order).
+    pub(super) fn kek_target(&self) -> Option<&CloudTarget> {
+        self.state
+            .kek_target()
+            .and_then(|t| self.script.target_for(t.cloud))
+    }
+
+    /// The script's entry for a target the machine names.
+    fn script_target(&self, cloud: Option<Cloud>, phase: Phase) -> Result<CloudTarget, RunError> {
+        cloud
+            .and_then(|c| self.script.target_for(c))
+            .cloned()
+            .ok_or_else(|| RunError::Step {
+                phase,
+                reason: "the log's targets are not the script's: run the ceremony with the script it was opened with".into(),
+            })
+    }
+
+    /// The event's name for a target: none in a `[kek]` script's log.
+    fn event_target(&self, cloud: Cloud) -> Option<Cloud> {
+        self.script.lists_targets.then_some(cloud)
+    }
+
     pub(super) fn load_kek(&mut self) -> Result<Option<Event>, RunError> {
+        let target =
+            self.script_target(self.state.kek_target().map(|t| t.cloud), Phase::KekLoad)?;
         let dir = &self.media.kek;
-        let file = dir.join(&self.script.kek_file);
-        let json = self.script.kek_json.as_ref().map(|j| dir.join(j));
-        let kid = self
-            .script
-            .expected_kid
-            .as_ref()
-            .map(|k| k.url().to_owned());
-        let kek =
-            Kek::load(&file, json.as_deref(), kid.as_deref()).map_err(step(Phase::KekLoad))?;
-        let Some(kid) = kek.kid().map(|k| k.url().to_owned()) else {
-            return Err(RunError::Step {
-                phase: Phase::KekLoad,
-                reason: "the KEK has no kid: set kek.expected_kid in the script or bring the `az keyvault key show` JSON".into(),
-            });
+        let file = dir.join(&target.kek_file);
+        let kek = match target.cloud {
+            Cloud::Azure => {
+                let json = target.kek_json.as_ref().map(|j| dir.join(j));
+                let kid = target.expected_kid.as_ref().map(|k| k.url().to_owned());
+                Kek::load(&file, json.as_deref(), kid.as_deref()).map_err(step(Phase::KekLoad))?
+            }
+            _ => Kek::load(&file, None, None).map_err(step(Phase::KekLoad))?,
         };
+        let mut warnings = kek.warnings().to_vec();
+        let kid = match target.cloud {
+            Cloud::Azure => kek.kid().map(|k| k.url().to_owned()).ok_or_else(|| RunError::Step {
+                phase: Phase::KekLoad,
+                reason: "the KEK has no kid: set the Azure KEK's kid in the script or bring the `az keyvault key show` JSON".into(),
+            })?,
+            _ => target.resource.clone().unwrap_or_default(),
+        };
+        let refused = |e: crate::cloud::CloudError| RunError::Step {
+            phase: Phase::KekLoad,
+            reason: format!("{}: {e}", target.cloud.title()),
+        };
+        crate::cloud::check_kek_bits(target.algorithm, target.kek_bits, kek.bits())
+            .map_err(refused)?;
+        let now = host::unix_now();
+        if let Some(created) = target.job_created {
+            crate::cloud::check_gcp_job_age(created, now).map_err(refused)?;
+        }
+        if let Some(valid_to) = target.valid_to {
+            warnings.extend(crate::cloud::aws_parameters_warning(valid_to, now));
+        }
+        if let Some(token) = &target.import_token {
+            let path = dir.join(token);
+            let bytes = crate::media::input::read_input(&path, crate::media::input::IMPORT_TOKEN)
+                .map_err(step(Phase::KekLoad))?;
+            if bytes.is_empty() {
+                return Err(RunError::Step {
+                    phase: Phase::KekLoad,
+                    reason: format!(
+                        "the AWS import token {} is empty: bring the token byok-upload aws fetch-kek wrote with this wrapping key",
+                        path.display()
+                    ),
+                });
+            }
+            self.import_tokens.insert(target.cloud, bytes);
+        }
         let event = Event::KekLoaded {
             kid,
             fingerprint_sha256: kek.fingerprint().hex(),
             bits: kek.bits(),
-            warnings: kek.warnings().to_vec(),
+            warnings,
             file: Some(file.display().to_string()),
+            target: self.event_target(target.cloud),
         };
-        self.kek = Some(kek);
+        self.keks.insert(target.cloud, kek);
         Ok(Some(event))
     }
 
@@ -139,10 +195,12 @@ impl Runner<'_> {
     }
 
     pub(super) fn wrap(&mut self) -> Result<Option<Event>, RunError> {
+        let target =
+            self.script_target(self.state.unwrapped_target().map(|t| t.cloud), Phase::Wrap)?;
         let session = self.session()?;
-        let kek = self.kek.as_ref().ok_or_else(|| RunError::Step {
+        let kek = self.keks.get(&target.cloud).ok_or_else(|| RunError::Step {
             phase: Phase::Wrap,
-            reason: "no KEK loaded".into(),
+            reason: format!("no KEK loaded for {}", target.cloud.title()),
         })?;
         let id = self
             .state
@@ -159,10 +217,13 @@ impl Runner<'_> {
                     "{e}; the key this ceremony made is gone (a session key does not survive a crash): abort the ceremony"
                 ),
             })?;
-        let plan = self.plan.as_ref().ok_or_else(|| RunError::Step {
-            phase: Phase::Wrap,
-            reason: "the HSM's wrap was not proven in this run; retry the step".into(),
-        })?;
+        let plan = self
+            .plans
+            .get(&target.cloud)
+            .ok_or_else(|| RunError::Step {
+                phase: Phase::Wrap,
+                reason: "the HSM's wrap was not proven in this run; retry the step".into(),
+            })?;
         let ciphertext = if self.script.wrap_with_trusted {
             // Only the KEK the security officer imported as trusted can wrap this key, and it
             // must be the very KEK the custodians confirmed.
@@ -180,9 +241,18 @@ impl Runner<'_> {
             wrap::wrap(&session, plan, kek, key)
         }
         .map_err(step(Phase::Wrap))?;
+        if target.cloud != Cloud::Azure {
+            return Ok(Some(self.target_wrapped(&target, kek, plan, ciphertext)));
+        }
         let id = self.facts.hsm.clone().unwrap_or_default();
+        let kid = self
+            .facts
+            .targets
+            .get(&Cloud::Azure)
+            .map(|t| t.kid.clone())
+            .unwrap_or_default();
         let file = ByokFile {
-            kid: self.facts.kid.clone().unwrap_or_default(),
+            kid,
             ciphertext,
             generator: format!(
                 "byok-ceremony {}; {} {} firmware {}",
@@ -215,19 +285,53 @@ impl Runner<'_> {
             })?,
             method: plan.method(),
             rehearsal_grade: plan.zero_pads(),
+            target: self.event_target(Cloud::Azure),
         }))
     }
 
-    /// Proves the HSM's wrap paths with throwaway keys, for the OAEP hash Azure unwraps with.
+    /// A Google Cloud or AWS wrap, as the log records it. (Its length was checked by the wrap
+    /// against the KEK's modulus.)
+    fn target_wrapped(
+        &self,
+        target: &CloudTarget,
+        kek: &Kek,
+        plan: &WrapPlan,
+        wrapped: Vec<u8>,
+    ) -> Event {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        Event::TargetWrapped {
+            target: target.cloud,
+            algorithm: target.algorithm.name.to_owned(),
+            kek_fingerprint_sha256: kek.fingerprint().hex(),
+            file: target.output_file(&self.script.output_name),
+            sha256: hex::encode(Sha256::digest(&wrapped)),
+            wrapped_b64: b64.encode(&wrapped),
+            method: plan.method(),
+            rehearsal_grade: plan.zero_pads(),
+            import_token_b64: self.import_tokens.get(&target.cloud).map(|t| b64.encode(t)),
+        }
+    }
+
+    /// Proves the HSM's wrap paths with throwaway keys, for the next target's algorithm and
+    /// OAEP hash (SHA-1 for Azure).
     pub(super) fn test_wrap(&mut self) -> Result<Option<Event>, RunError> {
-        let session = self.session()?;
         let phase = self.state.phase;
-        let survey = wrap::survey(&session, OaepHash::Sha1).map_err(step(phase))?;
-        self.plan = survey.best().cloned();
+        let target = self.script_target(self.state.untested_target().map(|t| t.cloud), phase)?;
+        let session = self.session()?;
+        let survey = wrap::survey_for(&session, target.algorithm.oaep, target.algorithm.envelope)
+            .map_err(step(phase))?;
+        let best = survey.best().cloned();
+        let method = best.as_ref().map(WrapPlan::method);
+        match best {
+            Some(plan) => self.plans.insert(target.cloud, plan),
+            None => self.plans.remove(&target.cloud),
+        };
         Ok(Some(Event::WrapTested {
             oaep_hash: survey.oaep,
-            method: self.plan.as_ref().map(WrapPlan::method),
+            method,
             failed: survey.failed,
+            target: self.event_target(target.cloud),
         }))
     }
 

@@ -6,6 +6,7 @@
 //! [`View`] (the machine's state and the facts read from the log) and it answers with the
 //! next human [`Action`]. An answers file is one implementation ([`Headless`]); the terminal
 //! UI (`crate::tui`) is another.
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -22,13 +23,13 @@ use crate::audit::log::{AuditLog, Entry, LogError};
 use crate::byok::format::ByokFile;
 use crate::byok::kek::Kek;
 use crate::byok::verify::{VerifyInputs, verify_byok};
+use crate::cloud::{Cloud, CloudTarget};
 use crate::hsm::module::{Hsm, HsmSession};
 use crate::hsm::signer::HsmAuditSigner;
 use crate::hsm::target;
 use crate::hsm::trusted_kek;
 use crate::hsm::wrap::{self, WrapPlan};
 use crate::hsm_types::key::TargetRequest;
-use crate::hsm_types::wrap::OaepHash;
 use crate::media::atomic::{WriteError, sha256_file, write_new_or_identical};
 use crate::quorum::login::{LoginPolicy, QuorumLogin, login_protected};
 use crate::quorum::record::ProvisioningRecord;
@@ -270,9 +271,12 @@ pub struct Runner<'p> {
     quorum: Option<QuorumLogin<'static>>,
     hsm: Option<&'static Hsm>,
     session: Option<HsmSession<'static>>,
-    kek: Option<Kek>,
-    /// The wrap path this process proved (its known-answer test is in the log).
-    plan: Option<WrapPlan>,
+    /// The KEKs this process loaded, per target.
+    keks: BTreeMap<Cloud, Kek>,
+    /// AWS: the import token read with the KEK.
+    import_tokens: BTreeMap<Cloud, Vec<u8>>,
+    /// The wrap paths this process proved, per target (their known-answer tests are in the log).
+    plans: BTreeMap<Cloud, WrapPlan>,
     /// The steps whose instructions this process has logged as shown.
     instructions_shown: std::collections::BTreeSet<Phase>,
     stall_after: Option<String>,
@@ -357,8 +361,9 @@ impl<'p> Runner<'p> {
             quorum: None,
             hsm: None,
             session: None,
-            kek: None,
-            plan: None,
+            keks: BTreeMap::new(),
+            import_tokens: BTreeMap::new(),
+            plans: BTreeMap::new(),
             instructions_shown: std::collections::BTreeSet::new(),
             stall_after: if cfg!(debug_assertions) {
                 std::env::var(STALL_AFTER_ENV).ok()
@@ -504,11 +509,14 @@ impl<'p> Runner<'p> {
             checks: self.checks.clone(),
             notice: self.notice.clone(),
             kek_media: if self.state.phase == Phase::KekLoad {
-                crate::media::discover::kek_media(
-                    &self.media.kek,
-                    &self.media.roots,
-                    &self.script.kek_file,
-                )
+                match self.kek_target() {
+                    Some(t) => crate::media::discover::kek_media(
+                        &self.media.kek,
+                        &self.media.roots,
+                        &t.kek_file,
+                    ),
+                    None => Vec::new(),
+                }
             } else {
                 Vec::new()
             },

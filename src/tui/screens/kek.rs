@@ -1,5 +1,6 @@
 //! The KEK screens: choosing its medium and file, then its confirmation by the custodians.
 use super::*;
+use crate::cloud::Cloud;
 
 pub(super) fn draw_kek_load(frame: &mut Frame, area: Rect, app: &App) -> bool {
     let Some(view) = &app.view else { return false };
@@ -9,13 +10,42 @@ pub(super) fn draw_kek_load(frame: &mut Frame, area: Rect, app: &App) -> bool {
         lines.push(Line::styled(problem.to_string(), app.theme.bad()));
         lines.push(Line::raw(""));
     }
+    let Some(target) = view.state.kek_target().and_then(|t| s.target_for(t.cloud)) else {
+        return false;
+    };
+    if s.targets.len() > 1 {
+        lines.push(kv(
+            "Cloud",
+            format!(
+                "{} ({} of {}: each cloud's KEK is loaded and confirmed in turn)",
+                target.cloud.title(),
+                view.state.keks_confirmed.len() + 1,
+                s.targets.len()
+            ),
+        ));
+    }
     lines.extend([
-        kv("KEK file", format!("{} (named by the script)", s.kek_file)),
         kv(
-            "Expected kid",
-            s.expected_kid
-                .as_ref()
-                .map_or("(from the key JSON)".into(), |k| k.url().to_owned()),
+            "KEK file",
+            format!("{} (named by the script)", target.kek_file),
+        ),
+        kv(
+            match target.cloud {
+                Cloud::Azure => "Expected kid",
+                Cloud::Gcp => "Import job",
+                Cloud::Aws => "AWS key",
+            },
+            match target.cloud {
+                Cloud::Azure => target
+                    .expected_kid
+                    .as_ref()
+                    .map_or("(from the key JSON)".into(), |k| k.url().to_owned()),
+                _ => format!(
+                    "{} ({})",
+                    target.resource.clone().unwrap_or_default(),
+                    target.algorithm.name
+                ),
+            },
         ),
         Line::raw(""),
         Line::styled("Media that could hold the KEK:", BOLD),

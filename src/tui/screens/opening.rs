@@ -19,10 +19,31 @@ pub(super) fn draw_script(frame: &mut Frame, area: Rect, app: &App) -> bool {
         kv("Custodians", s.custodians.join(", ")),
         kv("Quorum", quorum),
         kv("Target", format!("{}, label {}", s.target, s.target_label)),
-        kv("KEK file", s.kek_file.clone()),
+        kv(
+            if s.targets.len() == 1 {
+                "KEK file"
+            } else {
+                "KEK files"
+            },
+            match s.targets.as_slice() {
+                [one] => one.kek_file.clone(),
+                all => all
+                    .iter()
+                    .map(|t| format!("{} ({})", t.kek_file, t.cloud.title()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            },
+        ),
         kv(
             "Outputs",
-            format!("{}.byok + manifest + audit log", s.output_name),
+            format!(
+                "{} + manifest + audit log",
+                s.targets
+                    .iter()
+                    .map(|t| t.output_file(&s.output_name))
+                    .collect::<Vec<_>>()
+                    .join(" + ")
+            ),
         ),
         Line::styled("Script SHA-256 (compare with the signed copy):", BOLD),
     ];
