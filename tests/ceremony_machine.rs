@@ -556,8 +556,12 @@ fn the_hsm_rules_hold_whatever_the_phase() {
     // No export before the wrap.
     let (mut s, exported) = upto("exported");
     s.byok_sha256 = None;
+    s.wrapped.clear();
     let r = step(&s, &exported).expect_err("an export before the wrap");
-    assert_eq!(r.rule, "nothing is exported before the wrap succeeded");
+    assert_eq!(
+        r.rule,
+        "nothing is exported before the wrap for every target succeeded"
+    );
     // One key per ceremony.
     let (mut s, key) = upto("key_generated");
     s.key_id_hex = Some("01".into());

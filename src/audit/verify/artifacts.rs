@@ -56,7 +56,7 @@ pub fn media(media: &Path, replay: &Replay) -> Result<usize, Fault> {
             ));
         }
     }
-    if let Some((byok_sha256, wrapped_entry, wrapped_at)) = &replay.wrapped {
+    if let Some((byok_sha256, _, wrapped_at)) = &replay.wrapped {
         if !files
             .iter()
             .any(|f| f.name.ends_with(".byok") && f.sha256 == *byok_sha256)
@@ -69,32 +69,111 @@ pub fn media(media: &Path, replay: &Replay) -> Result<usize, Fault> {
                 ),
             ));
         }
+    }
+    for t in &replay.target_outputs {
+        if !files
+            .iter()
+            .any(|f| f.name == t.file && f.sha256 == t.sha256)
+        {
+            return Err(Fault::at(
+                *at,
+                format!(
+                    "exports no {} with the SHA-256 of the key wrapped for {} at seq {} (line {})",
+                    t.file,
+                    t.cloud.title(),
+                    t.at.seq,
+                    t.at.line
+                ),
+            ));
+        }
+    }
+    if let Some(last_wrap) = &replay.last_wrap_entry {
         for f in files.iter().filter(|f| f.name.ends_with(".manifest.json")) {
-            manifest(&media.join(&f.name), byok_sha256, wrapped_entry, *at)?;
+            manifest(&media.join(&f.name), replay, last_wrap, *at)?;
         }
     }
     Ok(files.len())
 }
 
-fn manifest(path: &Path, byok_sha256: &str, wrapped_entry: &str, at: At) -> Result<(), Fault> {
+fn manifest(path: &Path, replay: &Replay, wrapped_entry: &str, at: At) -> Result<(), Fault> {
     let bytes = crate::media::input::read_input(path, crate::media::input::MANIFEST)
         .map_err(|e| Fault::at(at, format!("exported a manifest that cannot be read: {e}")))?;
     let manifest = Manifest::parse(&bytes)
         .map_err(|e| Fault::at(at, format!("exported a manifest that does not parse: {e}")))?;
-    if manifest.byok_sha256.as_deref() != Some(byok_sha256) {
+    let byok_sha256 = replay.wrapped.as_ref().map(|(h, ..)| h.as_str());
+    if manifest.byok_sha256.as_deref() != byok_sha256 {
         return Err(Fault::at(
             at,
             format!(
-                "exported a manifest whose byok_sha256 ({}) is not the wrapped key's ({byok_sha256})",
-                manifest.byok_sha256.as_deref().unwrap_or("absent")
+                "exported a manifest whose byok_sha256 ({}) is not the wrapped key's ({})",
+                manifest.byok_sha256.as_deref().unwrap_or("absent"),
+                byok_sha256.unwrap_or("none: the log wrapped no .byok")
             ),
         ));
     }
     if manifest.audit_log_head_sha256.as_deref() != Some(wrapped_entry) {
         return Err(Fault::at(
             at,
-            "exported a manifest whose audit_log_head_sha256 is not the hash of the entry that recorded the wrap".into(),
+            "exported a manifest whose audit_log_head_sha256 is not the hash of the entry that recorded the last wrap".into(),
         ));
+    }
+    outputs(&manifest, replay, at)
+}
+
+/// The manifest's `outputs` are exactly the log's wraps: each names the file, hash, algorithm
+/// and wrapping key the log recorded. (Manifests of earlier versions list none; their logs have
+/// only the .byok, checked above.)
+fn outputs(manifest: &Manifest, replay: &Replay, at: At) -> Result<(), Fault> {
+    use crate::cloud::Cloud;
+    let fault = |what: String| {
+        Err(Fault::at(
+            at,
+            format!("exported a manifest whose outputs {what}"),
+        ))
+    };
+    if manifest.outputs.is_empty() && replay.target_outputs.is_empty() {
+        return Ok(());
+    }
+    let expected = replay.target_outputs.len() + usize::from(replay.wrapped.is_some());
+    if manifest.outputs.len() != expected {
+        return fault(format!(
+            "list {} files, and the log recorded {expected} wraps",
+            manifest.outputs.len()
+        ));
+    }
+    for o in &manifest.outputs {
+        if o.cloud == Cloud::Azure {
+            if replay.wrapped.as_ref().map(|(h, ..)| h) != Some(&o.sha256) {
+                return fault(format!("name {} with a hash the log never wrapped", o.file));
+            }
+            continue;
+        }
+        let Some(t) = replay.target_outputs.iter().find(|t| t.cloud == o.cloud) else {
+            return fault(format!(
+                "name {} for {}, which the log never wrapped for",
+                o.file, o.cloud
+            ));
+        };
+        if (
+            &t.file,
+            &t.sha256,
+            &t.algorithm,
+            &t.kek_fingerprint,
+            &t.import_token_sha256,
+        ) != (
+            &o.file,
+            &o.sha256,
+            &o.algorithm,
+            &o.kek_fingerprint_sha256,
+            &o.import_token_sha256,
+        ) {
+            return fault(format!(
+                "describe {} otherwise than the log's wrap for {} at seq {} (file, hash, algorithm, wrapping key or import token)",
+                o.file,
+                t.cloud.title(),
+                t.at.seq
+            ));
+        }
     }
     Ok(())
 }

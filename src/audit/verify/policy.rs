@@ -52,6 +52,18 @@ pub struct At {
 }
 
 /// What the replay learned that the final checks need.
+/// A wrap for Google Cloud or AWS, as the log recorded it.
+#[derive(Debug, Clone)]
+pub struct TargetOutput {
+    pub cloud: crate::cloud::Cloud,
+    pub file: String,
+    pub sha256: String,
+    pub algorithm: String,
+    pub kek_fingerprint: String,
+    pub import_token_sha256: Option<String>,
+    pub at: At,
+}
+
 #[derive(Debug, Default)]
 pub struct Replay {
     pub state: State,
@@ -62,6 +74,10 @@ pub struct Replay {
     pub exported: Option<(Vec<machine::FileRecord>, At)>,
     /// The wrap: the .byok's hash and the hash of the entry that logged it.
     pub wrapped: Option<(String, String, At)>,
+    /// The Google Cloud and AWS wraps, in the log's order.
+    pub target_outputs: Vec<TargetOutput>,
+    /// The hash of the entry of the last wrap (of any cloud): the manifest's log head.
+    pub last_wrap_entry: Option<String>,
     /// Signed checkpoints verified, and the last one.
     pub checkpoints: usize,
     pub last_checkpoint: Option<At>,
@@ -241,11 +257,37 @@ impl<'k> Policy<'k> {
             }
             Event::Exported { files } => self.replay.exported = Some((files.clone(), at)),
             Event::Wrapped { byok_sha256, .. } => {
-                self.replay.wrapped = Some((
-                    byok_sha256.clone(),
-                    String::from_utf8_lossy(entry.hash).into_owned(),
+                let hash = String::from_utf8_lossy(entry.hash).into_owned();
+                self.replay.wrapped = Some((byok_sha256.clone(), hash.clone(), at));
+                self.replay.last_wrap_entry = Some(hash);
+            }
+            Event::TargetWrapped {
+                target,
+                algorithm,
+                kek_fingerprint_sha256,
+                file,
+                sha256,
+                import_token_b64,
+                ..
+            } => {
+                use base64::Engine as _;
+                let token_sha256 = import_token_b64.as_ref().map(|b| {
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(b)
+                        .unwrap_or_default();
+                    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))
+                });
+                self.replay.target_outputs.push(TargetOutput {
+                    cloud: *target,
+                    file: file.clone(),
+                    sha256: sha256.clone(),
+                    algorithm: algorithm.clone(),
+                    kek_fingerprint: kek_fingerprint_sha256.clone(),
+                    import_token_sha256: token_sha256,
                     at,
-                ));
+                });
+                self.replay.last_wrap_entry =
+                    Some(String::from_utf8_lossy(entry.hash).into_owned());
             }
             _ => {}
         }
