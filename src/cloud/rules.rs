@@ -100,11 +100,11 @@ fn check_key_type(cloud: Cloud, key: TargetSpec) -> Result<(), CloudError> {
             },
         ) => Err(rule(
             "Google Cloud KMS has no P-521 keys",
-            "make a P-256, P-384 or secp256k1 key for this target",
+            "use a P-256, P-384 or secp256k1 key for this target",
         )),
         (Cloud::Gcp | Cloud::Aws, TargetSpec::Aes { bits }) if bits != 256 => Err(rule(
             format!("{} imports AES keys of 256 bits, not {bits}", cloud.title()),
-            "make an AES-256 key (oct-HSM, size 256)",
+            "use an AES-256 key (oct-HSM, size 256)",
         )),
         _ => Ok(()),
     }

@@ -114,9 +114,9 @@ pub enum RehearseError {
     #[error("provisioning the rehearsal token failed: {0}")]
     Provision(String),
     #[error(
-        "no software token found that can make this key and wrap it: build SoftHSM2 2.7.0 with scripts/build-softhsm.sh, or install SoftHSM2 (`apt-get install softhsm2`), or build kryoptic with scripts/build-kryoptic.sh"
+        "no software token found that can make this key and wrap it for every cloud asked ({0}): use another key type or algorithm, or build SoftHSM2 2.7.0 with scripts/build-softhsm.sh, install SoftHSM2 (`apt-get install softhsm2`), or build kryoptic with scripts/build-kryoptic.sh"
     )]
-    NoToken,
+    NoToken(String),
     #[error(
         "{0} is not a software token byok-ceremony can set up (SoftHSM2 or kryoptic); rehearsals run on throwaway tokens only"
     )]
@@ -409,7 +409,7 @@ impl Planned {
             crate::cloud::check_kek_bits(choice.algorithm, None, kek_bits)
                 .map_err(|e| RehearseError::Kek(format!("{}: {e}", choice.cloud().title())))?;
             crate::cloud::check_key(choice.algorithm, opts.spec, Some(kek_bits))
-                .map_err(|e| RehearseError::Kek(format!("{}: {e}", choice.cloud().title())))?;
+                .map_err(|e| RehearseError::Kek(e.to_string()))?;
             placed.push(p);
         }
         Ok(placed)
@@ -554,9 +554,28 @@ fn choose_token(
         return Ok((kind, path.to_owned()));
     }
     let mut best: Option<(WrapRank, SoftToken, PathBuf)> = None;
+    let mut why_not = Vec::new();
     for (kind, path) in installed_modules() {
-        let Ok(Some(rank)) = probe(kind, &path, spec, needs) else {
-            continue;
+        let rank = match probe(kind, &path, spec, needs) {
+            Ok(Ok(rank)) => rank,
+            Ok(Err(alg)) => {
+                why_not.push(format!(
+                    "{} ({}): no wrap path passed its known-answer test for {} (OAEP {})",
+                    kind.name(),
+                    path.display(),
+                    alg.name,
+                    alg.oaep
+                ));
+                continue;
+            }
+            Err(e) => {
+                why_not.push(format!(
+                    "{} ({}): cannot make a {spec} key: {e}",
+                    kind.name(),
+                    path.display()
+                ));
+                continue;
+            }
         };
         if rank == WrapRank::Native {
             return Ok((kind, path));
@@ -566,7 +585,11 @@ fn choose_token(
         }
     }
     best.map(|(_, kind, path)| (kind, path))
-        .ok_or(RehearseError::NoToken)
+        .ok_or(RehearseError::NoToken(if why_not.is_empty() {
+            "none is installed".into()
+        } else {
+            why_not.join("; ")
+        }))
 }
 
 /// How good a token's wrap is for a rehearsal, best first.
@@ -577,8 +600,7 @@ enum WrapRank {
     ZeroPadding,
 }
 
-/// The token's rank, or None when it cannot make the key or, for one of the clouds' algorithms,
-/// no wrap path passes its known-answer test (SoftHSM2 2.7.0 for SHA-256: its native mechanism
+/// The token's rank; the first algorithm for which no wrap path passes its known-answer test (SoftHSM2 2.7.0 for SHA-256: its native mechanism
 /// wraps with SHA-1 whatever is asked, and its RSA-OAEP takes SHA-1 only). The rank is the
 /// worst of the algorithms'.
 fn probe(
@@ -586,7 +608,7 @@ fn probe(
     module: &Path,
     spec: TargetSpec,
     needs: &[Algorithm],
-) -> Result<Option<WrapRank>, HsmError> {
+) -> Result<Result<WrapRank, Algorithm>, HsmError> {
     let token = ThrowawayToken::create(kind, module, "byok probe", None)?;
     let session = token.login()?;
     let mut worst = WrapRank::Native;
@@ -617,7 +639,7 @@ fn probe(
         };
         match rank {
             Some(r) => worst = worst.max(r),
-            None => return Ok(None),
+            None => return Ok(Err(*alg)),
         }
     }
     let made = target::generate(
@@ -630,7 +652,7 @@ fn probe(
         },
     )?;
     target::destroy(&session, &made)?;
-    Ok(Some(worst))
+    Ok(Ok(worst))
 }
 
 /// Unwraps the output in software and compares the recovered key with the manifest's (the
