@@ -156,7 +156,7 @@ fn entry(raw: &RawCloudTarget, key: TargetSpec) -> Result<CloudTarget, At> {
     if let Some((field, _)) = foreign.iter().find(|(_, present)| *present) {
         return Err(at(
             &raw.cloud,
-            format!("`{field}` is not a field of a {cloud} target; remove it"),
+            format!("`{field}` is not a field of {cloud} targets; remove it"),
         ));
     }
     let required = |f: &Option<Spanned<String>>, name: &str| -> Result<Spanned<String>, At> {

@@ -124,6 +124,9 @@ pub struct App {
     pub started: bool,
     pub preflight_seen: bool,
     pub export_seen: bool,
+    /// With several clouds: the wrapped key whose hash is shown, and those shown so far.
+    pub output_shown: usize,
+    pub outputs_seen: std::collections::BTreeSet<usize>,
     pub cursor: usize,
     pub prompt: Option<Prompt>,
     pub typed: String,
@@ -161,6 +164,8 @@ impl App {
             started: false,
             preflight_seen: false,
             export_seen: false,
+            output_shown: 0,
+            outputs_seen: std::collections::BTreeSet::new(),
             cursor: 0,
             prompt: None,
             typed: String::new(),
@@ -302,10 +307,17 @@ impl App {
             &mut p.kek_for,
             state.and_then(|s| s.kek_fingerprint.as_deref()),
         );
+        let shown = self
+            .view
+            .as_ref()
+            .and_then(|v| super::outputs::shown(v, self.output_shown))
+            .map(|(o, ..)| o.sha256);
         refresh_qr(
             &mut p.byok_qr,
             &mut p.byok_for,
-            state.and_then(|s| s.byok_sha256.as_deref()),
+            shown
+                .as_deref()
+                .or(state.and_then(|s| s.byok_sha256.as_deref())),
         );
         refresh_qr(&mut p.head_qr, &mut p.head_for, head);
     }
@@ -353,6 +365,18 @@ impl App {
             "not all of this step is on the screen: enlarge the terminal (at least {MIN_WIDTH}x{MIN_HEIGHT}; more for long lists), then decide"
         ));
         false
+    }
+
+    /// Shows the next cloud's wrapped key (hash, words, QR), noting the one shown until now.
+    fn show_next_output(&mut self) {
+        let Some(view) = &self.view else { return };
+        let n = super::outputs::outputs(view).len();
+        if n < 2 {
+            return;
+        }
+        self.outputs_seen.insert(self.output_shown % n);
+        self.output_shown = (self.output_shown + 1) % n;
+        self.refresh_pictures();
     }
 
     /// Sends an action if the runner waits for one and the screen showed all it is about.
@@ -478,7 +502,19 @@ impl App {
                 self.preflight_seen = self.decision_visible();
                 None
             }
+            (Screen::Export | Screen::SignOff, KeyCode::Tab) => {
+                self.show_next_output();
+                None
+            }
             (Screen::Export, KeyCode::Enter) if self.waiting => {
+                let n = super::outputs::outputs(self.view.as_ref()?).len();
+                self.outputs_seen.insert(self.output_shown % n.max(1));
+                if (0..n).any(|i| !self.outputs_seen.contains(&i)) {
+                    self.hint = Some(
+                        "each wrapped key is read to its cloud's online side: press Tab to show the next one's hash before going on".into(),
+                    );
+                    return None;
+                }
                 self.export_seen = self.decision_visible();
                 None
             }

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod outputs;
 pub mod people;
 pub mod picker;
 pub mod provision;

@@ -36,6 +36,8 @@ pub const HEADLESS_RUN: [&str; 6] = [
 pub struct Room {
     pub dir: tempfile::TempDir,
     pub conf: PathBuf,
+    /// The variable that names `conf` to the token: SOFTHSM2_CONF or KRYOPTIC_CONF.
+    pub conf_env: &'static str,
     /// The PKCS#11 module the room's token lives in.
     pub module: String,
 }
@@ -52,7 +54,16 @@ impl Room {
         Room::on_module(label, &native_module())
     }
 
-    /// A fresh room whose token lives in `module` (a SoftHSM2).
+    /// A fresh room whose token is kryoptic's (its two-step wrap does OAEP SHA-256, which
+    /// Google Cloud's and AWS's SHA-256 algorithms need).
+    pub fn on_kryoptic(label: &str) -> Room {
+        let module = SoftToken::Kryoptic
+            .find_module()
+            .expect("kryoptic is not built: run scripts/test.sh (or scripts/build-kryoptic.sh)");
+        Room::build(label, &module.display().to_string(), "")
+    }
+
+    /// A fresh room whose token lives in `module` (a SoftHSM2 or kryoptic).
     pub fn on_module(label: &str, module: &str) -> Room {
         Room::build(label, module, "")
     }
@@ -77,18 +88,31 @@ impl Room {
             .expect("temp dir");
         let tokens = dir.path().join("tokens");
         std::fs::create_dir(&tokens).expect("tokens dir");
-        let conf = dir.path().join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                tokens.display()
-            ),
-        )
-        .expect("conf");
+        let kryoptic = SoftToken::detect(Path::new(module)) == Some(SoftToken::Kryoptic);
+        let (conf, conf_env, text) = if kryoptic {
+            (
+                dir.path().join("kryoptic.conf"),
+                "KRYOPTIC_CONF",
+                format!(
+                    "[[slots]]\nslot = 42\ndbtype = \"sqlite\"\ndbargs = \"{}\"\n",
+                    tokens.join("token.sql").display()
+                ),
+            )
+        } else {
+            (
+                dir.path().join("softhsm2.conf"),
+                "SOFTHSM2_CONF",
+                format!(
+                    "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                    tokens.display()
+                ),
+            )
+        };
+        std::fs::write(&conf, text).expect("conf");
         let room = Room {
             dir,
             conf,
+            conf_env,
             module: module.to_owned(),
         };
         for d in ["provisioning", "kek-usb", "out-usb", "state"] {
@@ -200,7 +224,7 @@ sign_off = ["alice", "wendy", "carol", "dave"]
     pub fn command(&self, args: &[&std::ffi::OsStr]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_byok-ceremony"));
         c.args(args)
-            .env("SOFTHSM2_CONF", &self.conf)
+            .env(self.conf_env, &self.conf)
             .current_dir(self.dir.path());
         c
     }
@@ -226,7 +250,7 @@ sign_off = ["alice", "wendy", "carol", "dave"]
         ])
         .arg(env!("CARGO_BIN_EXE_byok-ceremony"))
         .args(HEADLESS_RUN)
-        .env("SOFTHSM2_CONF", &self.conf)
+        .env(self.conf_env, &self.conf)
         .current_dir(self.dir.path());
         show(
             "offline run",
@@ -397,4 +421,82 @@ impl Room {
             .expect("a label")
             .to_owned()
     }
+}
+
+/// The room's wrapping keys for Google Cloud (3072 bits, PEM) and AWS (4096 bits, as the AWS
+/// CLI prints it: base64 of the DER), beside the Azure KEK, with the AWS import token.
+pub const GCP_KEK: &str = "independent/kek-3072.public.pem";
+pub const GCP_KEK_PRIVATE: &str = "independent/kek-3072.private.pem";
+pub const AWS_KEK: &str = "clouds/kek-4096.public.b64";
+pub const AWS_KEK_PRIVATE: &str = "clouds/kek-4096.private.pem";
+
+impl Room {
+    /// Turns the room's Azure-only script into one for Azure, Google Cloud and AWS (in that
+    /// order), with `job_created` and `parameters_valid_to` as given, puts the other clouds'
+    /// wrapping keys and the import token on the KEK medium, and answers with each cloud's
+    /// fingerprint as read aloud.
+    pub fn three_clouds(&self, job_created: &str, parameters_valid_to: &str) {
+        std::fs::copy(data(GCP_KEK), self.path("kek-usb/job.public.pem")).expect("gcp KEK");
+        std::fs::copy(data(AWS_KEK), self.path("kek-usb/aws-wrapping-key.b64")).expect("aws KEK");
+        std::fs::copy(
+            data("clouds/import-token.bin"),
+            self.path("kek-usb/aws-import-token.bin"),
+        )
+        .expect("token");
+        self.edit_script(
+            &format!("[kek]\nfile = \"kek.pem\"\nexpected_kid = \"{KID}\"\n"),
+            &format!(
+                r#"[[targets]]
+cloud = "azure"
+kek = "kek.pem"
+kid = "{KID}"
+
+[[targets]]
+cloud = "gcp"
+import_job = "projects/test/locations/global/keyRings/ring/importJobs/job"
+import_method = "RSA_OAEP_3072_SHA256_AES_256"
+protection_level = "HSM"
+kek = "job.public.pem"
+job_created = "{job_created}"
+
+[[targets]]
+cloud = "aws"
+key = "arn:aws:kms:eu-west-1:111122223333:key/0a1b2c3d-0000-4000-8000-000000000000"
+wrapping_algorithm = "RSA_AES_KEY_WRAP_SHA_256"
+wrapping_key_spec = "RSA_4096"
+kek = "aws-wrapping-key.b64"
+import_token = "aws-import-token.bin"
+parameters_valid_to = "{parameters_valid_to}"
+"#
+            ),
+        );
+        let fingerprint = |rel: &str| {
+            Kek::load(&data(rel), None, None)
+                .expect("KEK")
+                .fingerprint()
+                .hex_groups()
+        };
+        let answers = std::fs::read_to_string(self.path("answers.toml")).expect("answers");
+        let table = format!(
+            "kek_fingerprints_read_aloud = {{ gcp = \"{}\", aws = \"{}\" }}\n",
+            fingerprint(GCP_KEK),
+            fingerprint(AWS_KEK)
+        );
+        let answers = answers.replacen(
+            "media = \"out-usb\"\n",
+            &format!("media = \"out-usb\"\n{table}"),
+            1,
+        );
+        std::fs::write(self.path("answers.toml"), answers).expect("answers");
+    }
+}
+
+/// RFC 3339 of now plus `secs` (negative: in the past).
+pub fn rfc3339_from_now(secs: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs((now + secs) as u64);
+    byok_ceremony::audit::time::rfc3339(t)
 }

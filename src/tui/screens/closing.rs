@@ -7,14 +7,26 @@ pub(super) fn draw_sign_off(frame: &mut Frame, area: Rect, app: &App) -> bool {
     let width = text_width(area, &app.pictures.byok_qr);
     // The log grows with every signature: the head to note on paper is the final one, shown
     // once the ceremony is closed. What people sign off here is the file that leaves the room.
-    let mut lines = vec![Line::styled(
-        "Each person present signs off the ceremony that made this .byok (SHA-256):",
-        BOLD,
-    )];
-    lines.extend(hash_lines(
-        s.byok_sha256.as_deref().unwrap_or_default(),
-        width,
-    ));
+    let mut lines = Vec::new();
+    let caption = if view.script.targets.len() == 1 && view.script.azure().is_some() {
+        lines.push(Line::styled(
+            "Each person present signs off the ceremony that made this .byok (SHA-256):",
+            BOLD,
+        ));
+        lines.extend(hash_lines(
+            s.byok_sha256.as_deref().unwrap_or_default(),
+            width,
+        ));
+        ".byok SHA-256".to_owned()
+    } else {
+        lines.push(Line::styled(
+            "Each person present signs off the ceremony that made these wrapped keys:",
+            BOLD,
+        ));
+        let (hash, caption) = output_lines(app, view, width, "as exported");
+        lines.extend(hash);
+        caption
+    };
     for (i, name) in app.choices().iter().enumerate() {
         let (m, style) = marker(app, i);
         let tick = if s.signed_off_by.contains(name) {
@@ -30,7 +42,7 @@ pub(super) fn draw_sign_off(frame: &mut Frame, area: Rect, app: &App) -> bool {
         "Sign-off",
         lines,
         &app.pictures.byok_qr,
-        ".byok SHA-256",
+        &caption,
     )
 }
 

@@ -86,12 +86,32 @@ pub(super) fn draw_kek_confirm(frame: &mut Frame, area: Rect, app: &App) -> bool
     let s = &view.state;
     let fp = s.kek_fingerprint.clone().unwrap_or_default();
     let width = text_width(area, &app.pictures.kek_qr);
-    let mut lines = vec![
+    let mut lines = Vec::new();
+    let target = s.kek_target().map(|t| t.cloud);
+    if view.script.targets.len() > 1 {
+        if let Some(cloud) = target {
+            lines.push(kv(
+                "Cloud",
+                format!(
+                    "{} ({} of {})",
+                    cloud.title(),
+                    s.keks_confirmed.len() + 1,
+                    view.script.targets.len()
+                ),
+            ));
+        }
+    }
+    let id_label = match target {
+        Some(Cloud::Gcp) => "Import job",
+        Some(Cloud::Aws) => "AWS key",
+        _ => "kid",
+    };
+    lines.extend([
         kv("File", view.facts.kek_file.clone().unwrap_or_default()),
-        kv("kid", view.facts.kid.clone().unwrap_or_default()),
+        kv(id_label, view.facts.kid.clone().unwrap_or_default()),
         kv("Size", format!("RSA {} bits", view.facts.kek_bits)),
         Line::styled("Fingerprint (the online side reads it aloud):", BOLD),
-    ];
+    ]);
     lines.extend(hash_lines(&fp, width));
     for (i, name) in app.choices().iter().enumerate() {
         let (m, style) = marker(app, i);

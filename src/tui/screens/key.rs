@@ -26,6 +26,30 @@ pub(super) fn draw_approve(frame: &mut Frame, area: Rect, app: &App) -> bool {
                 app.theme.attention(),
             ),
         ],
+        _ if s.targets.len() > 1 || s.azure().is_none() => {
+            let mut lines = vec![
+                Line::raw(
+                    "The key is wrapped for each cloud's KEK. The files will now be written to:",
+                ),
+                kv("Medium", view.media.out.display().to_string()),
+            ];
+            for o in crate::tui::outputs::outputs(view) {
+                lines.push(kv(o.cloud, o.file));
+                lines.push(kv("  SHA-256", hex_groups(&o.sha256)));
+            }
+            lines.push(kv("Manifest", format!("{}.manifest.json", s.output_name)));
+            lines.extend([
+                Line::raw(""),
+                Line::styled(
+                    format!(
+                        "Files are never overwritten: type {} to go on.",
+                        approve_word(effect)
+                    ),
+                    BOLD,
+                ),
+            ]);
+            lines
+        }
         _ => vec![
             Line::raw("The key is wrapped for the KEK. The files will now be written to:"),
             kv("Medium", view.media.out.display().to_string()),
@@ -69,18 +93,30 @@ pub(super) fn draw_generation(frame: &mut Frame, area: Rect, app: &App) -> bool 
     let Some(view) = &app.view else { return false };
     let s = &view.state;
     let generated = s.key_id_hex.is_some();
-    let mut lines = vec![
-        step_line(
-            generated,
-            s.phase == Phase::KeyGeneration,
-            "Generate the key in the HSM",
-        ),
-        step_line(
-            s.byok_sha256.is_some(),
+    let mut lines = vec![step_line(
+        generated,
+        s.phase == Phase::KeyGeneration,
+        "Generate the key in the HSM",
+    )];
+    let targets = &view.script.targets;
+    if targets.len() > 1 {
+        for t in targets {
+            let wrapped = s.wrapped.contains_key(&t.cloud);
+            let running =
+                s.phase == Phase::Wrap && s.unwrapped_target().is_some_and(|n| n.cloud == t.cloud);
+            lines.push(step_line(
+                wrapped,
+                running,
+                &format!("Wrap it for {} ({})", t.cloud.title(), t.algorithm.name),
+            ));
+        }
+    } else {
+        lines.push(step_line(
+            s.unwrapped_target().is_none() && !s.wrapped.is_empty(),
             s.phase == Phase::Wrap,
             "Wrap it for the KEK",
-        ),
-    ];
+        ));
+    }
     if let Some(a) = &view.facts.attributes {
         lines.push(Line::raw(""));
         lines.push(Line::styled("Read back from the HSM:", BOLD));
@@ -114,7 +150,6 @@ pub(super) fn draw_generation(frame: &mut Frame, area: Rect, app: &App) -> bool 
 pub(super) fn draw_export(frame: &mut Frame, area: Rect, app: &App) -> bool {
     let Some(view) = &app.view else { return false };
     let s = &view.state;
-    let hash = s.byok_sha256.clone().unwrap_or_default();
     let width = text_width(area, &app.pictures.byok_qr);
     let mut lines = vec![
         step_line(
@@ -131,11 +166,8 @@ pub(super) fn draw_export(frame: &mut Frame, area: Rect, app: &App) -> bool {
     for f in &s.exported {
         lines.push(Line::raw(format!("    {}", f.name)));
     }
-    lines.push(Line::styled(
-        ".byok SHA-256 (read it to the online side):",
-        BOLD,
-    ));
-    lines.extend(hash_lines(&hash, width));
+    let (hash, caption) = output_lines(app, view, width, "read it to the online side");
+    lines.extend(hash);
     if view.facts.rehearsal_grade {
         lines.push(rehearsal_grade_line(app));
     }
@@ -145,6 +177,6 @@ pub(super) fn draw_export(frame: &mut Frame, area: Rect, app: &App) -> bool {
         "Export to media",
         lines,
         &app.pictures.byok_qr,
-        ".byok SHA-256",
+        &caption,
     )
 }

@@ -238,8 +238,25 @@ fn keys_for(app: &App, screen: Screen) -> String {
         Screen::KekConfirm => "Up/Down: custodian  y: words match  n: they differ",
         Screen::Approve => "type the word shown  Enter: confirm",
         Screen::Generation => "working: the HSM generates and wraps",
+        Screen::Export
+            if app.waiting
+                && app
+                    .view
+                    .as_ref()
+                    .is_some_and(|v| super::outputs::outputs(v).len() > 1) =>
+        {
+            "Tab: show the next wrapped key  Enter: continue to sign-off"
+        }
         Screen::Export if app.waiting => "Enter: continue to sign-off",
         Screen::Export => "writing and reading back the media",
+        Screen::SignOff
+            if app
+                .view
+                .as_ref()
+                .is_some_and(|v| super::outputs::outputs(v).len() > 1) =>
+        {
+            "Up/Down: choose  Enter: sign off  Tab: next wrapped key  c: close the ceremony"
+        }
         Screen::SignOff => "Up/Down: choose  Enter: sign off  c: close the ceremony",
         Screen::Summary if app.finished.is_some() => "q: quit",
         Screen::Summary => "wait: the tool is finishing",
@@ -400,6 +417,48 @@ fn hash_lines(hex: &str, width: u16) -> Vec<Line<'static>> {
         out.push(Line::raw(format!("  {row}")));
     }
     out
+}
+
+/// The wrapped key's hash to read aloud, with its QR code's caption: Azure's `.byok` alone as
+/// ever; with several clouds, the list of wrapped keys (ticked once shown) and the one shown
+/// now, which Tab changes.
+fn output_lines(app: &App, view: &View, width: u16, what: &str) -> (Vec<Line<'static>>, String) {
+    use super::outputs::{outputs, shown};
+    let all = outputs(view);
+    let azure_only = all.len() <= 1 && view.script.azure().is_some();
+    if azure_only {
+        let mut lines = vec![Line::styled(format!(".byok SHA-256 ({what}):"), BOLD)];
+        lines.extend(hash_lines(
+            view.state.byok_sha256.as_deref().unwrap_or_default(),
+            width,
+        ));
+        return (lines, ".byok SHA-256".into());
+    }
+    let Some((o, k, n)) = shown(view, app.output_shown) else {
+        return (Vec::new(), String::new());
+    };
+    let mut lines = Vec::new();
+    if n > 1 {
+        lines.push(Line::styled(
+            "Wrapped keys, one per cloud (Tab: show the next):",
+            BOLD,
+        ));
+        for (i, each) in all.iter().enumerate() {
+            let seen = i + 1 == k || app.outputs_seen.contains(&i);
+            lines.push(Line::raw(format!(
+                "  {} {}: {}",
+                if seen { "[x]" } else { "[ ]" },
+                each.cloud,
+                each.file
+            )));
+        }
+    }
+    lines.push(Line::styled(
+        format!("{k} of {n}: {} for {} SHA-256 ({what}):", o.file, o.cloud),
+        BOLD,
+    ));
+    lines.extend(hash_lines(&o.sha256, width));
+    (lines, format!("SHA-256 of {k} of {n}"))
 }
 
 fn text_width(area: Rect, qr: &[String]) -> u16 {
