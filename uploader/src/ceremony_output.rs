@@ -2,12 +2,14 @@
 //! parsed), the wrapped key material it wrote for that cloud, the hash typed in from the
 //! ceremony's screen, and the rehearsal rule. Nothing here touches the network.
 //!
-//! The manifest has no per-cloud outputs yet (the ceremony side adds them), so the wrapped
-//! file is named on the command line; what binds it to this ceremony is the manifest's KEK
-//! fingerprint (compared with the cloud's wrapping key) and, after the import, the public key.
+//! The wrapped file is named on the command line. What binds it to this ceremony is the
+//! manifest's `outputs` entry for the cloud (the file's SHA-256 and the wrapping key it was made
+//! for; a manifest of an earlier version has none, and its top-level KEK fingerprint stands in),
+//! the cloud's wrapping key compared with that fingerprint, and, after the import, the public key.
 use std::path::Path;
 
 use byok_ceremony::byok::fingerprint::{Fingerprint, pgp_words_for};
+use byok_ceremony::cloud::Cloud;
 use byok_ceremony::manifest::Manifest;
 use sha2::{Digest, Sha256};
 
@@ -41,6 +43,20 @@ pub enum CeremonyOutputError {
         "{path} is empty: the ceremony writes the wrapped key material there; check the medium"
     )]
     Empty { path: String },
+    #[error(
+        "the manifest lists outputs for {listed}, none for {cloud}: this ceremony did not wrap the key for {cloud}; import it where it was wrapped for, or run a ceremony that names this cloud"
+    )]
+    NotForThisCloud { cloud: &'static str, listed: String },
+    #[error(
+        "{path} has SHA-256 {actual}, but the manifest's output for {cloud} ({file}) has {recorded}: this is not the file the ceremony wrote for {cloud}; take {file} from the ceremony's medium"
+    )]
+    NotTheOutput {
+        path: String,
+        actual: String,
+        cloud: &'static str,
+        file: String,
+        recorded: String,
+    },
     #[error(
         "the manifest is from a rehearsal (\"rehearsal\": true): its key was made on a practice token. Give --allow-rehearsal to import it anyway into a throwaway test project or account"
     )]
@@ -76,6 +92,7 @@ pub struct CeremonyOutput {
 
 /// Reads and checks the manifest and the wrapped file.
 pub fn read(
+    cloud: Cloud,
     manifest_path: &Path,
     wrapped_path: &Path,
     expect: Option<[u8; 32]>,
@@ -111,10 +128,34 @@ pub fn read(
             Some(spki_from_pem(pem)?)
         }
     };
-    let kek_fingerprint =
-        Fingerprint::from_hex(manifest.kek_fingerprint_sha256.trim()).map_err(|_| {
-            CeremonyOutputError::BadKekFingerprint(manifest.kek_fingerprint_sha256.clone())
-        })?;
+    let recorded_kek = match manifest.outputs.iter().find(|o| o.cloud == cloud) {
+        Some(o) => {
+            if !hex::encode(wrapped_sha256).eq_ignore_ascii_case(o.sha256.trim()) {
+                return Err(CeremonyOutputError::NotTheOutput {
+                    path,
+                    actual: hex::encode(wrapped_sha256),
+                    cloud: cloud.title(),
+                    file: o.file.clone(),
+                    recorded: o.sha256.clone(),
+                });
+            }
+            o.kek_fingerprint_sha256.clone()
+        }
+        None if !manifest.outputs.is_empty() => {
+            return Err(CeremonyOutputError::NotForThisCloud {
+                cloud: cloud.title(),
+                listed: manifest
+                    .outputs
+                    .iter()
+                    .map(|o| o.cloud.title())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        None => manifest.kek_fingerprint_sha256.clone(),
+    };
+    let kek_fingerprint = Fingerprint::from_hex(recorded_kek.trim())
+        .map_err(|_| CeremonyOutputError::BadKekFingerprint(recorded_kek.clone()))?;
     let mut warnings = Vec::new();
     if manifest.rehearsal {
         if !allow_rehearsal {

@@ -250,12 +250,19 @@ pub fn check(inputs: &PreflightInputs<'_>) -> Result<Checked, PreflightError> {
             return Err(PreflightError::OctCheckNeedsEncrypt);
         }
     }
-    let kek_fingerprint =
-        Fingerprint::from_hex(&manifest.kek_fingerprint_sha256).map_err(|_| {
-            PreflightError::BadHex {
-                field: "kek_fingerprint_sha256",
-            }
-        })?;
+    // The Azure output's own KEK when the manifest lists outputs (with several clouds the
+    // top-level fingerprint is the first target's); a manifest of an earlier version has only
+    // the top-level one.
+    let azure_kek = manifest
+        .outputs
+        .iter()
+        .find(|o| o.cloud == byok_ceremony::cloud::Cloud::Azure)
+        .map_or(&manifest.kek_fingerprint_sha256, |o| {
+            &o.kek_fingerprint_sha256
+        });
+    let kek_fingerprint = Fingerprint::from_hex(azure_kek).map_err(|_| PreflightError::BadHex {
+        field: "kek_fingerprint_sha256",
+    })?;
     Ok(Checked {
         byok_bytes,
         byok_sha256,

@@ -413,3 +413,102 @@ fn credentials_the_token_endpoint_refuses_are_exit_3() {
         "no KMS request without a token"
     );
 }
+
+/// The manifest of a ceremony for several clouds: Google's output is named with its own hash
+/// and wrapping key (the top-level fingerprint is the first target's, here Azure's), and the
+/// import takes those; a file that is not Google's output, or a manifest with no output for
+/// Google, is refused before any request.
+#[test]
+fn a_several_cloud_manifest_binds_the_file_and_the_wrapping_key_of_google_s_output() {
+    use byok_ceremony::cloud::Cloud;
+    use byok_ceremony::hsm_types::wrap::OaepHash;
+    use byok_ceremony::manifest::{Manifest, OutputRecord};
+    use common::fixtures::write_manifest;
+    use sha2::Digest;
+
+    let double = GcpDouble::start();
+    let key = double.add_key("signing", "ASYMMETRIC_SIGN", "HSM");
+    let job = format!("{PROJECT_RING}/importJobs/ceremony-2");
+    let dir = tempfile::tempdir().expect("dir");
+    let out = fetch(&double, &job, &["--create"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let kek = job_kek(dir.path(), &job);
+    let (made, wrapped) = make_wrapped(kek.public_key(), TargetKind::Rsa, Oaep::Sha256, true);
+    let bytes = std::fs::read(&wrapped).expect("wrapped");
+    let mut manifest = Manifest::parse(&std::fs::read(&made.manifest).expect("m")).expect("m");
+    let output = |cloud: Cloud, sha256: String, kek: String| OutputRecord {
+        cloud,
+        file: format!("t.{cloud}.wrapped"),
+        sha256,
+        algorithm: "RSA_OAEP_3072_SHA256_AES_256".into(),
+        oaep_hash: OaepHash::Sha256,
+        kek_fingerprint_sha256: kek,
+        destination: job.clone(),
+        wrap: "two_step".into(),
+        import_token_file: None,
+        import_token_sha256: None,
+    };
+    manifest.kek_fingerprint_sha256 = "aa".repeat(32);
+    manifest.outputs = vec![
+        output(Cloud::Azure, "bb".repeat(32), "aa".repeat(32)),
+        output(
+            Cloud::Gcp,
+            hex::encode(sha2::Sha256::digest(&bytes)),
+            kek.fingerprint().hex(),
+        ),
+    ];
+    write_manifest(&made.manifest, &manifest);
+    let out = import(
+        &double,
+        &made.manifest,
+        &wrapped,
+        &key,
+        &job,
+        "RSA_SIGN_PSS_2048_SHA256",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // Another file than the one the manifest names for Google.
+    let other = made.dir.path().join("other.bin");
+    let mut changed = bytes.clone();
+    changed.push(0);
+    std::fs::write(&other, &changed).expect("other");
+    let out = import(
+        &double,
+        &made.manifest,
+        &other,
+        &key,
+        &job,
+        "RSA_SIGN_PSS_2048_SHA256",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not the file the ceremony wrote for Google Cloud KMS"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A ceremony that did not wrap for Google.
+    manifest.outputs.retain(|o| o.cloud != Cloud::Gcp);
+    write_manifest(&made.manifest, &manifest);
+    let before = double.state.lock().expect("state").count("POST", ":import");
+    let out = import(
+        &double,
+        &made.manifest,
+        &wrapped,
+        &key,
+        &job,
+        "RSA_SIGN_PSS_2048_SHA256",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("did not wrap the key for Google Cloud KMS"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        double.state.lock().expect("state").count("POST", ":import"),
+        before,
+        "nothing sent"
+    );
+}

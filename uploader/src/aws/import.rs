@@ -156,6 +156,7 @@ pub fn check_locally(
     request: &AwsImportRequest<'_>,
 ) -> Result<(ceremony_output::CeremonyOutput, ImportParameters, Vec<u8>), AwsImportError> {
     let output = ceremony_output::read(
+        byok_ceremony::cloud::Cloud::Aws,
         request.manifest,
         request.encrypted_key_material,
         request.expect,

@@ -148,6 +148,7 @@ pub fn check_locally(request: &GcpImportRequest<'_>) -> Result<CeremonyOutput, G
     check_key_name(request.crypto_key)?;
     check_job_name(request.import_job)?;
     let output = ceremony_output::read(
+        byok_ceremony::cloud::Cloud::Gcp,
         request.manifest,
         request.wrapped_key,
         request.expect,
