@@ -14,7 +14,8 @@ use tmux::Tmux;
 /// The real binary in a 120x40 pane, in the room, on the room's token.
 fn ceremony_ui(room: &Room, name: &str, args: &str) -> Tmux {
     let command = format!(
-        "SOFTHSM2_CONF='{}' '{}' {args}",
+        "{}='{}' '{}' {args}",
+        room.conf_env,
         room.conf.display(),
         env!("CARGO_BIN_EXE_byok-ceremony")
     );
@@ -503,4 +504,91 @@ fn a_decisive_step_can_be_stopped_at_its_confirmation_and_asked_again() {
     ui.keys(&["Enter"]);
     sign_off_and_close(&ui);
     outputs_verify(&room);
+}
+
+/// Confirms the KEK now on screen (carol, then dave) once `cloud` is named there.
+fn confirm_kek_of(ui: &Tmux, cloud: &str) {
+    let screen = ui.wait_for_all(&[cloud, "y: words match"]);
+    assert!(screen.contains("Fingerprint"), "{screen}");
+    ui.keys(&["y"]);
+    wait_ticked(ui, "carol", "y: words match");
+    ui.keys(&["Down", "y"]);
+}
+
+/// One ceremony for Azure, Google Cloud and AWS at the keyboard (kryoptic: OAEP SHA-256): each
+/// cloud's KEK confirmed in turn, one key, and an export that is confirmed only once each
+/// wrapped key's hash has been on the screen.
+#[test]
+fn three_clouds_typed_key_by_key() {
+    let room = Room::on_kryoptic("tui clouds");
+    room.three_clouds(
+        &ceremony::rfc3339_from_now(-3600),
+        &ceremony::rfc3339_from_now(20 * 3600),
+    );
+    let ui = start(&room, "clouds");
+    let screen = ui.wait_for("Enter: open the ceremony");
+    assert!(
+        screen
+            .contains("test-ceremony.byok + test-ceremony.gcp.wrapped + test-ceremony.aws.wrapped"),
+        "{screen}"
+    );
+    ui.keys(&["Enter"]);
+    ui.wait_for("Enter: continue to attendance");
+    ui.keys(&["Enter"]);
+    check_in(&ui);
+    quorum(&ui, &room);
+    confirm_kek_of(&ui, "Azure Key Vault (1 of 3)");
+    confirm_kek_of(&ui, "Google Cloud KMS (2 of 3)");
+    confirm_kek_of(&ui, "AWS KMS (3 of 3)");
+    ui.wait_for("type GENERATE");
+    ui.type_text("GENERATE");
+    ui.keys(&["Enter"]);
+    let screen = ui.wait_for("type EXPORT");
+    for file in [
+        "test-ceremony.byok",
+        "test-ceremony.gcp.wrapped",
+        "test-ceremony.aws.wrapped",
+    ] {
+        assert!(
+            screen.contains(file),
+            "{file} not on the approval:\n{screen}"
+        );
+    }
+    ui.type_text("EXPORT");
+    ui.keys(&["Enter"]);
+    let screen = ui.wait_for_all(&[
+        "1 of 3: test-ceremony.byok",
+        "Tab: show the next wrapped key",
+    ]);
+    assert!(screen.contains("[ ] Google Cloud KMS"), "{screen}");
+    // Enter before the other clouds' hashes were shown: not yet.
+    ui.keys(&["Enter"]);
+    ui.wait_for("press Tab to show the next one");
+    ui.keys(&["Tab"]);
+    ui.wait_for("2 of 3: test-ceremony.gcp.wrapped for Google Cloud KMS");
+    ui.keys(&["Tab"]);
+    let screen = ui.wait_for("3 of 3: test-ceremony.aws.wrapped for AWS KMS");
+    let manifest = byok_ceremony::manifest::Manifest::parse(
+        &std::fs::read(room.path("out-usb/test-ceremony.manifest.json")).expect("manifest"),
+    )
+    .expect("manifest");
+    let aws = manifest
+        .outputs
+        .iter()
+        .find(|o| o.cloud.id() == "aws")
+        .expect("aws");
+    let groups = byok_ceremony::tui::widgets::hex_groups(&aws.sha256);
+    let first_line: String = groups.split(' ').take(8).collect::<Vec<_>>().join(" ");
+    assert!(
+        screen.contains(&first_line),
+        "the shown hash is AWS's:\n{screen}"
+    );
+    sign_off_and_close(&ui);
+    let log = room.path("out-usb/test-ceremony.audit.jsonl");
+    assert!(
+        room.audit_verify(&log).status.success(),
+        "the log does not verify"
+    );
+    room.assert_byok_unwraps_to_manifest_key();
+    assert_eq!(manifest.outputs.len(), 3);
 }

@@ -376,6 +376,11 @@ impl App {
         }
         self.outputs_seen.insert(self.output_shown % n);
         self.output_shown = (self.output_shown + 1) % n;
+        self.outputs_seen.insert(self.output_shown);
+        // The reminder to show them all is out of date once they were.
+        if self.outputs_seen.len() == n {
+            self.hint = None;
+        }
         self.refresh_pictures();
     }
 

@@ -34,7 +34,7 @@ pub(super) fn draw_approve(frame: &mut Frame, area: Rect, app: &App) -> bool {
                 kv("Medium", view.media.out.display().to_string()),
             ];
             for o in crate::tui::outputs::outputs(view) {
-                lines.push(kv(o.cloud, o.file));
+                lines.push(Line::raw(format!("{}: {}", o.cloud, o.file)));
                 lines.push(kv("  SHA-256", hex_groups(&o.sha256)));
             }
             lines.push(kv("Manifest", format!("{}.manifest.json", s.output_name)));
