@@ -443,3 +443,76 @@ fn an_unknown_or_retired_algorithm_is_refused_with_the_cloud_s_list() {
         assert!(err.contains(says), "{flags:?}: {err}");
     }
 }
+
+/// `rehearse --cloud azure,gcp,aws`: one key for the three clouds, each checked in software by
+/// the rehearsal; the log verifies with every output on the medium, and the auditor's report
+/// names each cloud, its wrapping key's fingerprint and its file's hash.
+#[test]
+fn a_three_cloud_rehearsal_verifies_and_its_report_names_every_cloud() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("dir");
+    let out = run(bin()
+        .args(["rehearse", "--name", "t", "--cloud", "azure,gcp,aws"])
+        .args(["--key-type", "EC-HSM", "--curve", "P-384"])
+        .arg("--out")
+        .arg(dir.path()));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for cloud in ["Azure Key Vault", "Google Cloud KMS", "AWS KMS"] {
+        assert!(
+            text.contains(&format!("check: {cloud}:")),
+            "{cloud} unchecked: {text}"
+        );
+    }
+    let m = Manifest::parse(&std::fs::read(dir.path().join("t.manifest.json")).expect("m"))
+        .expect("manifest");
+    let files: Vec<&str> = m.outputs.iter().map(|o| o.file.as_str()).collect();
+    assert_eq!(files, ["t.byok", "t.gcp.wrapped", "t.aws.wrapped"]);
+    let log = dir.path().join("t.audit.jsonl");
+    let record = dir.path().join("t.provisioning-record.json");
+    let verify = run(bin()
+        .args(["audit", "verify"])
+        .arg(&log)
+        .arg("--record")
+        .arg(&record)
+        .arg("--media")
+        .arg(dir.path()));
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("artifacts verified: 5"));
+    let report = dir.path().join("report.md");
+    let made = run(bin()
+        .args(["audit", "report", "--format", "md", "--output"])
+        .arg(&report)
+        .arg(&log)
+        .arg("--record")
+        .arg(&record)
+        .arg("--media")
+        .arg(dir.path()));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let md = std::fs::read_to_string(&report).expect("report");
+    for o in &m.outputs {
+        let title = o.cloud.title();
+        assert!(md.contains(&format!("| Cloud: {title} |")), "{title}: {md}");
+        assert!(
+            md.contains(&format!("### KEK fingerprint, {title}")),
+            "{title}"
+        );
+        let groups = byok_ceremony::tui::widgets::hex_groups;
+        assert!(md.contains(&groups(&o.sha256)), "{}'s hash", o.file);
+        assert!(
+            md.contains(&groups(&o.kek_fingerprint_sha256)),
+            "{title}'s KEK"
+        );
+    }
+}

@@ -108,11 +108,29 @@ pub struct Facts {
     pub exceptions: Vec<Exception>,
     pub exceptions_left_out: u64,
     pub preflight: Vec<Check>,
+    /// The Azure KEK of a single-cloud ceremony (a ceremony with several lists them in
+    /// `clouds`).
     pub kek: Option<Kek>,
     pub key: Option<Key>,
     pub wrap: Option<Wrap>,
+    /// A ceremony whose script listed `[[targets]]`: each cloud's KEK and wrapped key, in order.
+    pub clouds: Vec<CloudLine>,
     pub exported: Vec<FileRecord>,
     pub key_destroyed: Option<String>,
+}
+
+/// One cloud of a ceremony with several.
+#[derive(Debug, Clone)]
+pub struct CloudLine {
+    pub cloud: crate::cloud::Cloud,
+    /// Azure: the KEK's kid; Google Cloud: the import job; AWS: the key.
+    pub destination: String,
+    pub algorithm: String,
+    pub kek_fingerprint_sha256: String,
+    pub kek_bits: usize,
+    /// Once wrapped: the file it is exported as, and its SHA-256.
+    pub file: Option<String>,
+    pub sha256: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -363,6 +381,26 @@ impl Gatherer {
             return Err(DataError::NotOpened);
         };
         let o = self.outputs;
+        let clouds: Vec<CloudLine> = opened
+            .config
+            .targets
+            .iter()
+            .filter_map(|t| {
+                let f = o.targets.get(&t.cloud)?;
+                Some(CloudLine {
+                    cloud: t.cloud,
+                    destination: f.kid.clone(),
+                    algorithm: t.algorithm.clone(),
+                    kek_fingerprint_sha256: f.kek_fingerprint.clone(),
+                    kek_bits: f.kek_bits,
+                    file: f.sha256.as_ref().map(|_| match t.cloud {
+                        crate::cloud::Cloud::Azure => ".byok".to_owned(),
+                        _ => f.file.clone().unwrap_or_default(),
+                    }),
+                    sha256: f.sha256.clone(),
+                })
+            })
+            .collect();
         let kek = o
             .kid
             .zip(o.kek_fingerprint)
@@ -371,7 +409,8 @@ impl Gatherer {
                 fingerprint_sha256,
                 bits: o.kek_bits,
                 warnings: o.kek_warnings,
-            });
+            })
+            .filter(|_| opened.config.targets.is_empty());
         let key = o.attributes.map(|attributes| Key {
             kty: o.kty,
             key_size: o.key_size,
@@ -406,6 +445,7 @@ impl Gatherer {
             kek,
             key,
             wrap,
+            clouds,
             exported: self.exported,
             key_destroyed: self.key_destroyed,
         })

@@ -152,6 +152,21 @@ fn summary(s: &mut String, f: &Facts) {
         );
         row(s, "KEK size", &format!("{} bits", k.bits));
     }
+    for c in &f.clouds {
+        row(
+            s,
+            &format!("Cloud: {}", c.cloud.title()),
+            &html(&format!(
+                "{} ({}, RSA {} wrapping key){}",
+                c.destination,
+                c.algorithm,
+                c.kek_bits,
+                c.file
+                    .as_ref()
+                    .map_or(String::new(), |file| format!(", wrapped as {file}"))
+            )),
+        );
+    }
     if let Some(w) = &f.wrap {
         let method = format!(
             "{}, {} known-answer vectors",

@@ -86,6 +86,20 @@ pub fn render(r: &Report) -> String {
             format!("`{}`", k.kid.replace('`', "'")),
         );
     }
+    for c in &f.clouds {
+        kv(
+            &format!("Cloud: {}", c.cloud.title()),
+            md(&format!(
+                "{} ({}, RSA {} wrapping key){}",
+                c.destination,
+                c.algorithm,
+                c.kek_bits,
+                c.file
+                    .as_ref()
+                    .map_or(String::new(), |file| format!(", wrapped as {file}"))
+            )),
+        );
+    }
     if let Some(w) = &f.wrap {
         kv("Wrap", md(&w.method.describe()));
         if w.rehearsal_grade {

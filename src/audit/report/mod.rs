@@ -113,12 +113,29 @@ fn hashes(f: &Facts, log_sha256: &str, audit_key: Option<&[u8]>) -> Vec<Hashed> 
         });
     };
     for file in &f.exported {
+        let cloud = f
+            .clouds
+            .iter()
+            .find(|c| c.file.as_deref() == Some(file.name.as_str()));
         let note = if file.name.ends_with(".byok") {
-            "the wrapped key that goes to Azure; sha256sum of the file"
+            "the wrapped key that goes to Azure; sha256sum of the file".to_owned()
+        } else if let Some(c) = cloud {
+            format!(
+                "the wrapped key that goes to {} ({}); sha256sum of the file",
+                c.cloud.title(),
+                c.algorithm
+            )
         } else {
-            "sha256sum of the file"
+            "sha256sum of the file".to_owned()
         };
-        add(format!("Exported file {}", file.name), &file.sha256, note);
+        add(format!("Exported file {}", file.name), &file.sha256, &note);
+    }
+    for c in &f.clouds {
+        add(
+            format!("KEK fingerprint, {}", c.cloud.title()),
+            &c.kek_fingerprint_sha256,
+            "SHA-256 of the wrapping key's SubjectPublicKeyInfo DER, as read aloud from that cloud's online side",
+        );
     }
     if f.exported.is_empty() {
         if let Some(w) = &f.wrap {
