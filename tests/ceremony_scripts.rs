@@ -20,6 +20,7 @@ fn every_shipped_ceremony_script_is_valid() {
         "managed-hsm-aes256.toml",
         "ec-p384.toml",
         "rehearsal.toml",
+        "three-clouds.toml",
     ] {
         let s = CeremonyScript::parse(&shipped(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!s.custodians.is_empty(), "{name}");
@@ -209,4 +210,144 @@ fn hostile_text_and_lookalike_names_are_refused() {
             "the refusal itself must not echo control characters: {message:?}"
         );
     }
+}
+
+/// Replaces `from` with `to` in the three-cloud example and returns the refusal's message.
+fn clouds_refusal(from: &str, to: &str) -> String {
+    let text = shipped("three-clouds.toml");
+    assert!(text.contains(from), "fixture drifted: {from}");
+    match CeremonyScript::parse(&text.replacen(from, to, 1)) {
+        Err(ScriptError::Syntax { message, .. }) | Err(ScriptError::Invalid { message, .. }) => {
+            message
+        }
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("accepted a script with {to:?}"),
+    }
+}
+
+#[test]
+fn the_three_cloud_example_names_its_clouds_in_order_with_their_algorithms() {
+    use byok_ceremony::cloud::Cloud;
+    let s = CeremonyScript::parse(&shipped("three-clouds.toml")).expect("valid");
+    let clouds: Vec<(Cloud, &str)> = s
+        .targets
+        .iter()
+        .map(|t| (t.cloud, t.algorithm.name))
+        .collect();
+    assert_eq!(
+        clouds,
+        [
+            (Cloud::Azure, "CKM_RSA_AES_KEY_WRAP"),
+            (Cloud::Gcp, "RSA_OAEP_3072_SHA256_AES_256"),
+            (Cloud::Aws, "RSA_AES_KEY_WRAP_SHA_256")
+        ]
+    );
+    assert!(s.lists_targets);
+    let config = s.machine_config();
+    assert_eq!(config.targets.len(), 3, "the log pins the targets");
+    assert_eq!(s.targets[2].kek_bits, Some(3072));
+    assert_eq!(
+        s.targets[2].token_file(&s.output_name).as_deref(),
+        Some("contoso-payments-3clouds.aws.import-token.bin")
+    );
+    // A [kek] script keeps its log as it was: no targets pinned.
+    let one = CeremonyScript::parse(&shipped("azure-keyvault-rsa3072.toml")).expect("valid");
+    assert!(!one.lists_targets && one.machine_config().targets.is_empty());
+}
+
+#[test]
+fn what_a_cloud_would_refuse_is_refused_when_the_script_is_read() {
+    let cases = [
+        // An RSA key under the key-only RSA-OAEP method.
+        (
+            "import_method = \"RSA_OAEP_3072_SHA256_AES_256\"",
+            "import_method = \"RSA_OAEP_3072_SHA256\"",
+            "use RSA_OAEP_3072_SHA256_AES_256",
+        ),
+        (
+            "wrapping_algorithm = \"RSA_AES_KEY_WRAP_SHA_256\"",
+            "wrapping_algorithm = \"RSAES_OAEP_SHA_256\"",
+            "use RSA_AES_KEY_WRAP_SHA_256",
+        ),
+        (
+            "wrapping_algorithm = \"RSA_AES_KEY_WRAP_SHA_256\"",
+            "wrapping_algorithm = \"RSAES_PKCS1_V1_5\"",
+            "since 2023",
+        ),
+        (
+            "protection_level = \"HSM\"",
+            "protection_level = \"SOFTWARE\"",
+            "must be HSM",
+        ),
+        (
+            "wrapping_key_spec = \"RSA_3072\"",
+            "wrapping_key_spec = \"RSA_1024\"",
+            "RSA_2048, RSA_3072 or RSA_4096",
+        ),
+        (
+            "job_created = \"2026-12-07T08:00:00Z\"",
+            "job_created = \"7 Dec 2026\"",
+            "RFC 3339",
+        ),
+        (
+            "cloud = \"aws\"",
+            "cloud = \"oci\"",
+            "use azure, gcp or aws",
+        ),
+        (
+            "cloud = \"aws\"",
+            "cloud = \"gcp\"",
+            "`key` is not a field of gcp targets",
+        ),
+        (
+            "cloud = \"aws\"\nkey",
+            "cloud = \"azure\"\nkey",
+            "not a field of azure targets",
+        ),
+        (
+            "kek = \"kek.pem\"",
+            "kek = \"../kek.pem\"",
+            "plain file name",
+        ),
+        (
+            "import_job = \"projects/contoso-payments/",
+            "import_job = \"contoso-payments/",
+            "projects/P/locations/L/keyRings/R/importJobs/J",
+        ),
+        (
+            "kid = \"https://contoso-payments.vault.azure.net/",
+            "fingerprint = \"abc\"\nkid = \"https://contoso-payments.vault.azure.net/",
+            "64 hex digits",
+        ),
+        (
+            "parameters_valid_to = \"2026-12-08T07:30:00Z\"\n",
+            "",
+            "the aws target needs `parameters_valid_to`",
+        ),
+    ];
+    for (from, to, says) in cases {
+        let message = clouds_refusal(from, to);
+        assert!(message.contains(says), "{to:?}: {message}");
+    }
+}
+
+#[test]
+fn the_targets_and_a_kek_section_do_not_mix_and_each_cloud_comes_once() {
+    let message = clouds_refusal(
+        "[[targets]]\ncloud = \"azure\"",
+        "[kek]\nfile = \"kek.pem\"\n\n[[targets]]\ncloud = \"azure\"",
+    );
+    assert!(message.contains("not both"), "{message}");
+    let message = clouds_refusal(
+        "[outputs]",
+        "[[targets]]\ncloud = \"azure\"\nkek = \"other.pem\"\nkid = \"https://other.vault.azure.net/keys/k/0123456789abcdef0123456789abcdef\"\n\n[outputs]",
+    );
+    assert!(message.contains("a second azure target"), "{message}");
+    // A P-521 key has no place in Cloud KMS.
+    let text = shipped("three-clouds.toml").replace(
+        "kty = \"RSA-HSM\"\nsize = 3072",
+        "kty = \"EC-HSM\"\ncurve = \"P-521\"",
+    );
+    let err = CeremonyScript::parse(&text).expect_err("P-521 for Google");
+    assert!(err.to_string().contains("no P-521"), "{err}");
 }

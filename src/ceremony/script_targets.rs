@@ -163,7 +163,7 @@ fn entry(raw: &RawCloudTarget, key: TargetSpec) -> Result<CloudTarget, At> {
         f.clone().ok_or_else(|| {
             at(
                 &raw.cloud,
-                format!("a {cloud} target needs `{name}` (see docs/multi-cloud.md)"),
+                format!("the {cloud} target needs `{name}` (see docs/multi-cloud.md)"),
             )
         })
     };
