@@ -434,7 +434,6 @@ fn a_crash_between_wraps_reconfirms_every_kek_and_wraps_only_what_is_left() {
     let s = run(&events);
     assert_eq!(s.phase, Phase::Quorum);
     assert!(s.keks_confirmed.is_empty() && s.wrap_methods.is_empty());
-    let mut events = events;
     for (i, c) in ["carol", "dave"].into_iter().enumerate() {
         events.push(Event::SharePresented {
             custodian: c.into(),
