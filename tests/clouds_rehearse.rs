@@ -182,6 +182,16 @@ fn unwrap(a: Alg, wrapped: &[u8]) -> Vec<u8> {
     buf
 }
 
+/// The whole of `material` is one PKCS#8 key of the curve crate `$curve` whose public key is
+/// the SPKI PEM `$pem`.
+macro_rules! same_ec_key {
+    ($curve:ident, $material:expr, $pem:expr, $what:expr) => {{
+        let k = $curve::SecretKey::from_pkcs8_der($material).expect("exactly one PKCS#8 EC key");
+        let expected = $curve::PublicKey::from_public_key_pem($pem).expect("SPKI");
+        assert_eq!(k.public_key(), expected, "{}", $what);
+    }};
+}
+
 /// The material is exactly the HSM's key: the whole of it parses (no trailing byte) and gives
 /// the manifest's public key, or it is the 32 bytes whose check value the HSM reported.
 fn assert_is_the_hsm_key(key: Key, material: &[u8], m: &Manifest, what: &str) {
@@ -200,42 +210,10 @@ fn assert_is_the_hsm_key(key: Key, material: &[u8], m: &Manifest, what: &str) {
                 bits as usize
             );
         }
-        Key::Ec("P-256") => {
-            let k =
-                p256::SecretKey::from_pkcs8_der(material).expect("exactly one PKCS#8 P-256 key");
-            assert_eq!(
-                k.public_key(),
-                p256::PublicKey::from_public_key_pem(pem()).expect("SPKI"),
-                "{what}"
-            );
-        }
-        Key::Ec("P-384") => {
-            let k =
-                p384::SecretKey::from_pkcs8_der(material).expect("exactly one PKCS#8 P-384 key");
-            assert_eq!(
-                k.public_key(),
-                p384::PublicKey::from_public_key_pem(pem()).expect("SPKI"),
-                "{what}"
-            );
-        }
-        Key::Ec("P-521") => {
-            let k =
-                p521::SecretKey::from_pkcs8_der(material).expect("exactly one PKCS#8 P-521 key");
-            assert_eq!(
-                k.public_key(),
-                p521::PublicKey::from_public_key_pem(pem()).expect("SPKI"),
-                "{what}"
-            );
-        }
-        Key::Ec(_) => {
-            let k = k256::SecretKey::from_pkcs8_der(material)
-                .expect("exactly one PKCS#8 secp256k1 key");
-            assert_eq!(
-                k.public_key(),
-                k256::PublicKey::from_public_key_pem(pem()).expect("SPKI"),
-                "{what}"
-            );
-        }
+        Key::Ec("P-256") => same_ec_key!(p256, material, pem(), what),
+        Key::Ec("P-384") => same_ec_key!(p384, material, pem(), what),
+        Key::Ec("P-521") => same_ec_key!(p521, material, pem(), what),
+        Key::Ec(_) => same_ec_key!(k256, material, pem(), what),
         Key::Aes256 => {
             assert_eq!(
                 material.len(),
