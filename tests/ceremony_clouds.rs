@@ -10,7 +10,7 @@ use byok_ceremony::ceremony::machine::Event;
 use byok_ceremony::cloud::check::{self, Expected};
 use byok_ceremony::cloud::{Algorithm, Cloud};
 use byok_ceremony::manifest::Manifest;
-use ceremony::{AWS_KEK_PRIVATE, GCP_KEK_PRIVATE, Room, data, rfc3339_from_now};
+use ceremony::{AWS_KEK_PRIVATE, GCP_KEK_PRIVATE, Room, data, kill_after, rfc3339_from_now};
 
 fn events(log: &std::path::Path) -> Vec<Event> {
     let mut v = Vec::new();
@@ -26,12 +26,10 @@ fn private(rel: &str) -> rsa::PrivateKey {
     byok_ceremony::byok::simulated_kek::load_private_key(&data(rel)).expect("test KEK")
 }
 
-#[test]
-fn one_key_wrapped_for_three_clouds_verifies_and_unwraps_for_each() {
-    let room = Room::on_kryoptic("clouds");
-    room.three_clouds(&rfc3339_from_now(-3600), &rfc3339_from_now(20 * 3600));
-    let out = room.run_ceremony();
-    assert!(out.status.success(), "the ceremony did not close");
+/// Every output on the room's medium unwraps to the HSM's key, each only with its own
+/// cloud's wrapping key, the AWS token is copied as it was, and the log verifies with all of
+/// them on the medium.
+fn every_output_is_the_hsm_key(room: &Room) {
     let media = room.path("out-usb");
     let manifest = Manifest::parse(
         &std::fs::read(media.join("test-ceremony.manifest.json")).expect("manifest"),
@@ -73,6 +71,17 @@ fn one_key_wrapped_for_three_clouds_verifies_and_unwraps_for_each() {
         room.audit_verify(&log).status.success(),
         "the log does not verify"
     );
+}
+
+#[test]
+fn one_key_wrapped_for_three_clouds_verifies_and_unwraps_for_each() {
+    let room = Room::on_kryoptic("clouds");
+    room.three_clouds(&rfc3339_from_now(-3600), &rfc3339_from_now(20 * 3600));
+    let out = room.run_ceremony();
+    assert!(out.status.success(), "the ceremony did not close");
+    every_output_is_the_hsm_key(&room);
+    let media = room.path("out-usb");
+    let log = media.join("test-ceremony.audit.jsonl");
     let all = events(&log);
     let loaded: Vec<_> = all
         .iter()
@@ -115,6 +124,46 @@ fn one_key_wrapped_for_three_clouds_verifies_and_unwraps_for_each() {
         String::from_utf8_lossy(&verify.stdout).contains("test-ceremony.gcp.wrapped")
             || String::from_utf8_lossy(&verify.stderr).contains("test-ceremony.gcp.wrapped")
     );
+}
+
+/// A crash between two clouds' wraps (after Azure's, after Google's): the restart resumes, the
+/// custodians log in and confirm every KEK again, the same key is wrapped for the clouds left,
+/// and every output is the HSM's key.
+#[test]
+fn a_crash_between_two_clouds_wraps_resumes_with_the_same_key() {
+    for event in ["wrapped", "target_wrapped"] {
+        let room = Room::on_kryoptic(&format!("crash {event}"));
+        room.three_clouds(&rfc3339_from_now(-3600), &rfc3339_from_now(20 * 3600));
+        kill_after(&room, event);
+        let answers = std::fs::read_to_string(room.path("answers.toml")).expect("answers");
+        let answers = answers.replacen(
+            "media = \"out-usb\"\n",
+            "media = \"out-usb\"\non_unfinished = \"resume\"\n",
+            1,
+        );
+        std::fs::write(room.path("answers.toml"), answers).expect("answers");
+        let out = room.run_ceremony();
+        assert!(
+            out.status.success(),
+            "{event}: the resumed ceremony did not close"
+        );
+        every_output_is_the_hsm_key(&room);
+        let all = events(&room.path("out-usb/test-ceremony.audit.jsonl"));
+        let count = |kind: &str| all.iter().filter(|e| e.kind() == kind).count();
+        assert_eq!(count("key_generated"), 1, "{event}: one key");
+        assert_eq!(count("wrapped"), 1, "{event}: Azure wrapped once");
+        assert_eq!(
+            count("target_wrapped"),
+            2,
+            "{event}: Google and AWS once each"
+        );
+        assert_eq!(count("resumed"), 1, "{event}");
+        assert_eq!(
+            count("kek_loaded"),
+            6,
+            "{event}: every KEK loaded and confirmed again after the crash"
+        );
+    }
 }
 
 #[test]
