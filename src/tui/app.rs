@@ -374,13 +374,13 @@ impl App {
         if n < 2 {
             return;
         }
-        self.outputs_seen.insert(self.output_shown % n);
-        self.output_shown = (self.output_shown + 1) % n;
-        self.outputs_seen.insert(self.output_shown);
-        // The reminder to show them all is out of date once they were.
-        if self.outputs_seen.len() == n {
-            self.hint = None;
+        // Seen only when the whole of it was on the screen (hex, words and QR code).
+        if self.shown.get().complete {
+            self.outputs_seen.insert(self.output_shown % n);
         }
+        self.output_shown = (self.output_shown + 1) % n;
+        // A reminder about the one shown before is out of date.
+        self.hint = None;
         self.refresh_pictures();
     }
 
@@ -512,6 +512,11 @@ impl App {
                 None
             }
             (Screen::Export, KeyCode::Enter) if self.waiting => {
+                if !self.decision_visible() {
+                    return None;
+                }
+                // With several clouds, every wrapped key's hash must have been on the screen,
+                // whole: each is read to its own cloud's online side.
                 let n = super::outputs::outputs(self.view.as_ref()?).len();
                 self.outputs_seen.insert(self.output_shown % n.max(1));
                 if (0..n).any(|i| !self.outputs_seen.contains(&i)) {
@@ -520,7 +525,7 @@ impl App {
                     );
                     return None;
                 }
-                self.export_seen = self.decision_visible();
+                self.export_seen = true;
                 None
             }
             (Screen::Attendance, KeyCode::Enter | KeyCode::Char(' ')) => {
