@@ -34,7 +34,7 @@ for clouds in azure gcp aws azure,gcp,aws; do
     done
     mapfile -t sorted < <(printf '%s\n' "${times[@]}" | sort -n)
     n=${#sorted[@]}
-    printf '| %s | %s | %s | %.2f | %.2f | %.2f |\n' "$clouds" "${key/ --key-size / }" "$token" \
+    printf '| %s | %s | %s | %.2f | %.2f | %.2f |\n' "$clouds" "$(printf '%s' "$key" | sed 's/ --key-size / /; s/ --curve / /')" "$token" \
       "${sorted[$((n / 2))]}" "${sorted[0]}" "${sorted[$((n - 1))]}"
   done
 done
