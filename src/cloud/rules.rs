@@ -48,30 +48,30 @@ pub fn check_key(
     if alg.envelope != Envelope::RsaOaep {
         return Ok(());
     }
-    let Some(len) = max_material_len(key) else {
-        let aes = match alg.cloud {
+    // The fix for a key pair: the same cloud's algorithm with the AES key wrap around it.
+    let with_key_wrap = || {
+        let name = match alg.cloud {
             Cloud::Gcp => alg.name.to_owned() + "_AES_256",
             _ => alg.name.replace("RSAES_OAEP", "RSA_AES_KEY_WRAP"),
         };
+        format!("use {name} (an AES-256 key under RSA-OAEP, then RFC 5649 of the key)")
+    };
+    let Some(len) = max_material_len(key) else {
         return Err(rule(
             format!(
                 "{} under {} is the key material under RSA-OAEP alone, and an RSA private key is too long for one RSA block",
                 key, alg.name
             ),
-            format!("use {aes} (an AES-256 key under RSA-OAEP, then RFC 5649 of the key)"),
+            with_key_wrap(),
         ));
     };
     if let TargetSpec::Ec { .. } = key {
-        let aes = match alg.cloud {
-            Cloud::Gcp => alg.name.to_owned() + "_AES_256",
-            _ => alg.name.replace("RSAES_OAEP", "RSA_AES_KEY_WRAP"),
-        };
         return Err(rule(
             format!(
                 "{} under {} would be the EC private key under RSA-OAEP alone, and PKCS#11's CKM_RSA_PKCS_OAEP wraps secret keys only: no HSM can make it",
                 key, alg.name
             ),
-            format!("use {aes} (an AES-256 key under RSA-OAEP, then RFC 5649 of the key)"),
+            with_key_wrap(),
         ));
     }
     if let Some(bits) = kek_bits.or(alg.kek_bits) {

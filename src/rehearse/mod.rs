@@ -395,14 +395,7 @@ impl Planned {
                             "--kek-json and --kid name an Azure KEK; a Google Cloud or AWS wrapping key needs neither".into(),
                         ));
                     }
-                    let private = match private {
-                        Some(p) => Some(
-                            crate::byok::simulated_kek::load_private_key(p)
-                                .map_err(|e| RehearseError::Kek(e.to_string()))?,
-                        ),
-                        None => None,
-                    };
-                    clouds::given(choice, public, private, medium)?
+                    clouds::given(choice, public, load_private(private.as_deref())?, medium)?
                 }
             };
             let kek_bits = p.kek.bits();
@@ -444,15 +437,16 @@ fn place_kek(
             if let Some(j) = json {
                 std::fs::copy(j, medium.join("kek.json")).map_err(|e| kek_err(&e))?;
             }
-            let private = match private {
-                Some(p) => {
-                    Some(crate::byok::simulated_kek::load_private_key(p).map_err(|e| kek_err(&e))?)
-                }
-                None => None,
-            };
-            Ok((kek, private))
+            Ok((kek, load_private(private.as_deref())?))
         }
     }
+}
+
+/// A test KEK's private key (`--kek-private`), when one is given.
+fn load_private(path: Option<&Path>) -> Result<Option<rsa::PrivateKey>, RehearseError> {
+    path.map(crate::byok::simulated_kek::load_private_key)
+        .transpose()
+        .map_err(|e| RehearseError::Kek(e.to_string()))
 }
 
 /// Provisions the fresh token 2-of-3 with the shipped rehearsal provisioning script.

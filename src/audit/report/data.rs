@@ -133,6 +133,21 @@ pub struct CloudLine {
     pub sha256: Option<String>,
 }
 
+impl CloudLine {
+    /// "DESTINATION (ALGORITHM, RSA N wrapping key), wrapped as FILE", for the summary.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({}, RSA {} wrapping key){}",
+            self.destination,
+            self.algorithm,
+            self.kek_bits,
+            self.file
+                .as_ref()
+                .map_or(String::new(), |file| format!(", wrapped as {file}"))
+        )
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     #[error("{0}")]

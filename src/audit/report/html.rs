@@ -156,15 +156,7 @@ fn summary(s: &mut String, f: &Facts) {
         row(
             s,
             &format!("Cloud: {}", c.cloud.title()),
-            &html(&format!(
-                "{} ({}, RSA {} wrapping key){}",
-                c.destination,
-                c.algorithm,
-                c.kek_bits,
-                c.file
-                    .as_ref()
-                    .map_or(String::new(), |file| format!(", wrapped as {file}"))
-            )),
+            &html(&c.describe()),
         );
     }
     if let Some(w) = &f.wrap {

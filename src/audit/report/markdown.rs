@@ -87,18 +87,7 @@ pub fn render(r: &Report) -> String {
         );
     }
     for c in &f.clouds {
-        kv(
-            &format!("Cloud: {}", c.cloud.title()),
-            md(&format!(
-                "{} ({}, RSA {} wrapping key){}",
-                c.destination,
-                c.algorithm,
-                c.kek_bits,
-                c.file
-                    .as_ref()
-                    .map_or(String::new(), |file| format!(", wrapped as {file}"))
-            )),
-        );
+        kv(&format!("Cloud: {}", c.cloud.title()), md(&c.describe()));
     }
     if let Some(w) = &f.wrap {
         kv("Wrap", md(&w.method.describe()));
