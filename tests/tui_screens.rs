@@ -277,3 +277,20 @@ fn a_failed_station_check_can_be_run_again_from_attendance() {
     let mut plain = app_at(Phase::Attendance);
     assert!(press(&mut plain, KeyCode::Char('r')).is_none());
 }
+
+/// With three clouds: the KEK confirmation names the cloud; the export shows one wrapped key at
+/// a time (Tab), with the list of all three; the sign-off likewise.
+#[test]
+fn three_cloud_screens_at_80x24_and_120x40() {
+    use tui_fixtures::three_cloud_app;
+    snap("clouds_kek_confirm", &three_cloud_app(Phase::KekConfirm, 0));
+    for shown in [0, 1] {
+        let mut export = three_cloud_app(Phase::SignOff, shown);
+        export.export_seen = false;
+        assert_eq!(export.screen(), Screen::Export);
+        snap(&format!("clouds_export_{}_of_3", shown + 1), &export);
+    }
+    let mut sign_off = three_cloud_app(Phase::SignOff, 2);
+    sign_off.export_seen = true;
+    snap("clouds_sign_off_3_of_3", &sign_off);
+}

@@ -521,7 +521,8 @@ impl App {
                 self.outputs_seen.insert(self.output_shown % n.max(1));
                 if (0..n).any(|i| !self.outputs_seen.contains(&i)) {
                     self.hint = Some(
-                        "each wrapped key is read to its cloud's online side: press Tab to show the next one's hash before going on".into(),
+                        "read each wrapped key's hash to its cloud (Tab: next) before going on"
+                            .into(),
                     );
                     return None;
                 }

@@ -360,3 +360,74 @@ pub fn station_failed(present: &[&str]) -> App {
     });
     app
 }
+
+/// The fixture's script with three clouds in place of its Azure `[kek]`.
+pub fn three_cloud_script() -> Arc<CeremonyScript> {
+    let text = SCRIPT.replace(
+        "[kek]\nfile = \"kek.pem\"\nexpected_kid = \"https://payments.vault.azure.net/keys/kek-3072/f2cd2c4345a5ee31c5fe5cbbb33f4f4a\"\n",
+        r#"[[targets]]
+cloud = "azure"
+kek = "kek.pem"
+kid = "https://payments.vault.azure.net/keys/kek-3072/f2cd2c4345a5ee31c5fe5cbbb33f4f4a"
+
+[[targets]]
+cloud = "gcp"
+import_job = "projects/payments/locations/europe-west1/keyRings/payments/importJobs/job-2026-01"
+import_method = "RSA_OAEP_3072_SHA256_AES_256"
+protection_level = "HSM"
+kek = "job-2026-01.public.pem"
+job_created = "2026-01-12T08:00:00Z"
+
+[[targets]]
+cloud = "aws"
+key = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+wrapping_algorithm = "RSA_AES_KEY_WRAP_SHA_256"
+wrapping_key_spec = "RSA_3072"
+kek = "aws.wrapping-key.der"
+import_token = "aws.import-token.bin"
+parameters_valid_to = "2026-01-13T07:30:00Z"
+"#,
+    );
+    Arc::new(CeremonyScript::parse(&text).expect("three-cloud script"))
+}
+
+/// `view(phase)` for the three-cloud script: Azure's KEK confirmed and Google's on screen at
+/// the KEK confirmation; all three wrapped from the export on.
+pub fn three_cloud_view(phase: Phase) -> View {
+    use byok_ceremony::cloud::Cloud;
+    let mut v = view(phase);
+    v.script = three_cloud_script();
+    v.state.config = Some(v.script.machine_config());
+    if phase == Phase::KekConfirm {
+        v.state.keks_confirmed = vec![KEK_FP.into()];
+        v.state.kek_fingerprint = Some(HEAD.into());
+        v.facts.kid = Some(
+            "projects/payments/locations/europe-west1/keyRings/payments/importJobs/job-2026-01"
+                .into(),
+        );
+        v.facts.kek_file = Some("/media/kek-usb/job-2026-01.public.pem".into());
+    }
+    if phase > Phase::Wrap {
+        v.state.wrapped.insert(Cloud::Azure, BYOK_SHA.into());
+        v.state.wrapped.insert(Cloud::Gcp, KEK_FP.into());
+        v.state.wrapped.insert(Cloud::Aws, HEAD.into());
+    }
+    v
+}
+
+/// `app_at(phase)` on the three-cloud view, with the wrapped key `shown` (0-based) on screen.
+pub fn three_cloud_app(phase: Phase, shown: usize) -> App {
+    let mut app = App::new(three_cloud_script());
+    app.clock = "12:34:56".into();
+    app.started = true;
+    app.preflight_seen = true;
+    app.export_seen = phase > Phase::Verification;
+    app.on_runner(FromRunner::Ask {
+        view: Box::new(three_cloud_view(phase)),
+        problem: None,
+    });
+    for _ in 0..shown {
+        app.on_key(key(KeyCode::Tab));
+    }
+    app
+}

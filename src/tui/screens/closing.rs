@@ -19,13 +19,29 @@ pub(super) fn draw_sign_off(frame: &mut Frame, area: Rect, app: &App) -> bool {
         ));
         ".byok SHA-256".to_owned()
     } else {
+        // Each hash was read aloud, words and all, at the export: here they are listed in hex,
+        // so that every person present fits on an 80x24 screen; the QR code is the one Tab
+        // chose.
         lines.push(Line::styled(
-            "Each person present signs off the ceremony that made these wrapped keys:",
+            "Each person present signs off the ceremony that made these wrapped keys (SHA-256; * marks the QR code's, Tab: the next):",
             BOLD,
         ));
-        let (hash, caption) = output_lines(app, view, width, "as exported");
-        lines.extend(hash);
-        caption
+        let shown = super::super::outputs::shown(view, app.output_shown);
+        for o in super::super::outputs::outputs(view) {
+            let current = shown.as_ref().is_some_and(|(s, ..)| s.file == o.file);
+            lines.push(Line::raw(format!(
+                "{} {}: {}",
+                if current { "*" } else { " " },
+                o.cloud,
+                o.file
+            )));
+            let groups = hex_groups(&o.sha256);
+            let parts: Vec<&str> = groups.split(' ').collect();
+            for chunk in parts.chunks(8) {
+                lines.push(Line::raw(format!("    {}", chunk.join(" "))));
+            }
+        }
+        shown.map_or_else(String::new, |(_, k, n)| format!("SHA-256 of {k} of {n}"))
     };
     for (i, name) in app.choices().iter().enumerate() {
         let (m, style) = marker(app, i);

@@ -163,10 +163,27 @@ pub(super) fn draw_export(frame: &mut Frame, area: Rect, app: &App) -> bool {
             "Read them back and compare",
         ),
     ];
-    for f in &s.exported {
-        lines.push(Line::raw(format!("    {}", f.name)));
+    // With several clouds the wrapped keys are listed below, each with its hash in turn: the
+    // files are counted here, so that a hash and all its words fit an 80x24 terminal.
+    if crate::tui::outputs::outputs(view).len() > 1 {
+        if !s.exported.is_empty() {
+            lines.push(Line::raw(format!(
+                "    {} files (the manifest lists them)",
+                s.exported.len()
+            )));
+        }
+    } else {
+        for f in &s.exported {
+            lines.push(Line::raw(format!("    {}", f.name)));
+        }
     }
-    let (hash, caption) = output_lines(app, view, width, "read it to the online side");
+    let (hash, caption) = output_lines(
+        app,
+        view,
+        width,
+        "read it to the online side",
+        "Read each hash to its cloud",
+    );
     lines.extend(hash);
     if view.facts.rehearsal_grade {
         lines.push(rehearsal_grade_line(app));

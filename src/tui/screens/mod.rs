@@ -422,7 +422,13 @@ fn hash_lines(hex: &str, width: u16) -> Vec<Line<'static>> {
 /// The wrapped key's hash to read aloud, with its QR code's caption: Azure's `.byok` alone as
 /// ever; with several clouds, the list of wrapped keys (ticked once shown) and the one shown
 /// now, which Tab changes.
-fn output_lines(app: &App, view: &View, width: u16, what: &str) -> (Vec<Line<'static>>, String) {
+fn output_lines(
+    app: &App,
+    view: &View,
+    width: u16,
+    what: &str,
+    heading: &str,
+) -> (Vec<Line<'static>>, String) {
     use super::outputs::{outputs, shown};
     let all = outputs(view);
     let azure_only = all.len() <= 1 && view.script.azure().is_some();
@@ -439,14 +445,14 @@ fn output_lines(app: &App, view: &View, width: u16, what: &str) -> (Vec<Line<'st
     };
     let mut lines = Vec::new();
     if n > 1 {
-        lines.push(Line::styled(
-            "Wrapped keys, one per cloud (Tab: show the next):",
-            BOLD,
-        ));
+        // Short lines: a hash and all its words must fit beside the QR code at 80x24.
+        lines.push(Line::styled(format!("{heading} (Tab: next one):"), BOLD));
         for (i, each) in all.iter().enumerate() {
-            let seen = i + 1 == k || app.outputs_seen.contains(&i);
+            let current = i + 1 == k;
+            let seen = current || app.outputs_seen.contains(&i);
             lines.push(Line::raw(format!(
-                "  {} {}: {}",
+                "{} {} {}: {}",
+                if current { ">" } else { " " },
                 if seen { "[x]" } else { "[ ]" },
                 each.cloud,
                 each.file
@@ -454,7 +460,7 @@ fn output_lines(app: &App, view: &View, width: u16, what: &str) -> (Vec<Line<'st
         }
     }
     lines.push(Line::styled(
-        format!("{k} of {n}: {} for {} SHA-256 ({what}):", o.file, o.cloud),
+        format!("{k} of {n}: {} SHA-256:", o.cloud),
         BOLD,
     ));
     lines.extend(hash_lines(&o.sha256, width));
