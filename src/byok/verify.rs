@@ -423,13 +423,7 @@ pub fn unwrap_ciphertext_with(
             kwp_len: kwp_part.len(),
         });
     }
-    let decrypted = match oaep {
-        OaepHash::Sha1 => kek_private.oaep_decrypt::<Sha1>(rsa_part),
-        OaepHash::Sha256 => kek_private.oaep_decrypt::<Sha256>(rsa_part),
-    };
-    let aes_key = Zeroizing::new(decrypted.map_err(|_| VerifyError::RsaOaep {
-        rsa_len: modulus_len,
-    })?);
+    let aes_key = oaep_decrypt(kek_private, oaep, rsa_part)?;
     kwp_unwrap(&aes_key, kwp_part)
 }
 
@@ -446,14 +440,23 @@ pub fn unwrap_plain_oaep(
             rsa_len: modulus_len,
         });
     }
+    oaep_decrypt(kek_private, oaep, ciphertext)
+}
+
+/// One RSA-OAEP block (MGF1 with the same hash, empty label), opened with the KEK's private key.
+fn oaep_decrypt(
+    kek_private: &RsaPrivateKey,
+    oaep: OaepHash,
+    block: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, VerifyError> {
     let decrypted = match oaep {
-        OaepHash::Sha1 => kek_private.oaep_decrypt::<Sha1>(ciphertext),
-        OaepHash::Sha256 => kek_private.oaep_decrypt::<Sha256>(ciphertext),
+        OaepHash::Sha1 => kek_private.oaep_decrypt::<Sha1>(block),
+        OaepHash::Sha256 => kek_private.oaep_decrypt::<Sha256>(block),
     };
     decrypted
         .map(Zeroizing::new)
         .map_err(|_| VerifyError::RsaOaep {
-            rsa_len: modulus_len,
+            rsa_len: kek_private.size(),
         })
 }
 

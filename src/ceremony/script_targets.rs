@@ -235,7 +235,7 @@ fn entry(raw: &RawCloudTarget, key: TargetSpec) -> Result<CloudTarget, At> {
             algorithm_at = alg;
         }
     }
-    cloud::check_key(t.algorithm, key, t.kek_bits).map_err(|e| at(&algorithm_at, e.to_string()))?;
+    cloud::check_key(t.algorithm, key).map_err(|e| at(&algorithm_at, e.to_string()))?;
     Ok(t)
 }
 

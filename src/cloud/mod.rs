@@ -10,8 +10,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::byok::curve::EcCurve;
-use crate::hsm_types::key::TargetSpec;
 use crate::hsm_types::wrap::OaepHash;
 
 pub mod check;
@@ -48,6 +46,20 @@ impl Cloud {
             Cloud::Gcp => "Google Cloud KMS",
             Cloud::Aws => "AWS KMS",
         }
+    }
+
+    /// The file the wrapped key is written to, for outputs named `name`: `NAME.byok` for Azure,
+    /// `NAME.gcp.wrapped` and `NAME.aws.wrapped` for the raw bytes the other two take.
+    pub fn output_file(self, name: &str) -> String {
+        match self {
+            Cloud::Azure => format!("{name}.byok"),
+            cloud => format!("{name}.{cloud}.wrapped"),
+        }
+    }
+
+    /// AWS: the copy of the import token that goes with the material.
+    pub fn token_file(self, name: &str) -> Option<String> {
+        (self == Cloud::Aws).then(|| format!("{name}.{self}.import-token.bin"))
     }
 
     pub fn parse(s: &str) -> Result<Cloud, CloudError> {
@@ -211,36 +223,5 @@ impl Algorithm {
             Cloud::Aws => "RSA_AES_KEY_WRAP_SHA_256",
         };
         Algorithm::find(cloud, name).unwrap_or(ALGORITHMS[0])
-    }
-
-    /// The largest material one RSA-OAEP block of a `kek_bits` key carries with this hash
-    /// (RFC 8017: k - 2 hLen - 2).
-    pub fn oaep_capacity(self, kek_bits: usize) -> usize {
-        let h = match self.oaep {
-            Sha1 => 20,
-            Sha256 => 32,
-        };
-        (kek_bits / 8).saturating_sub(2 * h + 2)
-    }
-}
-
-/// The longest PKCS#8 PrivateKeyInfo an HSM may give for a key of this curve (with its public
-/// key, as OpenSSL-based tokens write it): what must fit a plain RSA-OAEP block.
-pub fn max_pkcs8_len(curve: EcCurve) -> usize {
-    match curve {
-        EcCurve::P256 => 138,
-        EcCurve::P256K => 135,
-        EcCurve::P384 => 185,
-        EcCurve::P521 => 241,
-    }
-}
-
-/// The length of the key material the cloud receives, at most: raw bytes for AES, PKCS#8 for
-/// EC. RSA private keys never fit one RSA block (`None`).
-pub fn max_material_len(key: TargetSpec) -> Option<usize> {
-    match key {
-        TargetSpec::Aes { bits } => Some(bits as usize / 8),
-        TargetSpec::Ec { curve } => Some(max_pkcs8_len(curve)),
-        TargetSpec::Rsa { .. } => None,
     }
 }

@@ -1,6 +1,6 @@
 //! What each cloud refuses, refused here first: before the HSM makes or wraps anything, with the
 //! rule and the fix in words for the people in the room.
-use super::{Algorithm, Cloud, Envelope, max_material_len};
+use super::{Algorithm, Cloud, Envelope};
 use crate::byok::curve::EcCurve;
 use crate::hsm_types::key::TargetSpec;
 
@@ -38,56 +38,33 @@ fn rule(rule: impl Into<String>, fix: impl Into<String>) -> CloudError {
     }
 }
 
-/// Refuses a key the cloud cannot hold, or one the algorithm cannot carry.
-pub fn check_key(
-    alg: Algorithm,
-    key: TargetSpec,
-    kek_bits: Option<usize>,
-) -> Result<(), CloudError> {
+/// Refuses a key the cloud cannot hold, or one the algorithm cannot carry. The key under
+/// RSA-OAEP alone is an AES key only: an RSA private key is too long for one RSA block, and
+/// PKCS#11's CKM_RSA_PKCS_OAEP wraps secret keys only (a 32-byte AES key fits one block of any
+/// wrapping key the clouds use).
+pub fn check_key(alg: Algorithm, key: TargetSpec) -> Result<(), CloudError> {
     check_key_type(alg.cloud, key)?;
     if alg.envelope != Envelope::RsaOaep {
         return Ok(());
     }
-    // The fix for a key pair: the same cloud's algorithm with the AES key wrap around it.
-    let with_key_wrap = || {
-        let name = match alg.cloud {
-            Cloud::Gcp => alg.name.to_owned() + "_AES_256",
-            _ => alg.name.replace("RSAES_OAEP", "RSA_AES_KEY_WRAP"),
-        };
-        format!("use {name} (an AES-256 key under RSA-OAEP, then RFC 5649 of the key)")
-    };
-    let Some(len) = max_material_len(key) else {
-        return Err(rule(
-            format!(
-                "{} under {} is the key material under RSA-OAEP alone, and an RSA private key is too long for one RSA block",
-                key, alg.name
-            ),
-            with_key_wrap(),
-        ));
-    };
-    if let TargetSpec::Ec { .. } = key {
-        return Err(rule(
-            format!(
-                "{} under {} would be the EC private key under RSA-OAEP alone, and PKCS#11's CKM_RSA_PKCS_OAEP wraps secret keys only: no HSM can make it",
-                key, alg.name
-            ),
-            with_key_wrap(),
-        ));
-    }
-    if let Some(bits) = kek_bits.or(alg.kek_bits) {
-        let capacity = alg.oaep_capacity(bits);
-        if len > capacity {
-            return Err(rule(
-                format!(
-                    "{key} is up to {len} bytes of PKCS#8, more than one RSA-OAEP block of a {bits}-bit wrapping key carries with {} ({capacity} bytes); {} refuses it",
-                    alg.oaep,
-                    alg.cloud.title()
-                ),
-                "use a larger wrapping key, or the RSA_AES_KEY_WRAP form of the algorithm",
-            ));
+    let why = match key {
+        TargetSpec::Aes { .. } => return Ok(()),
+        TargetSpec::Rsa { .. } => {
+            "is the key material under RSA-OAEP alone, and an RSA private key is too long for one RSA block"
         }
-    }
-    Ok(())
+        TargetSpec::Ec { .. } => {
+            "would be the EC private key under RSA-OAEP alone, and PKCS#11's CKM_RSA_PKCS_OAEP wraps secret keys only: no HSM can make it"
+        }
+    };
+    // The fix: the same cloud's algorithm with the AES key wrap around it.
+    let with_key_wrap = match alg.cloud {
+        Cloud::Gcp => alg.name.to_owned() + "_AES_256",
+        _ => alg.name.replace("RSAES_OAEP", "RSA_AES_KEY_WRAP"),
+    };
+    Err(rule(
+        format!("{key} under {} {why}", alg.name),
+        format!("use {with_key_wrap} (an AES-256 key under RSA-OAEP, then RFC 5649 of the key)"),
+    ))
 }
 
 /// The key types each cloud imports (an HSM-protected key of that type and size).
@@ -236,21 +213,14 @@ mod tests {
     #[test]
     fn an_rsa_key_under_plain_oaep_is_refused_with_the_aes_form_as_the_fix() {
         let rsa = TargetSpec::Rsa { bits: 2048 };
-        let e =
-            check_key(find(Cloud::Gcp, "RSA_OAEP_3072_SHA256"), rsa, None).expect_err("refused");
+        let e = check_key(find(Cloud::Gcp, "RSA_OAEP_3072_SHA256"), rsa).expect_err("refused");
         assert!(
             e.to_string().contains("use RSA_OAEP_3072_SHA256_AES_256"),
             "{e}"
         );
-        let e =
-            check_key(find(Cloud::Aws, "RSAES_OAEP_SHA_1"), rsa, Some(4096)).expect_err("refused");
+        let e = check_key(find(Cloud::Aws, "RSAES_OAEP_SHA_1"), rsa).expect_err("refused");
         assert!(e.to_string().contains("use RSA_AES_KEY_WRAP_SHA_1"), "{e}");
-        check_key(
-            find(Cloud::Aws, "RSA_AES_KEY_WRAP_SHA_256"),
-            rsa,
-            Some(2048),
-        )
-        .expect("accepted");
+        check_key(find(Cloud::Aws, "RSA_AES_KEY_WRAP_SHA_256"), rsa).expect("accepted");
     }
 
     #[test]
@@ -258,13 +228,13 @@ mod tests {
         for curve in EcCurve::ALL {
             let ec = TargetSpec::Ec { curve };
             for name in ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"] {
-                let e = check_key(find(Cloud::Aws, name), ec, Some(4096)).expect_err("refused");
+                let e = check_key(find(Cloud::Aws, name), ec).expect_err("refused");
                 assert!(e.to_string().contains("secret keys only"), "{e}");
             }
         }
         let aes = TargetSpec::Aes { bits: 256 };
-        check_key(find(Cloud::Gcp, "RSA_OAEP_3072_SHA256"), aes, None).expect("accepted");
-        check_key(find(Cloud::Aws, "RSAES_OAEP_SHA_1"), aes, Some(2048)).expect("accepted");
+        check_key(find(Cloud::Gcp, "RSA_OAEP_3072_SHA256"), aes).expect("accepted");
+        check_key(find(Cloud::Aws, "RSAES_OAEP_SHA_1"), aes).expect("accepted");
     }
 
     #[test]
@@ -274,23 +244,17 @@ mod tests {
             TargetSpec::Ec {
                 curve: EcCurve::P521,
             },
-            None,
         )
         .expect_err("refused");
         assert!(e.to_string().contains("no P-521"), "{e}");
         for cloud in [Cloud::Gcp, Cloud::Aws] {
-            let e = check_key(
-                Algorithm::default_for(cloud),
-                TargetSpec::Aes { bits: 128 },
-                None,
-            )
-            .expect_err("refused");
+            let e = check_key(Algorithm::default_for(cloud), TargetSpec::Aes { bits: 128 })
+                .expect_err("refused");
             assert!(e.to_string().contains("AES-256"), "{e}");
         }
         check_key(
             Algorithm::default_for(Cloud::Azure),
             TargetSpec::Aes { bits: 128 },
-            None,
         )
         .expect("accepted");
     }

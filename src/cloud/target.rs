@@ -47,26 +47,20 @@ impl CloudTarget {
             expected_fingerprint: config.expected_kek_fingerprint.clone(),
             resource: config.resource.clone(),
             kek_bits: None,
-            import_token: (config.cloud == Cloud::Aws).then(|| kek_file.to_owned()),
+            import_token: None,
             job_created: None,
             valid_to: None,
         }
     }
 
-    /// The file the wrapped key is written to, for outputs named `name`: `NAME.byok` for Azure,
-    /// `NAME.gcp.wrapped` and `NAME.aws.wrapped` for the raw bytes the other two take.
+    /// The file the wrapped key is written to (`Cloud::output_file`).
     pub fn output_file(&self, name: &str) -> String {
-        match self.cloud {
-            Cloud::Azure => format!("{name}.byok"),
-            cloud => format!("{name}.{cloud}.wrapped"),
-        }
+        self.cloud.output_file(name)
     }
 
-    /// AWS: the copy of the import token that goes with the material.
+    /// AWS: the copy of the import token (`Cloud::token_file`).
     pub fn token_file(&self, name: &str) -> Option<String> {
-        self.import_token
-            .as_ref()
-            .map(|_| format!("{name}.{}.import-token.bin", self.cloud))
+        self.cloud.token_file(name)
     }
 
     /// What the machine pins in the log's first entry.

@@ -25,7 +25,7 @@ use crate::byok::verify::{VerifyInputs, verify_byok};
 use crate::ceremony::answers::Answers;
 use crate::ceremony::machine::Phase;
 use crate::ceremony::runner;
-use crate::cloud::{Algorithm, Cloud, CloudTarget, Envelope};
+use crate::cloud::{Algorithm, Cloud, Envelope};
 use crate::hsm::HsmError;
 use crate::hsm::target;
 use crate::hsm::throwaway::{SoftToken, ThrowawayToken, installed_modules};
@@ -151,9 +151,9 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<RehearsalOutcome, RehearseErro
         .map(|ext| opts.out_dir.join(format!("{name}.{ext}")))
         .to_vec();
     for p in &placed.clouds {
-        let target = p.target();
-        outputs.push(opts.out_dir.join(target.output_file(&name)));
-        outputs.extend(target.token_file(&name).map(|f| opts.out_dir.join(f)));
+        let cloud = p.cloud();
+        outputs.push(opts.out_dir.join(cloud.output_file(&name)));
+        outputs.extend(cloud.token_file(&name).map(|f| opts.out_dir.join(f)));
     }
     // Refuse early, before any HSM work, when an output is already there.
     if let Some(existing) = outputs
@@ -315,20 +315,6 @@ struct Planned {
     clouds: Vec<CloudChoice>,
 }
 
-impl CloudChoice {
-    /// As the script will name it (for the output file names).
-    fn target(&self) -> CloudTarget {
-        let config = crate::cloud::TargetConfig {
-            cloud: self.cloud(),
-            algorithm: self.algorithm.name.to_owned(),
-            oaep_hash: self.algorithm.oaep,
-            resource: None,
-            expected_kek_fingerprint: None,
-        };
-        CloudTarget::from_config(&config, "")
-    }
-}
-
 fn plan_clouds(opts: &RehearseOptions) -> Result<Planned, RehearseError> {
     let clouds = if opts.clouds.is_empty() {
         vec![CloudChoice::new(Algorithm::default_for(Cloud::Azure))]
@@ -347,15 +333,8 @@ fn plan_clouds(opts: &RehearseOptions) -> Result<Planned, RehearseError> {
                 c.cloud()
             )));
         }
-        crate::cloud::check_key(
-            c.algorithm,
-            opts.spec,
-            c.algorithm.kek_bits.or(match &opts.kek {
-                KekSource::Simulated { bits } => Some(*bits),
-                KekSource::Given { .. } => None,
-            }),
-        )
-        .map_err(|e| RehearseError::Kek(format!("{}: {e}", c.cloud().title())))?;
+        crate::cloud::check_key(c.algorithm, opts.spec)
+            .map_err(|e| RehearseError::Kek(e.to_string()))?;
     }
     Ok(Planned { clouds })
 }
@@ -398,11 +377,8 @@ impl Planned {
                     clouds::given(choice, public, load_private(private.as_deref())?, medium)?
                 }
             };
-            let kek_bits = p.kek.bits();
-            crate::cloud::check_kek_bits(choice.algorithm, None, kek_bits)
+            crate::cloud::check_kek_bits(choice.algorithm, None, p.kek.bits())
                 .map_err(|e| RehearseError::Kek(format!("{}: {e}", choice.cloud().title())))?;
-            crate::cloud::check_key(choice.algorithm, opts.spec, Some(kek_bits))
-                .map_err(|e| RehearseError::Kek(e.to_string()))?;
             placed.push(p);
         }
         Ok(placed)

@@ -86,9 +86,13 @@ impl Runner<'_> {
             })
     }
 
-    /// The event's name for a target: none in a `[kek]` script's log.
+    /// The event's name for a target, as the machine pinned the targets: none in a `[kek]`
+    /// script's log.
     fn event_target(&self, cloud: Cloud) -> Option<Cloud> {
-        self.script.lists_targets.then_some(cloud)
+        self.state
+            .config
+            .as_ref()
+            .and_then(|c| c.event_target(cloud))
     }
 
     pub(super) fn load_kek(&mut self) -> Result<Option<Event>, RunError> {

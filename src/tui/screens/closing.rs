@@ -35,11 +35,7 @@ pub(super) fn draw_sign_off(frame: &mut Frame, area: Rect, app: &App) -> bool {
                 o.cloud,
                 o.file
             )));
-            let groups = hex_groups(&o.sha256);
-            let parts: Vec<&str> = groups.split(' ').collect();
-            for chunk in parts.chunks(8) {
-                lines.push(Line::raw(format!("    {}", chunk.join(" "))));
-            }
+            lines.extend(hex_lines(&o.sha256, "    "));
         }
         shown.map_or_else(String::new, |(_, k, n)| format!("SHA-256 of {k} of {n}"))
     };

@@ -405,13 +405,7 @@ fn kv(key: &str, value: impl Into<String>) -> Line<'static> {
 }
 
 fn hash_lines(hex: &str, width: u16) -> Vec<Line<'static>> {
-    let groups = hex_groups(hex);
-    let mut out = Vec::new();
-    // Eight groups a line: two lines for a SHA-256, easy to compare.
-    let parts: Vec<&str> = groups.split(' ').collect();
-    for chunk in parts.chunks(8) {
-        out.push(Line::raw(format!("  {}", chunk.join(" "))));
-    }
+    let mut out = hex_lines(hex, "  ");
     let w = words(hex);
     for row in word_rows(&w, usize::from(width.saturating_sub(8)).max(20)) {
         out.push(Line::raw(format!("  {row}")));
@@ -465,6 +459,16 @@ fn output_lines(
     ));
     lines.extend(hash_lines(&o.sha256, width));
     (lines, format!("SHA-256 of {k} of {n}"))
+}
+
+/// A SHA-256 in hex, eight groups a line (two lines, easy to compare), each line after `indent`.
+fn hex_lines(hex: &str, indent: &str) -> Vec<Line<'static>> {
+    let groups = hex_groups(hex);
+    let parts: Vec<&str> = groups.split(' ').collect();
+    parts
+        .chunks(8)
+        .map(|chunk| Line::raw(format!("{indent}{}", chunk.join(" "))))
+        .collect()
 }
 
 fn text_width(area: Rect, qr: &[String]) -> u16 {
